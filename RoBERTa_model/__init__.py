@@ -1,0 +1,1 @@
+"""RoBERTa_model package."""

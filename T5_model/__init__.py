@@ -1,0 +1,1 @@
+"""T5_model package."""

@@ -1,0 +1,90 @@
+"""Load a T5 backbone and its tokenizer from local folders, with adapters when asked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from module.adapter import add_t5_adapters, is_adapter_tensor
+
+
+class ModelLoadError(ValueError):
+    """A model or tokenizer folder that cannot be used."""
+
+
+def _check_t5_folder(folder: str, what: str) -> dict:
+    path = Path(folder)
+    config_file = path / "config.json"
+    if not path.is_dir():
+        raise ModelLoadError(
+            f"{what} {folder}: folder not found (expected a local Hugging Face T5 folder; "
+            "see pretrained_models/README.md; model hubs are not used)")
+    if what == "--model":
+        if not config_file.is_file():
+            raise ModelLoadError(f"{what} {folder}: no config.json (expected a Hugging Face T5 folder)")
+        config = json.loads(config_file.read_text())
+        if config.get("model_type") not in ("t5", "mt5", "umt5"):
+            raise ModelLoadError(
+                f"{what} {folder}: model_type is {config.get('model_type')!r}, expected 't5' "
+                "(the encoder track is RoBERTa_model/run_glue.py)")
+        return config
+    return {}
+
+
+def load_tokenizer(folder: str):
+    """Load a tokenizer with `from_pretrained(folder)`, offline."""
+    from transformers import AutoTokenizer
+
+    _check_t5_folder(folder, "--tokenizer_path")
+    return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+
+
+def load_t5(folder: str) -> nn.Module:
+    """Load a T5ForConditionalGeneration from a local folder, offline."""
+    from transformers import T5ForConditionalGeneration
+    from transformers.utils import logging as hf_logging
+
+    _check_t5_folder(folder, "--model")
+    hf_logging.disable_progress_bar()
+    return T5ForConditionalGeneration.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
+
+
+def model_provider(args: argparse.Namespace):
+    """Return (model, config, tokenizer) as the original's `model_provider`, adapters attached and frozen as asked."""
+    model = load_t5(args.model)
+    tokenizer = load_tokenizer(args.tokenizer_path or args.model)
+    if getattr(args, "apply_adapter", False) or args.tune_method == "adapter":
+        init_seed = args.load_init_seed if getattr(args, "SGD_noise", False) else args.seed
+        add_t5_adapters(model, args.adapter_type, args.adapter_size, args.r_mean, args.r_std, seed=init_seed)
+    set_trainable(model, args.tune_method, freeze_embeds=getattr(args, "freeze_embeds", False))
+    return model, model.config, tokenizer
+
+
+def set_trainable(model: nn.Module, tune_method: str, freeze_embeds: bool = False) -> list[str]:
+    """Mark which parameters train (`adapter`: adapter tensors only; `model`: all); returns their names."""
+    names = []
+    for name, param in model.named_parameters():
+        if tune_method == "adapter":
+            train = is_adapter_tensor(name)
+        elif tune_method == "model":
+            train = True
+            if freeze_embeds and ("shared" in name or "embed_tokens" in name):
+                train = False
+        else:
+            raise ValueError(f"--tune_method: expected model or adapter, got {tune_method!r}")
+        param.requires_grad_(train)
+        if train:
+            names.append(name)
+    return names
+
+
+def trained_state(model: nn.Module, tune_method: str) -> dict[str, torch.Tensor]:
+    """The tensors a checkpoint of this tuning method holds: adapter tensors, or the whole state dict."""
+    state = model.state_dict()
+    if tune_method == "adapter":
+        return {k: v for k, v in state.items() if is_adapter_tensor(k)}
+    return dict(state)

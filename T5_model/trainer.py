@@ -1,0 +1,319 @@
+"""The T5 trainer: Adafactor at a fixed learning rate, accumulation, validation, checkpoints, cartography."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from dataloader.batching import (
+    IGNORE_INDEX,
+    Batch,
+    EncodedSplit,
+    encode_split,
+    eval_batches,
+    train_batches,
+)
+from dataloader.metrics import evaluate, per_example_scores
+from dataloader.tasks import Example, label_set
+from module.checkpoint import load_checkpoint, save_checkpoint
+from T5_model.evaluation import (
+    EvalOutput,
+    evaluate_batches,
+    label_confidence,
+    shift_right,
+)
+from T5_model.model import trained_state
+
+METRICS_CSV_FIELDS = ["step", "epoch", "kind", "loss", "performance", "lr", "seconds"]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch."""
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_optimizer(params, lr: float):
+    """Adafactor with a fixed learning rate: no relative step, no parameter scaling (the original's setting)."""
+    from transformers.optimization import Adafactor
+
+    return Adafactor(params, lr=lr, scale_parameter=False, relative_step=False, warmup_init=False)
+
+
+def build_scheduler(optimizer, style: str, warmup: int, total: int):
+    """`constant`, `constant_with_warmup` or `linear` (warm-up then decay to 0 at `total`)."""
+    def factor(step: int) -> float:
+        if style == "constant":
+            return 1.0
+        if step < warmup:
+            return (step + 1) / max(warmup, 1)
+        if style == "linear":
+            return max(0.0, (total - step) / max(total - warmup, 1))
+        return 1.0
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def split_batch(batch: Batch, size: int) -> list[Batch]:
+    """Cut a batch into micro-batches of at most `size` rows, each trimmed to its own longest item."""
+    parts = []
+    for start in range(0, len(batch.indices), size):
+        mask = batch.attention_mask[start: start + size]
+        labels = batch.labels[start: start + size]
+        width = int(mask.sum(1).max())
+        label_width = int((labels != IGNORE_INDEX).sum(1).max())
+        parts.append(Batch(batch.indices[start: start + size], batch.input_ids[start: start + size, :width],
+                           mask[:, :width], labels[:, :label_width]))
+    return parts
+
+
+@dataclass
+class SplitData:
+    """A split's examples, encoded once, and its evaluation batches."""
+
+    examples: list[Example]
+    encoded: EncodedSplit
+    batches: list[Batch]
+
+    @property
+    def answers(self) -> list[list[str]]:
+        return self.encoded.answers
+
+
+class Trainer:
+    """Tunes one model on one task; writes checkpoints, a log file and `metrics.csv` into `run_dir`."""
+
+    def __init__(self, args: argparse.Namespace, model, tokenizer, task: str, metric: str,
+                 splits: dict[str, list[Example]], run_dir: Path, logger: logging.Logger | None = None):
+        from accelerate import Accelerator
+
+        self.args, self.task, self.metric = args, task, metric
+        self.tokenizer, self.run_dir = tokenizer, Path(run_dir)
+        self.logger = logger or logging.getLogger("tune")
+        self.accelerator = Accelerator()
+        self.model = model.to(self.accelerator.device)
+        self.pad_id = tokenizer.pad_token_id
+        self.data = {name: self._prepare(examples) for name, examples in splits.items()}
+        self.group_size = args.train_batch_size * args.gradient_accumulation_steps
+        self.micro_size = min(self.group_size, args.micro_batch_size)
+        self.start_time = time.time()
+
+    def _prepare(self, examples: list[Example]) -> SplitData:
+        a = self.args
+        enc = encode_split(examples, self.tokenizer, self.task, lowercase=a.do_lowercase,
+                           append_another_bos=a.append_another_bos, max_input_length=a.max_input_length,
+                           max_output_length=a.max_output_length)
+        return SplitData(list(examples), enc, eval_batches(enc, a.predict_batch_size, self.pad_id))
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate_split(self, name: str) -> tuple[float, EvalOutput]:
+        """Metric and outputs of the current model on one split."""
+        data = self.data[name]
+        out = evaluate_batches(self.accelerator.unwrap_model(self.model), data.batches, self.tokenizer,
+                               self.args.max_output_length)
+        return evaluate(out.predictions, data.answers, self.metric), out
+
+    def load_tensors(self, path: str | Path) -> dict:
+        """Copy a checkpoint's tensors into the model (strictly: every name must exist); returns its metadata."""
+        ckpt = load_checkpoint(path)
+        model = self.accelerator.unwrap_model(self.model)
+        own = model.state_dict()
+        unknown = [k for k in ckpt.tensors if k not in own]
+        if unknown:
+            raise ValueError(f"{path}: tensor {unknown[0]!r} does not exist in the model "
+                             f"(checkpoint kind {ckpt.kind!r}, {len(unknown)} unknown names)")
+        with torch.no_grad():
+            for key, value in ckpt.tensors.items():
+                if own[key].shape != value.shape:
+                    raise ValueError(f"{path}: tensor {key!r} has shape {tuple(value.shape)}, "
+                                     f"the model expects {tuple(own[key].shape)}")
+                own[key].copy_(value)
+        return {**ckpt.meta, "_optimizer": ckpt.optimizer, "_scheduler": ckpt.scheduler}
+
+    # ------------------------------------------------------------------ logging
+    def _record(self, step: int, epoch: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        path = self.run_dir / "metrics.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(METRICS_CSV_FIELDS)
+            writer.writerow([step, epoch, kind, f"{loss:.6f}", "" if performance is None else f"{performance:.6f}",
+                             f"{lr:.3g}", f"{time.time() - self.start_time:.1f}"])
+        perf = "" if performance is None else f" {self.metric}: {performance:.4f}"
+        self.logger.info(f"{kind} | step {step} epoch {epoch} loss {loss:.5f}{perf} lr {lr:.3g}")
+
+    def save(self, name: str, step: int, epoch: int, position: int, extra: dict | None = None,
+             optimizer=None, scheduler=None) -> Path:
+        """Write `<run_dir>/<name>` atomically (main process only)."""
+        path = self.run_dir / name
+        if self.accelerator.is_main_process:
+            model = self.accelerator.unwrap_model(self.model)
+            meta = {"args": vars(self.args), "num_updates": step, "epoch": epoch, "position_in_epoch": position,
+                    "tune_method": self.args.tune_method, "task": self.task, "metric": self.metric,
+                    "config": model.config.to_dict(), **(extra or {})}
+            save_checkpoint(path, trained_state(model, self.args.tune_method), kind=self.args.tune_method, meta=meta,
+                            optimizer=optimizer.state_dict() if optimizer else None,
+                            scheduler=scheduler.state_dict() if scheduler else None)
+            self.logger.info(f"saved {self.args.tune_method} tensors at step {step} to {path}")
+        self.accelerator.wait_for_everyone()
+        return path
+
+    # ------------------------------------------------------------------ cartography
+    def cartography_epoch(self, store: dict, path: Path) -> None:
+        """Append this epoch's per-example accuracy and gold-label confidence; rewrite `path` atomically."""
+        data = self.data["train"]
+        labels = label_set(data.examples)
+        metric = self.metric if self.metric in ("ACC", "EM", "QA-F1", "Rouge-L") else "ACC"
+        _, out = self.evaluate_split("train")
+        acc = per_example_scores(out.predictions, data.answers, metric)
+        gold = [labels.index(e.answers[0]) for e in data.examples]
+        conf = label_confidence(self.accelerator.unwrap_model(self.model), data.batches, self.tokenizer, labels,
+                                gold, self.args.do_lowercase, self.args.max_output_length)
+        for i in range(len(data.examples)):
+            entry = store.setdefault(str(i), {"acc": [], "confidence": []})
+            entry["acc"].append(float(acc[i]))
+            entry["confidence"].append(float(conf[i]))
+        if self.accelerator.is_main_process:
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            tmp.write_text(json.dumps(store))
+            os.replace(tmp, path)
+
+    # ------------------------------------------------------------------ training
+    def train(self) -> dict:
+        """Train until `--train_iters` updates or `--train_epochs` epochs (or early stop); returns a summary."""
+        a, acc = self.args, self.accelerator
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("no trainable parameters (check --tune_method and --apply_adapter)")
+        optimizer = build_optimizer(params, a.learning_rate)
+        warmup = a.warmup_steps if a.warmup_steps > 0 else int(a.warmup_rate * a.train_iters)
+        scheduler = build_scheduler(optimizer, a.lr_decay_style, warmup, a.train_iters)
+        self.model, optimizer = acc.prepare(self.model, optimizer)
+
+        state = {"num_updates": 0, "epoch": 0, "position": 0, "best": -math.inf, "best_step": 0, "bad_valids": 0}
+        resume = self._latest_checkpoint()
+        if resume is not None:
+            meta = self.load_tensors(resume)
+            if meta.get("_optimizer"):
+                optimizer.load_state_dict(meta["_optimizer"])
+            if meta.get("_scheduler"):
+                scheduler.load_state_dict(meta["_scheduler"])
+            state.update(num_updates=meta["num_updates"], epoch=meta.get("epoch", 0),
+                         position=meta.get("position_in_epoch", 0), best=meta.get("best_metric", -math.inf),
+                         best_step=meta.get("best_step", 0), bad_valids=meta.get("bad_valids", 0))
+            self.logger.info(f"resuming from {resume} at step {state['num_updates']}")
+
+        cartography: dict = {}
+        cartography_path = self.run_dir.parent / "cartography.json"
+        train = self.data["train"].encoded
+        rank, world = acc.process_index, acc.num_processes
+        bar = tqdm(total=a.train_iters if a.train_iters < 10_000_000 else None, initial=state["num_updates"],
+                   desc=f"train {self.run_dir.name}", disable=a.quiet or not acc.is_main_process, unit="upd")
+        window: list[float] = []
+        stop = state["num_updates"] >= a.train_iters
+        self.model.train()
+        epoch = state["epoch"]
+        while not stop and epoch < a.train_epochs:
+            rng = random.Random(f"{a.seed}-{epoch}")
+            torch.manual_seed(a.seed * 100_003 + epoch)
+            for position, group in enumerate(train_batches(train, self.group_size, self.pad_id, rng)):
+                if epoch == state["epoch"] and position < state["position"]:
+                    continue  # already trained before the resume point
+                window.append(self._update(group, optimizer, scheduler, rank, world))
+                state["num_updates"] += 1
+                step = state["num_updates"]
+                bar.update(1)
+                lr = scheduler.get_last_lr()[0]
+                if step % a.log_interval == 0:
+                    self._record(step, epoch, "train", sum(window) / len(window), None, lr)
+                    window = []
+                if not a.cartography and step % a.valid_interval == 0 and "dev" in self.data:
+                    perf, out = self.evaluate_split("dev")
+                    self._record(step, epoch, "valid", out.loss, perf, lr)
+                    bar.set_postfix({self.metric: f"{perf:.3f}"})
+                    if perf >= state["best"]:
+                        state.update(best=perf, best_step=step, bad_valids=0)
+                        self.save("checkpoint-best.pt", step, epoch, position + 1,
+                                  {"dev_performance": perf, "dev_loss": out.loss})
+                    else:
+                        state["bad_valids"] += 1
+                    if a.early_stop > 0 and state["bad_valids"] >= a.early_stop:
+                        self.logger.info(f"early stop: {state['bad_valids']} validations without improvement")
+                        stop = True
+                if not a.cartography and step % a.output_interval == 0:
+                    self.save(f"checkpoint@{step}.pt", step, epoch, position + 1,
+                              {"best_metric": state["best"], "best_step": state["best_step"],
+                               "bad_valids": state["bad_valids"]}, optimizer, scheduler)
+                if stop or step >= a.train_iters:
+                    stop = True
+                    break
+            else:
+                state["position"] = 0
+            if a.cartography:
+                self.cartography_epoch(cartography, cartography_path)
+            if not stop:
+                epoch += 1
+                state["epoch"] = epoch
+        bar.close()
+        if window:
+            self._record(state["num_updates"], epoch, "train", sum(window) / len(window), None,
+                         scheduler.get_last_lr()[0])
+        self.save("checkpoint-last.pt", state["num_updates"], epoch, 0,
+                  {"best_metric": state["best"], "best_step": state["best_step"]}, optimizer, scheduler)
+        return {"num_updates": state["num_updates"], "best_dev": state["best"], "best_step": state["best_step"]}
+
+    def _update(self, group: Batch, optimizer, scheduler, rank: int, world: int) -> float:
+        """One optimiser update over a group of examples; returns its mean token loss."""
+        loss = self.backward_group(group, rank, world)
+        if self.args.max_grad_norm > 0:
+            self.accelerator.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad],
+                                             self.args.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss
+
+    def backward_group(self, group: Batch, rank: int = 0, world: int = 1) -> float:
+        """Accumulate the gradient of a group's mean token loss over its micro-batches (one normalisation)."""
+        acc = self.accelerator
+        cfg = acc.unwrap_model(self.model).config
+        tokens = int((group.labels != IGNORE_INDEX).sum())
+        mine = [m for k, m in enumerate(split_batch(group, self.micro_size)) if k % world == rank]
+        total = 0.0
+        for k, micro in enumerate(mine):
+            micro = micro.to(acc.device)
+            out = self.model(input_ids=micro.input_ids, attention_mask=micro.attention_mask,
+                             decoder_input_ids=shift_right(micro.labels, cfg.decoder_start_token_id, cfg.pad_token_id))
+            loss_sum = torch.nn.functional.cross_entropy(out.logits.float().transpose(1, 2), micro.labels,
+                                                         ignore_index=IGNORE_INDEX, reduction="sum")
+            with acc.no_sync(self.model) if k < len(mine) - 1 else nullcontext():
+                acc.backward(loss_sum * world / tokens)
+            total += float(loss_sum.detach())
+        return total * world / tokens
+
+    def _latest_checkpoint(self) -> Path | None:
+        found = []
+        for path in self.run_dir.glob("checkpoint@*.pt"):
+            try:
+                found.append((int(path.stem.split("@")[1]), path))
+            except ValueError:
+                continue
+        return max(found)[1] if found else None

@@ -1,0 +1,472 @@
+"""Task metrics of the CrossFit / Mode-Connectivity-PLM T5 track.
+
+Every task is scored with one *metric kind* (see :data:`METRIC_KINDS`), looked up by task name in
+:data:`METRICS`. Predictions are generated strings; each example has one or more gold answers.
+
+- ``ACC``: case-insensitive exact match after ``strip()``, best over the answers.
+- ``EM``: SQuAD-normalised exact match (lowercase, drop punctuation and the articles a/an/the,
+  squeeze whitespace), best over the answers.
+- ``QA-F1``: SQuAD token F1 on normalised text, best over the answers.
+- ``Classification-F1``: scikit-learn macro F1 over the labels present in the gold data (first
+  answer of each example); predicted labels absent from the gold data count only as errors.
+- ``Matthew-Correlation``: gold (first answer) and prediction mapped to 1 if the string is
+  ``acceptable`` else 0, then scikit-learn's Matthews correlation.
+- ``Pearson-Correlation``: Pearson r between numeric golds and predictions (see
+  :func:`pearson_correlation` for how non-numbers are handled).
+- ``Rouge-L``: ROUGE-L F-measure (``rouge_score``, no stemming), best over the answers; 0 for a
+  prediction with no character other than punctuation and whitespace.
+
+An example with an empty answer list scores 0 for the per-answer kinds (ACC, EM, QA-F1, Rouge-L),
+as in the original; the kinds that read the first answer raise ``ValueError`` instead.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+__all__ = [
+    "METRICS",
+    "METRIC_KINDS",
+    "UnknownTaskError",
+    "evaluate",
+    "exact_match",
+    "metric_for_task",
+    "normalize_answer",
+    "pearson_correlation",
+    "per_example_scores",
+    "qa_f1",
+    "rouge_l",
+]
+
+METRIC_KINDS: tuple[str, ...] = (
+    "ACC",
+    "EM",
+    "QA-F1",
+    "Classification-F1",
+    "Matthew-Correlation",
+    "Pearson-Correlation",
+    "Rouge-L",
+)
+
+#: Task name -> metric kind. The 178 CrossFit tasks of the original code, plus the project's extras.
+METRICS: dict[str, str] = {
+    "acronym_identification": "EM",
+    "ade_corpus_v2-classification": "Classification-F1",
+    "ade_corpus_v2-dosage": "EM",
+    "ade_corpus_v2-effect": "EM",
+    "adversarialqa": "QA-F1",
+    "aeslc": "Rouge-L",
+    "ag_news": "Classification-F1",
+    "ai2_arc": "ACC",
+    "amazon_polarity": "Classification-F1",
+    "anli": "Classification-F1",
+    "app_reviews": "Pearson-Correlation",
+    "aqua_rat": "ACC",
+    "art": "ACC",
+    "aslg_pc12": "EM",
+    "biomrc": "QA-F1",
+    "blimp-anaphor_gender_agreement": "ACC",
+    "blimp-anaphor_number_agreement": "ACC",
+    "blimp-determiner_noun_agreement_with_adj_irregular_1": "ACC",
+    "blimp-ellipsis_n_bar_1": "ACC",
+    "blimp-ellipsis_n_bar_2": "ACC",
+    "blimp-existential_there_quantifiers_1": "ACC",
+    "blimp-irregular_past_participle_adjectives": "ACC",
+    "blimp-sentential_negation_npi_licensor_present": "ACC",
+    "blimp-sentential_negation_npi_scope": "ACC",
+    "blimp-wh_questions_object_gap": "ACC",
+    "boolq": "ACC",
+    "break-QDMR": "EM",
+    "break-QDMR-high-level": "EM",
+    "circa": "Classification-F1",
+    "climate_fever": "Classification-F1",
+    "codah": "Classification-F1",
+    "common_gen": "Rouge-L",
+    "commonsense_qa": "ACC",
+    "cos_e": "Rouge-L",
+    "cosmos_qa": "ACC",
+    "crawl_domain": "EM",
+    "crows_pairs": "ACC",
+    "dbpedia_14": "Classification-F1",
+    "definite_pronoun_resolution": "ACC",
+    "discovery": "Classification-F1",
+    "dream": "ACC",
+    "duorc": "QA-F1",
+    "e2e_nlg_cleaned": "Rouge-L",
+    "eli5-askh": "Rouge-L",
+    "eli5-asks": "Rouge-L",
+    "eli5-eli5": "Rouge-L",
+    "emo": "Classification-F1",
+    "emotion": "Classification-F1",
+    "empathetic_dialogues": "Rouge-L",
+    "ethos-directed_vs_generalized": "Classification-F1",
+    "ethos-disability": "Classification-F1",
+    "ethos-gender": "Classification-F1",
+    "ethos-national_origin": "Classification-F1",
+    "ethos-race": "Classification-F1",
+    "ethos-religion": "Classification-F1",
+    "ethos-sexual_orientation": "Classification-F1",
+    "financial_phrasebank": "Classification-F1",
+    "freebase_qa": "EM",
+    "gigaword": "Rouge-L",
+    "glue-cola": "Matthew-Correlation",
+    "glue-mnli": "ACC",
+    "glue-mnli_anli_allforget10000": "ACC",
+    "glue-mnli_anli_allforget15000": "ACC",
+    "glue-mnli_anli_allforget5000": "ACC",
+    "glue-mnli_anli_easy10000": "ACC",
+    "glue-mnli_anli_easy5000": "ACC",
+    "glue-mnli_anli_easy5000_new": "ACC",
+    "glue-mnli_anli_forgeteasy10000": "ACC",
+    "glue-mnli_anli_forgeteasy5000": "ACC",
+    "glue-mnli_anli_forgethard10000": "ACC",
+    "glue-mnli_anli_forgethard5000": "ACC",
+    "glue-mnli_anli_hard10000": "ACC",
+    "glue-mnli_anli_hard5000": "ACC",
+    "glue-mnli_anli_hard5000_new": "ACC",
+    "glue-mnli_anli_mix10000": "ACC",
+    "glue-mnli_anli_mix15000": "ACC",
+    "glue-mnli_anli_mix5000": "ACC",
+    "glue-mnli_anli_mix5000_new": "ACC",
+    "glue-mrpc": "ACC",
+    "glue-qnli": "ACC",
+    "glue-qqp": "ACC",
+    "glue-rte": "ACC",
+    "glue-sst2": "ACC",
+    "glue-wnli": "ACC",
+    "google_wellformed_query": "ACC",
+    "hate_speech18": "Classification-F1",
+    "hate_speech_offensive": "Classification-F1",
+    "hatexplain": "Classification-F1",
+    "health_fact": "Classification-F1",
+    "hellaswag": "ACC",
+    "hotpot_qa": "QA-F1",
+    "imdb": "Classification-F1",
+    "jeopardy": "EM",
+    "kilt_ay2": "EM",
+    "kilt_fever": "ACC",
+    "kilt_hotpotqa": "EM",
+    "kilt_nq": "EM",
+    "kilt_trex": "EM",
+    "kilt_wow": "Rouge-L",
+    "kilt_zsre": "EM",
+    "lama-conceptnet": "EM",
+    "lama-google_re": "EM",
+    "lama-squad": "EM",
+    "lama-trex": "EM",
+    "liar": "Classification-F1",
+    "limit": "EM",
+    "math_qa": "ACC",
+    "mc_taco": "ACC",
+    "medical_questions_pairs": "ACC",
+    "mocha": "Pearson-Correlation",
+    "multi_news": "Rouge-L",
+    "numer_sense": "EM",
+    "onestop_english": "Classification-F1",
+    "openbookqa": "ACC",
+    "paws": "Classification-F1",
+    "piqa": "ACC",
+    "poem_sentiment": "Classification-F1",
+    "proto_qa": "EM",
+    "qa_srl": "EM",
+    "qasc": "ACC",
+    "quail": "ACC",
+    "quarel": "ACC",
+    "quartz-no_knowledge": "ACC",
+    "quartz-with_knowledge": "ACC",
+    "quoref": "QA-F1",
+    "race-high": "ACC",
+    "race-middle": "ACC",
+    "reddit_tifu-title": "Rouge-L",
+    "reddit_tifu-tldr": "Rouge-L",
+    "ropes": "QA-F1",
+    "rotten_tomatoes": "Classification-F1",
+    "samsum": "Rouge-L",
+    "scicite": "Classification-F1",
+    "sciq": "ACC",
+    "scitail": "Classification-F1",
+    "search_qa": "EM",
+    "sick": "Classification-F1",
+    "sms_spam": "Classification-F1",
+    "social_i_qa": "ACC",
+    "spider": "EM",
+    "squad-no_context": "EM",
+    "squad-with_context": "QA-F1",
+    "superglue-cb": "ACC",
+    "superglue-copa": "ACC",
+    "superglue-multirc": "EM",
+    "superglue-record": "QA-F1",
+    "superglue-rte": "ACC",
+    "superglue-wic": "ACC",
+    "superglue-wsc": "ACC",
+    "swag": "ACC",
+    "tab_fact": "Classification-F1",
+    "tab_fact_new": "Classification-F1",
+    "trec": "Classification-F1",
+    "trec-finegrained": "Classification-F1",
+    "tweet_eval-emoji": "Classification-F1",
+    "tweet_eval-emotion": "Classification-F1",
+    "tweet_eval-hate": "Classification-F1",
+    "tweet_eval-irony": "Classification-F1",
+    "tweet_eval-offensive": "Classification-F1",
+    "tweet_eval-sentiment": "Classification-F1",
+    "tweet_eval-stance_abortion": "Classification-F1",
+    "tweet_eval-stance_atheism": "Classification-F1",
+    "tweet_eval-stance_climate": "Classification-F1",
+    "tweet_eval-stance_feminist": "Classification-F1",
+    "tweet_eval-stance_hillary": "Classification-F1",
+    "tweet_qa": "QA-F1",
+    "web_questions": "EM",
+    "wiki_auto": "Classification-F1",
+    "wiki_bio": "Rouge-L",
+    "wiki_qa": "Classification-F1",
+    "wiki_split": "Rouge-L",
+    "wikisql": "EM",
+    "wino_grande": "ACC",
+    "wiqa": "ACC",
+    "xsum": "Rouge-L",
+    "yahoo_answers_topics": "Classification-F1",
+    "yelp_polarity": "Classification-F1",
+    "yelp_review_full": "Pearson-Correlation",
+    # Tasks this project adds (not in the original table).
+    "snli": "ACC",
+    "tweet_sentiment": "ACC",
+}
+# ``rotten_tomatoes`` is already in the original table, as Classification-F1; it is kept as is.
+
+
+class UnknownTaskError(ValueError):
+    """Raised when a task has no entry in :data:`METRICS` and no metric override was given."""
+
+
+def _check_kind(metric: str) -> str:
+    """Return ``metric`` if it is a known metric kind, else raise ValueError."""
+    if metric not in METRIC_KINDS:
+        raise ValueError(
+            f"unknown metric {metric!r}; valid kinds: {', '.join(METRIC_KINDS)}"
+        )
+    return metric
+
+
+def metric_for_task(task: str, override: str | None = None) -> str:
+    """Return the metric kind for ``task``: ``override`` when given, else ``METRICS[task]``."""
+    if override is not None:
+        return _check_kind(override)
+    try:
+        return METRICS[task]
+    except KeyError:
+        raise UnknownTaskError(
+            f"unknown task {task!r}: no metric known; pass --metric <one of "
+            f"{', '.join(METRIC_KINDS)}> or add {task!r}: '<KIND>' to METRICS in "
+            "dataloader/metrics.py"
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Per-answer scores
+# --------------------------------------------------------------------------------------------
+
+_PUNCT = frozenset(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation: lowercase, drop punctuation and articles, squeeze whitespace."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def _accuracy(prediction: str, answer: str) -> float:
+    """Return 1.0 if the stripped strings match case-insensitively, else 0.0."""
+    return float(prediction.strip().lower() == answer.strip().lower())
+
+
+def exact_match(prediction: str, answer: str) -> float:
+    """Return 1.0 if the SQuAD-normalised strings are equal, else 0.0."""
+    return float(normalize_answer(prediction) == normalize_answer(answer))
+
+
+def qa_f1(prediction: str, answer: str) -> float:
+    """SQuAD token F1 between the normalised prediction and answer (0 with no common token)."""
+    pred_tokens = normalize_answer(prediction).split()
+    gold_tokens = normalize_answer(answer).split()
+    num_same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+    if num_same == 0:
+        return 0.0
+    precision = num_same / len(pred_tokens)
+    recall = num_same / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+_ROUGE_SCORER = None
+
+
+def rouge_l(prediction: str, answer: str) -> float:
+    """ROUGE-L F-measure (rouge_score, no stemming); 0 for a punctuation/space-only prediction."""
+    global _ROUGE_SCORER
+    if not any(ch not in _PUNCT and not ch.isspace() for ch in prediction):
+        return 0.0
+    # Imported lazily: rouge_score pulls in nltk, which is slow to import.
+    if _ROUGE_SCORER is None:
+        from rouge_score import rouge_scorer
+
+        _ROUGE_SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    return float(_ROUGE_SCORER.score(answer, prediction)["rougeL"].fmeasure)
+
+
+def _best(
+    score: Callable[[str, str], float], prediction: str, answers: Sequence[str]
+) -> float:
+    """Best score of ``prediction`` over ``answers`` (0.0 when there are none)."""
+    return max((score(prediction, a) for a in answers), default=0.0)
+
+
+_PER_ANSWER: dict[str, Callable[[str, str], float]] = {
+    "ACC": _accuracy,
+    "Classification-F1": _accuracy,
+    "EM": exact_match,
+    "QA-F1": qa_f1,
+    "Rouge-L": rouge_l,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Corpus-level scores
+# --------------------------------------------------------------------------------------------
+
+
+def _first_answers(answers: Sequence[Sequence[str]]) -> list[str]:
+    """First gold answer of every example; ValueError for an example without answers."""
+    firsts = []
+    for i, ans in enumerate(answers):
+        if len(ans) == 0:
+            raise ValueError(f"example {i} has no gold answer")
+        firsts.append(ans[0])
+    return firsts
+
+
+def _is_acceptable(text: str) -> int:
+    """Map a CoLA label string to 1 if it is ``acceptable`` (after strip), else 0."""
+    return int(text.strip() == "acceptable")
+
+
+def _to_float(text: str) -> float:
+    """Parse ``text`` as a finite float; NaN when it is not a (finite) number."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
+def classification_f1(predictions: Sequence[str], golds: Sequence[str]) -> float:
+    """Macro F1 over the labels present in ``golds`` (scikit-learn, raw strings)."""
+    from sklearn.metrics import f1_score
+
+    labels = sorted(set(golds))
+    return float(
+        f1_score(
+            list(golds),
+            list(predictions),
+            average="macro",
+            labels=labels,
+            zero_division=0,
+        )
+    )
+
+
+def matthews_correlation(predictions: Sequence[str], golds: Sequence[str]) -> float:
+    """Matthews correlation of the acceptable(1)/other(0) mapping of predictions and golds."""
+    from sklearn.metrics import matthews_corrcoef
+
+    y_true = [_is_acceptable(g) for g in golds]
+    y_pred = [_is_acceptable(p) for p in predictions]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(matthews_corrcoef(y_true, y_pred))
+
+
+def pearson_correlation(predictions: Sequence[str], golds: Sequence[str]) -> float:
+    """Pearson r of numeric predictions vs golds; non-numbers get the mean numeric prediction.
+
+    Rule (the original returned NaN as soon as one prediction was not a number):
+    a prediction that does not parse as a finite float is replaced by the mean of the numeric
+    predictions (0.0 if none is numeric); pairs whose gold is not a number are dropped. Fewer than
+    two pairs, or a constant side (r undefined), give 0.0. Never raises for bad predictions and
+    emits no scipy warnings.
+    """
+    from scipy.stats import pearsonr
+
+    preds = [_to_float(p) for p in predictions]
+    numeric = [p for p in preds if not math.isnan(p)]
+    fill = sum(numeric) / len(numeric) if numeric else 0.0
+    pairs = [
+        (fill if math.isnan(p) else p, g)
+        for p, g in zip(preds, (_to_float(g) for g in golds), strict=False)
+        if not math.isnan(g)
+    ]
+    if len(pairs) < 2:
+        return 0.0
+    xs, ys = zip(*pairs, strict=False)
+    if len(set(xs)) < 2 or len(set(ys)) < 2:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = float(pearsonr(xs, ys)[0])
+    return 0.0 if math.isnan(r) else r
+
+
+def _check_inputs(
+    predictions: Sequence[str], answers: Sequence[Sequence[str]], metric: str
+) -> None:
+    """Validate the metric kind and that there is one answer list per prediction."""
+    _check_kind(metric)
+    if len(predictions) != len(answers):
+        raise ValueError(
+            f"{len(predictions)} predictions but {len(answers)} answer lists; they must match"
+        )
+
+
+def per_example_scores(
+    predictions: list[str], answers: list[list[str]], metric: str
+) -> list[float]:
+    """Per-example scores ("raw score"): 0/1 or F1 per example, as used by the forgetting analysis.
+
+    ACC, EM, QA-F1 and Rouge-L give their own per-example score (best over the answers).
+    Classification-F1 gives per-example accuracy (stripped, case-insensitive match, best over the
+    answers), as the original did. Matthew-Correlation gives 0/1 agreement of the
+    acceptable/other mapping of prediction and first answer. Pearson-Correlation has no
+    per-example score and raises ValueError.
+    """
+    _check_inputs(predictions, answers, metric)
+    if metric == "Pearson-Correlation":
+        raise ValueError("per-example scores are not defined for Pearson-Correlation")
+    if metric == "Matthew-Correlation":
+        golds = _first_answers(answers)
+        return [
+            float(_is_acceptable(p) == _is_acceptable(g))
+            for p, g in zip(predictions, golds, strict=False)
+        ]
+    score = _PER_ANSWER[metric]
+    return [_best(score, p, a) for p, a in zip(predictions, answers, strict=False)]
+
+
+def evaluate(predictions: list[str], answers: list[list[str]], metric: str) -> float:
+    """Corpus score of ``predictions`` against ``answers`` for a metric kind (0.0 when empty)."""
+    _check_inputs(predictions, answers, metric)
+    if len(predictions) == 0:
+        return 0.0
+    if metric == "Classification-F1":
+        return classification_f1(predictions, _first_answers(answers))
+    if metric == "Matthew-Correlation":
+        return matthews_correlation(predictions, _first_answers(answers))
+    if metric == "Pearson-Correlation":
+        return pearson_correlation(predictions, _first_answers(answers))
+    scores = per_example_scores(predictions, answers, metric)
+    return sum(scores) / len(scores)

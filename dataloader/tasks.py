@@ -1,0 +1,88 @@
+"""Task folders in the original TSV format: `data/<task>/<task>_{train,dev,test}.tsv`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SPLITS = ("train", "dev", "test")
+
+
+class DataFormatError(ValueError):
+    """A task folder or TSV file that does not follow the task format (data/README.md)."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One line of a task file: the verbalised input and its acceptable answers."""
+
+    input: str
+    answers: tuple[str, ...]
+
+
+def task_name(task_dir: str | Path) -> str:
+    """The task's name is the base name of its folder."""
+    return Path(task_dir).resolve().name
+
+
+def split_path(task_dir: str | Path, split: str, override: str | None = None) -> Path:
+    """Path of one split's file: `<task_dir>/<task>_<split>.tsv`, unless `override` names another file."""
+    if override:
+        return Path(override)
+    return Path(task_dir) / f"{task_name(task_dir)}_{split}.tsv"
+
+
+def read_tsv(path: str | Path) -> list[Example]:
+    """Read `input<TAB>answer1[<TAB>answer2 ...]` lines; any malformed line stops with file and line number."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{path}: file not found (expected a task file <task>_<split>.tsv)")
+    examples = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) < 2:
+                raise DataFormatError(f"{path}:{number}: expected 'input<TAB>answer', found no tab")
+            answers = tuple(a.strip() for a in fields[1:] if a.strip())
+            if not fields[0].strip() or not answers:
+                raise DataFormatError(f"{path}:{number}: expected a non-empty input and at least one answer")
+            examples.append(Example(fields[0].strip(), answers))
+    if not examples:
+        raise DataFormatError(f"{path}: no examples (the split is empty)")
+    return examples
+
+
+def load_split(
+    task_dir: str | Path,
+    split: str,
+    *,
+    override: str | None = None,
+    datasplit: str = "",
+    choose_1000: bool = False,
+) -> list[Example]:
+    """Load one split with the original's selection rules (`--datasplit`, `--choose_*_1000`)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    task_dir = Path(task_dir)
+    if override is None and not task_dir.is_dir():
+        raise DataFormatError(f"{task_dir}: task folder not found (expected data/<task>/<task>_train.tsv ...)")
+    examples = read_tsv(split_path(task_dir, split, override))
+    if split == "train" and datasplit:
+        half = len(examples) // 2
+        examples = examples[:half] if datasplit == "split1" else examples[half:]
+        if not examples:
+            raise DataFormatError(f"{split_path(task_dir, split, override)}: too few examples for --datasplit")
+    if choose_1000:
+        examples = examples[:1000]
+    return examples
+
+
+def label_set(examples: list[Example], limit: int = 50) -> list[str]:
+    """The distinct first answers of a classification task, in first-seen order."""
+    labels = list(dict.fromkeys(e.answers[0] for e in examples))
+    if len(labels) > limit:
+        raise DataFormatError(f"expected a classification task with at most {limit} labels, found {len(labels)}")
+    return labels

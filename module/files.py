@@ -1,0 +1,80 @@
+"""Small file helpers: every write goes to a temporary name in the same folder and is renamed into place."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` so that readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def atomic_write_json(path: str | Path, data) -> Path:
+    """Write `data` as indented JSON, atomically."""
+    return atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def atomic_write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence]) -> Path:
+    """Write a whole CSV file atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return atomic_write_text(path, buffer.getvalue())
+
+
+def read_csv(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a CSV file as dicts; an absent file gives no rows."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def upsert_csv_row(path: str | Path, header: Sequence[str], key: str, row: dict) -> None:
+    """Insert `row` into the CSV at `path`, replacing the row with the same `key` value; atomic."""
+    rows = [r for r in read_csv(path) if r.get(key) != str(row[key])]
+    rows.append({k: row.get(k, "") for k in header})
+    atomic_write_csv(path, header, [[r.get(k, "") for k in header] for r in rows])
+
+
+def setup_logger(name: str, log_file: str | Path | None = None, quiet: bool = False) -> logging.Logger:
+    """A logger writing to `log_file` (when given) and, unless quiet, to stderr."""
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%m/%d %H:%M:%S")
+    if log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+    if not quiet:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+    return logger

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Run the test suite (sets the project up first when needed). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+.venv/bin/python -m pytest "$@"

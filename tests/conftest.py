@@ -1,0 +1,36 @@
+"""Session-wide fixtures: a real tokenizer, a tiny T5 folder and a toy task, built once."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from tests import toy  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tokenizer")
+    toy.build_tokenizer(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_t5_dir(tmp_path_factory, tokenizer_dir) -> Path:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    return toy.build_tiny_t5(tmp_path_factory.mktemp("tiny-t5"), tokenizer)
+
+
+@pytest.fixture(scope="session")
+def toy_task(tmp_path_factory) -> Path:
+    return toy.write_task(tmp_path_factory.mktemp("data"))

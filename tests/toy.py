@@ -1,0 +1,72 @@
+"""Tiny, fast stand-ins built from configs: a real SentencePiece tokenizer, a small T5, a toy task."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import torch
+
+POSITIVE = ["good", "great", "fine", "lovely", "superb", "nice", "happy", "bright", "warm"]
+NEGATIVE = ["bad", "awful", "poor", "dull", "boring", "sad", "ugly", "dark", "cold"]
+FILLER = ["the", "a", "movie", "film", "story", "plot", "actor", "scene", "was", "is", "and", "but", "very",
+          "quite", "with", "[SEP]", "premise:", "hypothesis:"]
+
+
+def toy_sentence(rng: random.Random) -> tuple[str, str]:
+    """A sentence whose label (positive/negative) is the majority of its sentiment words."""
+    pos, neg = rng.randint(0, 3), rng.randint(0, 3)
+    if pos == neg:
+        pos += 1
+    words = [rng.choice(POSITIVE) for _ in range(pos)] + [rng.choice(NEGATIVE) for _ in range(neg)]
+    words += [rng.choice(FILLER) for _ in range(rng.randint(1, 6))]
+    rng.shuffle(words)
+    return " ".join(words), "positive" if pos > neg else "negative"
+
+
+def write_task(root: Path, name: str = "toy-sentiment", sizes=(64, 32, 32), seed: int = 0) -> Path:
+    """Write `root/<name>/<name>_{train,dev,test}.tsv` with a learnable two-label task."""
+    rng = random.Random(seed)
+    folder = Path(root) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, size in zip(("train", "dev", "test"), sizes, strict=False):
+        lines = ["\t".join(toy_sentence(rng)) for _ in range(size)]
+        (folder / f"{name}_{split}.tsv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def corpus(n: int = 600, seed: int = 1) -> list[str]:
+    """Sentences covering the toy vocabulary, label words and prompt punctuation."""
+    rng = random.Random(seed)
+    texts = [toy_sentence(rng)[0] for _ in range(n)]
+    texts += ["positive negative entailment neutral contradiction [toy-sentiment] [task] 0123456789 .,:;!?-"] * 20
+    return texts
+
+
+def build_tokenizer(folder: Path):
+    """A real T5 tokenizer trained on the toy corpus."""
+    from T5_model.tokenizer import train_t5_tokenizer
+
+    return train_t5_tokenizer(corpus(), folder, vocab_size=200)
+
+
+def tiny_t5_config(vocab_size: int, **overrides):
+    """A T5 v1.1-style config small enough to train in seconds on a CPU."""
+    from transformers import T5Config
+
+    values = {"vocab_size": vocab_size, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_decoder_layers": 2,
+                  "num_heads": 4, "feed_forward_proj": "gated-gelu", "dropout_rate": 0.0, "tie_word_embeddings": False,
+                  "decoder_start_token_id": 0, "pad_token_id": 0, "eos_token_id": 1, "initializer_factor": 0.1}
+    values.update(overrides)
+    return T5Config(**values)
+
+
+def build_tiny_t5(folder: Path, tokenizer, seed: int = 0, **overrides) -> Path:
+    """Save a randomly initialised tiny T5 and its tokenizer into `folder`."""
+    from transformers import T5ForConditionalGeneration
+
+    torch.manual_seed(seed)
+    model = T5ForConditionalGeneration(tiny_t5_config(len(tokenizer), **overrides))
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return Path(folder)

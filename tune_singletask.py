@@ -1,0 +1,120 @@
+"""Tune T5 on one task over a learning-rate x batch-size grid, fully or with adapters; save checkpoints.
+
+Each grid cell trains into `<output_dir>/lr_<lr>_bsz_<bsz>_seed_<seed>/` and adds one row to
+`<output_dir>/result.csv` (prefix, metric, lr, bsz, dev_performance, test_performance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import shutil
+import sys
+from pathlib import Path
+
+from dataloader.metrics import metric_for_task
+from dataloader.tasks import load_split, task_name
+from module.files import setup_logger, upsert_csv_row
+from utils.errors import run_cli
+from utils.options import parse_args
+
+RESULT_FIELDS = ["prefix", "metric", "lr", "bsz", "dev_performance", "test_performance"]
+
+
+def load_task_splits(args: argparse.Namespace) -> dict:
+    """Read every split the run needs, failing before anything is written."""
+    splits = {}
+    if args.do_train or args.cartography:
+        splits["train"] = load_split(args.task_dir, "train", override=args.train_file, datasplit=args.datasplit)
+    if (args.do_train or args.do_valid) and not args.cartography:
+        splits["dev"] = load_split(args.task_dir, "dev", override=args.dev_file, choose_1000=args.choose_dev_1000)
+    if args.do_predict:
+        splits["test"] = load_split(args.task_dir, "test", override=args.test_file, choose_1000=args.choose_test_1000)
+    return splits
+
+
+def run_prefix(lr: float, bsz: int, seed: int) -> str:
+    """The original's run-folder name."""
+    return f"lr_{lr}_bsz_{bsz}_seed_{seed}"
+
+
+def resolve_predict_checkpoint(run_dir: Path, name: str) -> Path:
+    """The checkpoint `--do_predict` evaluates: `--predict_checkpoint`, else best, else last."""
+    for candidate in (Path(name), run_dir / name, run_dir / "checkpoint-best.pt", run_dir / "checkpoint-last.pt"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{run_dir}: no checkpoint to predict with (looked for {name}, checkpoint-best.pt, "
+                            "checkpoint-last.pt)")
+
+
+def run_cell(args: argparse.Namespace, task: str, metric: str, splits: dict, output_dir: Path) -> dict:
+    """Train and/or evaluate one grid cell; returns its result row."""
+    from T5_model.model import model_provider
+    from T5_model.trainer import Trainer, set_seed
+
+    prefix = run_prefix(args.learning_rate, args.train_batch_size, args.seed)
+    run_dir = output_dir / prefix
+    done = (run_dir / "checkpoint-last.pt").is_file()
+    logger = setup_logger(f"tune.{prefix}", run_dir / "log.txt", quiet=args.quiet)
+    set_seed(args.seed)
+    model, _, tokenizer = model_provider(args)
+    trainer = Trainer(args, model, tokenizer, task, metric, splits, run_dir, logger)
+    if args.checkpoint:
+        trainer.load_tensors(args.checkpoint)
+    row = {"prefix": prefix, "metric": metric, "lr": args.learning_rate, "bsz": args.train_batch_size,
+           "dev_performance": "", "test_performance": ""}
+    if args.do_train and done:
+        logger.info(f"{run_dir}/checkpoint-last.pt exists: training skipped")
+    elif args.do_train:
+        summary = trainer.train()
+        if summary["best_step"]:
+            row["dev_performance"] = summary["best_dev"]
+    if not (args.do_train or args.do_valid or args.do_predict):
+        return row
+    try:
+        chosen = resolve_predict_checkpoint(run_dir, args.predict_checkpoint)
+    except FileNotFoundError:
+        if args.do_train or not args.checkpoint:
+            raise
+        chosen = None  # evaluate the --checkpoint loaded above
+    if chosen is not None:
+        trainer.load_tensors(chosen)
+        logger.info(f"evaluating {chosen}")
+    if "dev" in splits and row["dev_performance"] == "":
+        row["dev_performance"], _ = trainer.evaluate_split("dev")
+    if "test" in splits:
+        row["test_performance"], out = trainer.evaluate_split("test")
+        logger.info(f"test | {metric}: {row['test_performance']:.4f} loss {out.loss:.5f}")
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: validate everything, then run the grid."""
+    args = parse_args(argv, description=__doc__.splitlines()[0])
+    task = task_name(args.task_dir)
+    metric = metric_for_task(task, args.metric)
+    splits = load_task_splits(args)
+    from T5_model.model import _check_t5_folder, load_tokenizer
+
+    _check_t5_folder(args.model, "--model")
+    load_tokenizer(args.tokenizer_path)
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    best = None
+    for bsz in args.bsz_list or [args.train_batch_size]:
+        for lr in args.learning_rate_list or [args.learning_rate]:
+            cell = copy.copy(args)
+            cell.learning_rate, cell.train_batch_size = lr, bsz
+            row = run_cell(cell, task, metric, splits, output_dir)
+            upsert_csv_row(output_dir / "result.csv", RESULT_FIELDS, "prefix", row)
+            print(f"{row['prefix']}: dev {row['dev_performance']} test {row['test_performance']}")
+            if isinstance(row["dev_performance"], float) and (best is None or row["dev_performance"] > best[0]):
+                best = (row["dev_performance"], output_dir / row["prefix"])
+    if best is not None and args.tune_method == "adapter" and (best[1] / "checkpoint-best.pt").is_file():
+        shutil.copyfile(best[1] / "checkpoint-best.pt", output_dir / ".checkpoint-best.pt.tmp")
+        (output_dir / ".checkpoint-best.pt.tmp").replace(output_dir / "checkpoint-best.pt")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
