@@ -36,9 +36,16 @@ def _big_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are a single line (`<prog>: error: ...`) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     """Return the parser holding every flag of the original `utils/options.py`, plus this project's."""
-    p = argparse.ArgumentParser(description=description)
+    p = OneLineParser(description=description)
     g = p.add_argument_group("data and model")
     g.add_argument("--task_dir", required=True, help="task folder data/<task>/ holding <task>_{train,dev,test}.tsv")
     g.add_argument("--train_file", default=None, help="override the train TSV (default: <task_dir>/<task>_train.tsv)")

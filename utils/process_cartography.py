@@ -1,0 +1,170 @@
+"""Which training examples are forgotten first along an interpolation path, and what their data maps say.
+
+    python utils/process_cartography.py --cartography_path C --analysis_path A --save_path S
+
+C is the ``cartography.json`` written by ``tune_singletask.py --cartography``:
+``{"<index>": {"acc": [0/1 per epoch], "confidence": [gold-label probability per epoch]}}``. Per example, as in the
+original: correctness = mean(acc), confidence = mean(confidence), variability = std(confidence) (population std,
+ddof=0, which is what the original's ``np.std`` computes; the original's output calls it "variance"), turn = number
+of epochs whose acc differs from the previous epoch's.
+
+A is the ``valid_data_analysis.json`` of an interpolation sweep evaluated on the training data:
+``{"<x>": {"zero_list": [indices answered wrongly at x], "one_list": [...], ...}}``. The points x are taken in
+numeric order (the original took the file's order). At each x the *newly forgotten* examples are those in x's
+``zero_list`` that were not in the previous point's ``zero_list`` (at the first point: its whole ``zero_list``;
+an index listed twice counts once). Indices are looked up by key in C (the original used list positions, the same
+thing for files written with keys 0..N-1).
+
+Written to S, atomically, one record per x with the fields
+``from`` (previous x, ``start`` at the first point, as in the original), ``to`` (x), ``newly_forgotten`` (count)
+and the mean ``correctness``, ``confidence``, ``variability`` and ``turn`` of the newly forgotten examples:
+
+* S ending in ``.json``: a JSON list of those records; means of an empty set are ``null``;
+* otherwise: a tab-separated table with a header line; means of an empty set are ``-``
+  (the original wrote 0.0, which reads like a real value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from module.files import atomic_write_json, atomic_write_text  # noqa: E402
+from utils.errors import run_cli  # noqa: E402
+
+FIELDS = ("from", "to", "newly_forgotten", "correctness", "confidence", "variability", "turn")
+MEANS = ("correctness", "confidence", "variability", "turn")
+
+
+def load_json(path: str | Path, what: str):
+    """Parse a JSON file; a missing or malformed file is one line naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: malformed JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: malformed JSON (not UTF-8 text)") from None
+
+
+def _numbers(value, where: str) -> np.ndarray:
+    ok = isinstance(value, list) and value and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    if not ok:
+        raise ValueError(f"{where} must be a non-empty list of numbers")
+    return np.asarray(value, dtype=np.float64)
+
+
+def example_statistics(cartography: Mapping, source: str = "cartography") -> dict[str, dict]:
+    """Per example index: correctness, confidence, variability (std, ddof=0) and turn."""
+    if not isinstance(cartography, Mapping):
+        raise ValueError(f"{source}: expected a JSON object of index -> {{'acc': [...], 'confidence': [...]}}")
+    stats = {}
+    for index, entry in cartography.items():
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{source}: entry {index!r} is not an object with 'acc' and 'confidence'")
+        acc = _numbers(entry.get("acc"), f"{source}: entry {index!r} 'acc'")
+        confidence = _numbers(entry.get("confidence"), f"{source}: entry {index!r} 'confidence'")
+        stats[str(index)] = {
+            "correctness": float(acc.mean()),
+            "confidence": float(confidence.mean()),
+            "variability": float(confidence.std()),
+            "turn": int(np.count_nonzero(acc[1:] != acc[:-1])),
+        }
+    return stats
+
+
+def _index(value, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{where}: index {value!r} is not an integer or string")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{where}: index {value!r} is not an integer")
+        value = int(value)
+    return str(value).strip()
+
+
+def interpolation_points(analysis: Mapping, source: str = "analysis") -> list[tuple[str, list[str]]]:
+    """(x, zero_list as index strings without repeats) for every point, in numeric order of x."""
+    if not isinstance(analysis, Mapping):
+        raise ValueError(f"{source}: expected a JSON object of x -> {{'zero_list': [...], ...}}")
+    points = []
+    for key, entry in analysis.items():
+        try:
+            x = float(key)
+        except ValueError:
+            x = math.nan
+        if not math.isfinite(x):
+            raise ValueError(f"{source}: interpolation point {key!r} is not a finite number")
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("zero_list"), list):
+            raise ValueError(f"{source}: point {key!r} has no 'zero_list' list")
+        zeros = dict.fromkeys(_index(i, f"{source}: point {key!r}") for i in entry["zero_list"])
+        points.append((x, str(key), list(zeros)))
+    points.sort(key=lambda p: (p[0], p[1]))
+    return [(key, zeros) for _, key, zeros in points]
+
+
+def forgetting_statistics(cartography: Mapping, analysis: Mapping,
+                          sources: tuple[str, str] = ("cartography", "analysis")) -> list[dict]:
+    """One record per interpolation point: from, to, newly_forgotten and the means (None when none forgotten)."""
+    stats = example_statistics(cartography, sources[0])
+    rows = []
+    previous_key, previous = "start", set()
+    for key, zeros in interpolation_points(analysis, sources[1]):
+        new = [i for i in zeros if i not in previous]
+        for i in new:
+            if i not in stats:
+                raise ValueError(f"index {i} in zero_list at x={key} of {sources[1]} is not in {sources[0]}")
+        row = {"from": previous_key, "to": key, "newly_forgotten": len(new)}
+        for field in MEANS:
+            row[field] = float(np.mean([stats[i][field] for i in new])) if new else None
+        rows.append(row)
+        previous_key, previous = key, set(zeros)
+    return rows
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return str(value)
+
+
+def format_table(rows: list[Mapping]) -> str:
+    """Tab-separated table with a header line; missing means are '-'."""
+    lines = ["\t".join(FIELDS)] + ["\t".join(_cell(r[f]) for f in FIELDS) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cartography_path", required=True, help="cartography.json (per-example acc/confidence)")
+    parser.add_argument("--analysis_path", required=True, help="valid_data_analysis.json of a sweep on train data")
+    parser.add_argument("--save_path", required=True, help="output: JSON if it ends in .json, else a TSV table")
+    args = parser.parse_args(argv)
+
+    cartography = load_json(args.cartography_path, "cartography")
+    analysis = load_json(args.analysis_path, "analysis")
+    rows = forgetting_statistics(cartography, analysis, (args.cartography_path, args.analysis_path))
+    table = format_table(rows)
+    if args.save_path.endswith(".json"):
+        atomic_write_json(args.save_path, rows)
+    else:
+        atomic_write_text(args.save_path, table)
+    print(table, end="")
+    print(f"saved to {args.save_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
