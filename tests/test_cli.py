@@ -16,13 +16,17 @@ from tune_singletask import main
 from utils.errors import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-ORIGINAL_FLAGS = """task_dir train_file dev_file test_file dataset model tokenizer_path output_dir do_train do_valid
-do_predict predict_checkpoint checkpoint do_lowercase freeze_embeds max_input_length max_output_length num_beams
-append_another_bos train_batch_size predict_batch_size learning_rate warmup_proportion weight_decay adam_epsilon
-max_grad_norm gradient_accumulation_steps train_epochs warmup_steps warmup_rate lr_decay_style train_iters
-wait_step quiet valid_interval output_interval log_interval early_stop seed choose_test_1000 choose_dev_1000
-load_init_seed learning_rate_list bsz_list tune_method one_prefix apply_adapter adapter_type adapter_size r_mean
-r_std load_PET_path_1 load_PET_path_2 itpl_points SGD_noise datasplit cartography itp_on_train""".split()
+ORIGINAL_FLAGS = [
+    'task_dir', 'train_file', 'dev_file', 'test_file', 'dataset', 'model', 'tokenizer_path', 'output_dir',
+    'do_train', 'do_valid', 'do_predict', 'predict_checkpoint', 'checkpoint', 'do_lowercase', 'freeze_embeds',
+    'max_input_length', 'max_output_length', 'num_beams', 'append_another_bos', 'train_batch_size',
+    'predict_batch_size', 'learning_rate', 'warmup_proportion', 'weight_decay', 'adam_epsilon', 'max_grad_norm',
+    'gradient_accumulation_steps', 'train_epochs', 'warmup_steps', 'warmup_rate', 'lr_decay_style',
+    'train_iters', 'wait_step', 'quiet', 'valid_interval', 'output_interval', 'log_interval', 'early_stop',
+    'seed', 'choose_test_1000', 'choose_dev_1000', 'load_init_seed', 'learning_rate_list', 'bsz_list',
+    'tune_method', 'one_prefix', 'apply_adapter', 'adapter_type', 'adapter_size', 'r_mean', 'r_std',
+    'load_PET_path_1', 'load_PET_path_2', 'itpl_points', 'SGD_noise', 'datasplit', 'cartography', 'itp_on_train',
+]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -136,4 +140,4 @@ def test_paper_script_runs_with_small_settings(tiny_t5_dir, toy_task, tmp_path):
     for seed in (20, 30):
         run = tmp_path / "PET_full_data_adapter" / f"{toy_task.name}-adapter-seed_{seed}"
         assert (run / "result.csv").is_file()
-        assert (run / "lr_5e-05_bsz_32_seed_{}".format(seed) / "checkpoint@4.pt").is_file()
+        assert (run / f"lr_5e-05_bsz_32_seed_{seed}" / "checkpoint@4.pt").is_file()
