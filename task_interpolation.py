@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     theta1 = endpoint_tensors(args.load_PET_path_1, args.tune_method)
     theta2 = endpoint_tensors(args.load_PET_path_2, args.tune_method)
     check_same_keys(theta1, theta2, (args.load_PET_path_1, args.load_PET_path_2))
+    if args.tune_method == "adapter":
+        size = next(v.shape[-1] for k, v in theta1.items() if k.endswith("adapter_A"))
+        if size != args.adapter_size:
+            raise ValueError(f"{args.load_PET_path_1}: adapters of size {size}, but --adapter_size is "
+                             f"{args.adapter_size} (pass --adapter_size {size})")
 
     from dataloader.batching import encode_split, eval_batches
     from module.interpolation import Interpolator

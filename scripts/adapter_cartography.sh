@@ -29,7 +29,7 @@ echo "Seed: $SEED, Task: $TASK, Identifier: $IDENTIFIER"
   --model "$MODEL" --tokenizer_path "$TOKENIZER" \
   --output_dir "$SAVE_PATH/$IDENTIFIER/$TASK-adapter-seed_$SEED" \
   --predict_batch_size 32 --tune_method adapter --log_interval 100 \
-  --one_prefix --seed "$SEED" ${EXTRA_FLAGS:-} \
-  --apply_adapter --adapter_type houlsby --adapter_size 12 --cartography
+  --one_prefix --seed "$SEED" \
+  --apply_adapter --adapter_type houlsby --adapter_size 12 --cartography ${EXTRA_FLAGS:-}
 done
 done

@@ -30,7 +30,7 @@ echo "Seed: $SEED, Task: $TASK, Identifier: $IDENTIFIER"
   --output_dir "$SAVE_PATH/$IDENTIFIER/$TASK-adapter-seed_$SEED" \
   --predict_batch_size 32 --tune_method adapter \
   --valid_interval "$VALID_INTERVAL" --output_interval "$OUTPUT_INTERVAL" --log_interval 100 \
-  --one_prefix --seed "$SEED" ${EXTRA_FLAGS:-} \
-  --apply_adapter --adapter_type houlsby --adapter_size 12
+  --one_prefix --seed "$SEED" \
+  --apply_adapter --adapter_type houlsby --adapter_size 12 ${EXTRA_FLAGS:-}
 done
 done

@@ -31,7 +31,7 @@ echo "Seed: $SEED, Task: $TASK, Split: $SPLIT, Identifier: $IDENTIFIER"
   --output_dir "$SAVE_PATH/$IDENTIFIER/$TASK-model-$SPLIT-seed_$SEED" \
   --predict_batch_size 32 --tune_method model \
   --valid_interval "$VALID_INTERVAL" --output_interval "$OUTPUT_INTERVAL" --log_interval 100 \
-  --one_prefix --seed "$SEED" ${EXTRA_FLAGS:-} --datasplit "$SPLIT"
+  --one_prefix --seed "$SEED" --datasplit "$SPLIT" ${EXTRA_FLAGS:-}
 done
 done
 done

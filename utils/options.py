@@ -6,7 +6,7 @@ import argparse
 import math
 from collections.abc import Sequence
 
-TUNE_METHODS = ("model", "adapter")
+TUNE_METHODS = ("model", "adapter", "finetune")  # finetune: the original scripts' name for model
 ADAPTER_TYPES = ("houlsby", "pfeiffer")
 LR_SCHEDULES = ("constant", "constant_with_warmup", "linear")
 
@@ -133,6 +133,8 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> argparse.Namespace:
     """Reject flag combinations that cannot work, through `parser.error` (one line, exit 2)."""
+    if args.tune_method == "finetune":
+        args.tune_method = "model"
     if args.tune_method == "adapter" and not args.apply_adapter:
         args.apply_adapter = True  # the original needed both; adapter tuning implies adapters
     if args.itpl_points < 2:
