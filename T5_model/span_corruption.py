@@ -30,7 +30,7 @@ def random_spans_mask(length: int, noise_density: float = 0.15, mean_span: float
     keep_lengths = _random_segmentation(length - noise, spans, rng)
     mask = np.zeros(length, dtype=bool)
     position = 0
-    for keep, masked in zip(keep_lengths, noise_lengths):
+    for keep, masked in zip(keep_lengths, noise_lengths, strict=True):
         position += keep
         mask[position: position + masked] = True
         position += masked
@@ -38,11 +38,11 @@ def random_spans_mask(length: int, noise_density: float = 0.15, mean_span: float
 
 
 def corrupt(tokens: Sequence[int], mask: np.ndarray, sentinels: Sequence[int], eos: int) -> tuple[list[int], list[int]]:
-    """Inputs with each masked span replaced by the next sentinel; targets listing sentinel + span, both ending in EOS."""
+    """Inputs with each masked span replaced by the next sentinel; targets list sentinel + span; both end in EOS."""
     inputs, targets = [], []
     sentinel = -1
     previous = False
-    for token, masked in zip(tokens, mask):
+    for token, masked in zip(tokens, mask, strict=True):
         if masked and not previous:
             sentinel += 1
             if sentinel >= len(sentinels):

@@ -47,8 +47,9 @@ from dataloader.metrics import evaluate  # noqa: E402
 from dataloader.tasks import load_split, task_name  # noqa: E402
 from module.interpolation import Interpolator  # noqa: E402
 from T5_model.evaluation import evaluate_batches, shift_right  # noqa: E402
+from T5_model.tokenizer import train_t5_tokenizer  # noqa: E402
 from T5_model.trainer import build_optimizer  # noqa: E402
-from tests.toy import build_tokenizer, tiny_t5_config, write_task  # noqa: E402
+from tests.toy import corpus, tiny_t5_config, write_task  # noqa: E402
 
 METRIC = "ACC"
 MAX_INPUT_LENGTH = 512
@@ -61,6 +62,16 @@ MODEL = {"d_model": 64, "d_kv": 16, "d_ff": 128, "num_layers": 2, "num_decoder_l
 
 
 # ---------------------------------------------------------------------------------------------- setup
+def build_tokenizer(folder: Path):
+    """The toy SentencePiece T5 tokenizer (tests/toy.py's corpus), with the label words as single pieces.
+
+    With `tests.toy.build_tokenizer` "positive" is 4 pieces ("▁po si ti ve"), so a trained model emits 6-7
+    tokens per answer; a real T5 vocabulary has "▁positive" as one piece. Repeating the label words in the
+    corpus gives `<extra_id_0> ▁positive </s>`, i.e. 3 generated tokens, as with a real T5.
+    """
+    return train_t5_tokenizer(corpus() + ["positive", "negative"] * 300, folder, vocab_size=200)
+
+
 def train_endpoint(model, tokenizer, train_enc, seed: int, steps: int, lr: float = 1e-2, batch_size: int = 32):
     """Full fine-tuning with Adafactor at a fixed lr, batch 32, dropout 0; returns a copy of the tensors."""
     cfg = model.config
@@ -175,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = (512, 64, 32) if args.quick else (512, 300, 32)
     ref_xs = [0.0, 1.0] if args.quick else [0.0, 0.5, 1.0]
     proj_xs = [0.0, 0.5, 1.0] if args.quick else [0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0]
-    steps1, steps2 = 150, 200
+    steps1, steps2 = 100, 150
 
     with tempfile.TemporaryDirectory(prefix="bench-itp-") as tmp:
         tmp = Path(tmp)
@@ -194,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         init = T5ForConditionalGeneration(config).state_dict()
         init = {k: v.clone() for k, v in init.items()}
         model = T5ForConditionalGeneration(config)
+        # Training only: one thread, so that a busy 2-core machine does not stall it (the timings below
+        # run with torch's default thread count).
+        default_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
         endpoints = []
         for seed, steps in ((1, steps1), (2, steps2)):
             model.load_state_dict(init)
@@ -208,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"endpoint seed {seed} is not trained enough: mean generated length {length:.2f} > 4")
             endpoints.append(theta)
         theta1, theta2 = endpoints
+        torch.set_num_threads(default_threads)
         print(f"setup (tokenizer, task, training) {time.perf_counter() - t0:.1f}s; "
               f"{sum(p.numel() for p in model.parameters())} parameters; torch threads {torch.get_num_threads()}")
 
@@ -217,20 +233,23 @@ def main(argv: list[str] | None = None) -> int:
         project = ProjectPath(model, tokenizer, theta1, theta2, dev, task, args.project_batch_size)
         reference = ReferencePath(ref_model, tokenizer, theta1, theta2, dev, task)
 
-        # One untimed warm-up point each (first-call allocations, lazy imports in the metric).
+        # Untimed warm-up (first-call allocations, lazy imports in the metric): a whole point for the project,
+        # one batch for the reference (a whole reference point would cost as much as a timed one).
         project.point(0.5)
-        reference.point(0.5)
+        ReferencePath(ref_model, tokenizer, theta1, theta2, dev[:REFERENCE_BATCH_SIZE], task).point(0.5)
 
-        project_times, reference_times, results = {}, {}, {}
-        # Interleave the two paths so background load on the machine hits both alike.
-        for k, x in enumerate(proj_xs):
-            project_times[x], results[("project", x)] = timed(project, x)
-            if k % 2 == 0 and x in ref_xs:
-                pass
+        project_times, reference_times, results = [], [], {}
+        # Interleaved (reference x, project x) so background load on the machine hits both alike,
+        # then the project's remaining points.
         for x in ref_xs:
-            reference_times[x], results[("reference", x)] = timed(reference, x)
-            # A second project measurement right after, under the same load.
-            project_times[("again", x)], results[("project", x)] = timed(project, x)
+            seconds, results[("reference", x)] = timed(reference, x)
+            reference_times.append(seconds)
+            seconds, results[("project", x)] = timed(project, x)
+            project_times.append(seconds)
+        for x in proj_xs:
+            if x not in ref_xs:
+                seconds, _ = timed(project, x)
+                project_times.append(seconds)
 
         failures = []
         rows = []
@@ -245,8 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"x={x}: losses differ by {abs(p_loss - r_loss):.2e} (> 1e-4)")
         project.interpolator.restore()
 
-    p_all = list(project_times.values())
-    r_all = list(reference_times.values())
+    p_all, r_all = project_times, reference_times
     p_mean, r_mean = sum(p_all) / len(p_all), sum(r_all) / len(r_all)
     p_med, r_med = statistics.median(p_all), statistics.median(r_all)
 
@@ -262,12 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'path':<10} | {'points':>6} | {'mean s/point':>12} | {'median s/point':>14} | {'min':>8} | {'max':>8}")
     for name, times, mean, med in (("project", p_all, p_mean, p_med), ("reference", r_all, r_mean, r_med)):
         print(f"{name:<10} | {len(times):>6d} | {mean:>12.4f} | {med:>14.4f} | {min(times):>8.4f} | {max(times):>8.4f}")
-    print(f"ratio of medians {r_med / p_med:.1f}, ratio of means {r_mean / p_mean:.1f}")
+    print(f"ratio of means {r_mean / p_mean:.1f}; ratio of medians {r_med / p_med:.1f} (the `ratio:` below: "
+          "medians resist load spikes from other processes on the machine)")
     if failures:
         print("EQUALITY CHECK FAILED: " + "; ".join(failures))
     else:
         print(f"equality check passed: identical predictions, losses within 1e-4 at x in {ref_xs}")
-    print(f"ratio: {r_mean / p_mean:.1f}")
+    print(f"ratio: {r_med / p_med:.1f}")
     return 1 if failures else 0
 
 

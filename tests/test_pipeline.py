@@ -28,7 +28,8 @@ def test_cartography_itp_on_train_and_process_cartography(tiny_t5_dir, toy_task,
     assert len(json.loads(cart.read_text())) == 64
     # lay the cartography runs out where itp_traindata_adapter.sh looks for full-data adapter runs
     for seed in (20, 30):
-        src = models / "PET_adapter_cartography" / f"{toy_task.name}-adapter-seed_{seed}" / f"lr_5e-05_bsz_64_seed_{seed}"
+        runs = models / "PET_adapter_cartography" / f"{toy_task.name}-adapter-seed_{seed}"
+        src = runs / f"lr_5e-05_bsz_64_seed_{seed}"
         dst = models / "PET_full_data_adapter" / f"{toy_task.name}-adapter-seed_{seed}" / f"lr_5e-05_bsz_32_seed_{seed}"
         dst.mkdir(parents=True)
         shutil.copy(src / "checkpoint-last.pt", dst / "checkpoint@2.pt")

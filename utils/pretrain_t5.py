@@ -101,7 +101,7 @@ def make_batch(stream: np.ndarray, starts: np.ndarray, seq_len: int, sentinels: 
     input_ids = torch.full((len(inputs), width), pad, dtype=torch.long)
     labels = torch.full((len(targets), twidth), -100, dtype=torch.long)
     mask = torch.zeros((len(inputs), width), dtype=torch.long)
-    for row, (x, y) in enumerate(zip(inputs, targets)):
+    for row, (x, y) in enumerate(zip(inputs, targets, strict=True)):
         input_ids[row, : len(x)] = torch.tensor(x)
         mask[row, : len(x)] = 1
         labels[row, : len(y)] = torch.tensor(y)
