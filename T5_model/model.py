@@ -37,10 +37,10 @@ def _check_t5_folder(folder: str, what: str) -> dict:
 
 def load_tokenizer(folder: str):
     """Load a tokenizer with `from_pretrained(folder)`, offline."""
-    from transformers import AutoTokenizer
+    from module.loading import load_tokenizer as load_local
 
     _check_t5_folder(folder, "--tokenizer_path")
-    return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return load_local(folder, "--tokenizer_path")
 
 
 def load_t5(folder: str) -> nn.Module:

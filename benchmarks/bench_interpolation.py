@@ -13,7 +13,8 @@ tiny T5, two briefly trained endpoints) is built in a temporary folder; nothing 
     under `torch.no_grad`; same metric.
 
 Both must give identical predictions and token-weighted mean losses within 1e-4 at every shared x, else
-the script exits with status 1. The last line printed is `ratio: <reference s/point / project s/point>`.
+the script exits with status 1. The last line printed is `ratio: <reference s/point / project s/point>`, from
+the median seconds per point of each path. `--threads N` pins torch's thread count for the timed part.
 """
 
 from __future__ import annotations
@@ -110,6 +111,53 @@ def mean_generated_length(model, batches, max_length: int) -> float:
     return sum(lengths) / len(lengths)
 
 
+def build(tmp: Path, sizes: tuple[int, int, int], steps: tuple[int, int] = (100, 150)):
+    """Tokenizer, toy task and two trained endpoints (same init, other data order and length) in `tmp`.
+
+    Returns (model holding θ1, tokenizer, θ1, θ2, dev examples, task name).
+    """
+    from transformers import T5ForConditionalGeneration
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    tokenizer = build_tokenizer(tmp / "tokenizer")
+    task_dir = write_task(tmp / "data", sizes=sizes, seed=0)
+    task = task_name(task_dir)
+    train, dev = load_split(task_dir, "train"), load_split(task_dir, "dev")
+    train_enc = encode_split(train, tokenizer, task, max_input_length=MAX_INPUT_LENGTH,
+                             max_output_length=MAX_OUTPUT_LENGTH)
+    dev_enc = encode_split(dev, tokenizer, task)
+    check_batches = eval_batches(dev_enc, 128, tokenizer.pad_token_id)
+
+    torch.manual_seed(0)
+    config = tiny_t5_config(len(tokenizer), **MODEL)
+    model = T5ForConditionalGeneration(config)
+    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    # Training only: one thread, so that a busy 2-core machine does not stall it (the timings
+    # run with torch's default thread count).
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    endpoints = []
+    try:
+        for seed, n in zip((1, 2), steps, strict=True):
+            model.load_state_dict(init)
+            torch.manual_seed(seed)
+            theta = train_endpoint(model, tokenizer, train_enc, seed, n)
+            length = mean_generated_length(model, check_batches, MAX_OUTPUT_LENGTH)
+            out = evaluate_batches(model, check_batches, tokenizer, MAX_OUTPUT_LENGTH)
+            acc = evaluate(out.predictions, dev_enc.answers, METRIC)
+            print(f"endpoint seed {seed}: {n} Adafactor steps, dev {METRIC} {acc:.3f}, loss {out.loss:.4f}, "
+                  f"mean generated length {length:.2f} tokens")
+            if length > 4:
+                raise SystemExit(f"endpoint seed {seed} is not trained enough: mean generated length {length:.2f} > 4")
+            endpoints.append(theta)
+    finally:
+        torch.set_num_threads(default_threads)
+    theta1, theta2 = endpoints
+    model.load_state_dict(theta1)
+    return model, tokenizer, theta1, theta2, dev, task
+
+
 # ---------------------------------------------------------------------------------------------- (a) project
 class ProjectPath:
     """Interpolator + evaluate_batches on batches built once."""
@@ -168,6 +216,7 @@ class ReferencePath:
 
 # ---------------------------------------------------------------------------------------------- main
 def timed(path, x: float):
+    """Seconds taken by one point of `path`, and the point's (predictions, loss, metric)."""
     start = time.perf_counter()
     result = path.point(x)
     return time.perf_counter() - start, result
@@ -177,58 +226,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer examples and points (a smoke check)")
     parser.add_argument("--project_batch_size", type=int, default=PROJECT_BATCH_SIZE)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads for the timed part (default 0: leave torch's default)")
     args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
 
-    from transformers import T5ForConditionalGeneration
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
     sizes = (512, 64, 32) if args.quick else (512, 300, 32)
     ref_xs = [0.0, 1.0] if args.quick else [0.0, 0.5, 1.0]
     proj_xs = [0.0, 0.5, 1.0] if args.quick else [0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0]
-    steps1, steps2 = 100, 150
 
     with tempfile.TemporaryDirectory(prefix="bench-itp-") as tmp:
-        tmp = Path(tmp)
         t0 = time.perf_counter()
-        tokenizer = build_tokenizer(tmp / "tokenizer")
-        task_dir = write_task(tmp / "data", sizes=sizes, seed=0)
-        task = task_name(task_dir)
-        train, dev = load_split(task_dir, "train"), load_split(task_dir, "dev")
-        train_enc = encode_split(train, tokenizer, task, max_input_length=MAX_INPUT_LENGTH,
-                                 max_output_length=MAX_OUTPUT_LENGTH)
-        dev_enc = encode_split(dev, tokenizer, task)
-        check_batches = eval_batches(dev_enc, 128, tokenizer.pad_token_id)
-
-        torch.manual_seed(0)
-        config = tiny_t5_config(len(tokenizer), **MODEL)
-        init = T5ForConditionalGeneration(config).state_dict()
-        init = {k: v.clone() for k, v in init.items()}
-        model = T5ForConditionalGeneration(config)
-        # Training only: one thread, so that a busy 2-core machine does not stall it (the timings below
-        # run with torch's default thread count).
-        default_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        endpoints = []
-        for seed, steps in ((1, steps1), (2, steps2)):
-            model.load_state_dict(init)
-            torch.manual_seed(seed)
-            theta = train_endpoint(model, tokenizer, train_enc, seed, steps)
-            length = mean_generated_length(model, check_batches, MAX_OUTPUT_LENGTH)
-            out = evaluate_batches(model, check_batches, tokenizer, MAX_OUTPUT_LENGTH)
-            acc = evaluate(out.predictions, dev_enc.answers, METRIC)
-            print(f"endpoint seed {seed}: {steps} Adafactor steps, dev {METRIC} {acc:.3f}, loss {out.loss:.4f}, "
-                  f"mean generated length {length:.2f} tokens")
-            if length > 4:
-                raise SystemExit(f"endpoint seed {seed} is not trained enough: mean generated length {length:.2f} > 4")
-            endpoints.append(theta)
-        theta1, theta2 = endpoints
-        torch.set_num_threads(default_threads)
+        model, tokenizer, theta1, theta2, dev, task = build(Path(tmp), sizes)
         print(f"setup (tokenizer, task, training) {time.perf_counter() - t0:.1f}s; "
               f"{sum(p.numel() for p in model.parameters())} parameters; torch threads {torch.get_num_threads()}")
 
         # Separate model objects so the paths cannot help each other; both start from θ1.
-        model.load_state_dict(theta1)
         ref_model = copy.deepcopy(model)
         project = ProjectPath(model, tokenizer, theta1, theta2, dev, task, args.project_batch_size)
         reference = ReferencePath(ref_model, tokenizer, theta1, theta2, dev, task)
@@ -238,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         project.point(0.5)
         ReferencePath(ref_model, tokenizer, theta1, theta2, dev[:REFERENCE_BATCH_SIZE], task).point(0.5)
 
+        load_before = os.getloadavg()[0]
         project_times, reference_times, results = [], [], {}
         # Interleaved (reference x, project x) so background load on the machine hits both alike,
         # then the project's remaining points.
@@ -263,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             if abs(p_loss - r_loss) > 1e-4:
                 failures.append(f"x={x}: losses differ by {abs(p_loss - r_loss):.2e} (> 1e-4)")
         project.interpolator.restore()
+        load_after = os.getloadavg()[0]
 
     p_all, r_all = project_times, reference_times
     p_mean, r_mean = sum(p_all) / len(p_all), sum(r_all) / len(r_all)
@@ -277,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     for x, pm, rm, pl, rl, differ in rows:
         print(f"{x:>5.2f} | {pm:>12.4f} {rm:>14.4f} | {pl:>13.6f} {rl:>15.6f} | {differ:>21d}")
     print()
+    print(f"torch threads {torch.get_num_threads()} on {os.cpu_count()} CPUs; 1-minute load average "
+          f"{load_before:.2f} before timing, {load_after:.2f} after (other processes slow both paths, "
+          "the project's many small kernels most)")
     print(f"{'path':<10} | {'points':>6} | {'mean s/point':>12} | {'median s/point':>14} | {'min':>8} | {'max':>8}")
     for name, times, mean, med in (("project", p_all, p_mean, p_med), ("reference", r_all, r_mean, r_med)):
         print(f"{name:<10} | {len(times):>6d} | {mean:>12.4f} | {med:>14.4f} | {min(times):>8.4f} | {max(times):>8.4f}")

@@ -105,3 +105,26 @@ def is_adapter_tensor(name: str) -> bool:
 def adapter_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The adapter tensors of `model`, by name."""
     return {k: v for k, v in model.state_dict().items() if is_adapter_tensor(k)}
+
+
+def encoder_adapter_sites(model: nn.Module) -> list[AdapterSite]:
+    """BERT-family encoders (BERT, RoBERTa, MiniLM, ...): after the attention-output and the feed-forward-output
+    projections of every layer, i.e. on `<layer>.attention.output` and `<layer>.output` (their `dense`)."""
+    sites = []
+    for name, module in model.named_modules():
+        dense, norm = getattr(module, "dense", None), getattr(module, "LayerNorm", None)
+        if not isinstance(dense, nn.Linear) or norm is None:
+            continue
+        if name.endswith(".attention.output") or (name.endswith(".output") and ".attention." not in name):
+            sites.append(AdapterSite(module, dense))
+    if not sites:
+        raise ValueError(f"no attention/feed-forward output projections found in {type(model).__name__} "
+                         "(expected a BERT-family encoder)")
+    return sites
+
+
+def add_encoder_adapters(model: nn.Module, size: int = 24, r_mean: float = 0.0, r_std: float = 0.02,
+                         seed: int | None = None, activation: str = "swish") -> list[Adapter]:
+    """Attach adapters to a BERT-family encoder (the encoder track's `delta_type: adapter`)."""
+    return attach_adapters(encoder_adapter_sites(model), model.config.hidden_size, size, activation, r_mean, r_std,
+                           seed)

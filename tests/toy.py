@@ -70,3 +70,34 @@ def build_tiny_t5(folder: Path, tokenizer, seed: int = 0, **overrides) -> Path:
     model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     return Path(folder)
+
+
+def write_nli_task(root: Path, name: str = "toy-nli", sizes=(48, 24, 24), seed: int = 0) -> Path:
+    """A three-label task in the NLI format (`premise: ... [SEP] hypothesis: ...`)."""
+    rng = random.Random(seed)
+    folder = Path(root) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = ["entailment", "neutral", "contradiction"]
+    for split, size in zip(("train", "dev", "test"), sizes, strict=True):
+        lines = []
+        for _ in range(size):
+            premise, _ = toy_sentence(rng)
+            label = rng.choice(labels)
+            hypothesis = {"entailment": premise, "neutral": "a film", "contradiction": "not " + premise}[label]
+            lines.append(f"premise: {premise} [SEP] hypothesis: {hypothesis}\t{label}")
+        (folder / f"{name}_{split}.tsv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def build_tiny_encoder(folder: Path, tokenizer_source: Path, kind: str = "bert", seed: int = 0) -> Path:
+    """Save a randomly initialised tiny BERT or RoBERTa encoder with a real tokenizer (MiniLM's WordPiece)."""
+    from transformers import AutoTokenizer, BertConfig, BertModel, RobertaConfig, RobertaModel
+
+    torch.manual_seed(seed)
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_source))
+    common = {"vocab_size": len(tok), "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "intermediate_size": 64, "max_position_embeddings": 130, "pad_token_id": tok.pad_token_id}
+    model = BertModel(BertConfig(**common)) if kind == "bert" else RobertaModel(RobertaConfig(**common))
+    model.save_pretrained(str(folder))
+    tok.save_pretrained(str(folder))
+    return Path(folder)

@@ -122,6 +122,15 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--load_PET_path_2", default=None)
     g.add_argument("--itpl_points", type=_positive_int, default=26)
 
+    g = p.add_argument_group("curve")
+    g.add_argument("--bend_num", type=int, default=1, help="curve_find.py: number of trainable bends (at least 1)")
+    g.add_argument("--curve_type", choices=("bezier", "polychain"), default="bezier",
+                   help="curve_find.py: Bezier curve of degree bend_num+1, or a piecewise-linear chain")
+    g.add_argument("--bend_init", choices=("midpoint", "random"), default=None,
+                   help="curve_find.py: bends on the straight line, or drawn from N(0, --bend_std) "
+                        "(default: midpoint for --tune_method model, random for adapter)")
+    g.add_argument("--bend_std", type=_finite_float, default=0.02, help="curve_find.py: std of random bends")
+
     g = p.add_argument_group("special settings")
     g.add_argument("--SGD_noise", action="store_true",
                    help="initialise from --load_init_seed; --seed then changes only data order and dropout")

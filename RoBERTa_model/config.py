@@ -1,0 +1,108 @@
+"""JSON configs of the encoder track: the original's keys, read into argument dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# keys of the original configs that only mattered to its `datasets`/generation set-up
+IGNORED_KEYS = {"dataset_config_name", "eval_dataset_config_name", "test_dataset_config_name", "eval_dataset_name",
+                "test_dataset_name", "predict_with_generate", "config_name", "overwrite_output_dir",
+                "dataset_name", "overwrite_cache", "max_target_length", "pad_to_max_length"}
+RENAMED_KEYS = {"evaluation_strategy": "eval_strategy", "do_test": "do_predict"}
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used."""
+
+
+@dataclass
+class ModelArguments:
+    """Which encoder and tokenizer to start from."""
+
+    model_name_or_path: str = "pretrained_models/all-MiniLM-L6-v2"
+    tokenizer_name: str | None = None
+
+
+@dataclass
+class DataArguments:
+    """Which task folder, and how to tokenise it."""
+
+    task_name: str = "snli"
+    data_dir: str = "data"
+    max_source_length: int = 128
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    max_test_samples: int | None = None
+
+
+@dataclass
+class DeltaArguments:
+    """What is tuned: `delta_type` adapter (bottleneck adapters) or none (full fine-tuning)."""
+
+    delta_type: str = "none"
+    bottleneck_dim: int = 24
+    unfrozen_modules: list[str] = field(default_factory=lambda: ["deltas", "layer_norm", "final_layer_norm",
+                                                                 "classifier"])
+    r_mean: float = 0.0
+    r_std: float = 0.02
+
+
+@dataclass
+class InterpolationArguments:
+    """The endpoints of an interpolation (`itp_*.py` only)."""
+
+    path1: str | None = None
+    path2: str | None = None
+    itpl_points: int = 26
+    eval_task_names: list[str] | None = None  # itp_task_boundary: the tasks to evaluate (default: task_name)
+
+
+def load_config(path: str | Path, with_interpolation: bool = False):
+    """Read a JSON config into (model, data, delta, training[, interpolation]) arguments; unknown keys are errors."""
+    from transformers import TrainingArguments
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: config file not found")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a JSON object of arguments")
+    raw = {RENAMED_KEYS.get(k, k): v for k, v in raw.items() if k not in IGNORED_KEYS}
+    classes = [ModelArguments, DataArguments, DeltaArguments]
+    if with_interpolation:
+        classes.append(InterpolationArguments)
+    parts, used = [], set()
+    for cls in classes:
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in raw.items() if k in names}
+        used |= set(values)
+        parts.append(cls(**values))
+    training_names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    unknown = sorted(k for k in raw if k not in used and k not in training_names)
+    if unknown:
+        hint = " (path1/path2 belong to itp_*.py configs)" if unknown[0] in ("path1", "path2") else ""
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r}{hint}")
+    training = {k: v for k, v in raw.items() if k in training_names}
+    training.setdefault("output_dir", "runs/encoder")
+    training.setdefault("report_to", "none")
+    try:
+        parts.append(TrainingArguments(**training))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {str(exc).splitlines()[0]}") from None
+    delta = parts[2]
+    if delta.delta_type not in ("adapter", "none"):
+        raise ConfigError(f"{path}: delta_type must be 'adapter' or 'none', got {delta.delta_type!r}")
+    if with_interpolation:
+        itp = parts[3]
+        for key in ("path1", "path2"):
+            if not getattr(itp, key):
+                raise ConfigError(f"{path}: missing key {key!r} (the checkpoint folder of each endpoint)")
+        if itp.itpl_points < 2:
+            raise ConfigError(f"{path}: itpl_points must be at least 2, got {itp.itpl_points}")
+    return tuple(parts[:3]) + (parts[-1],) + ((parts[3],) if with_interpolation else ())

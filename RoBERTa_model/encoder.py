@@ -1,0 +1,254 @@
+"""Encoder-track models and data: any `AutoModelForSequenceClassification` encoder, adapters from module/adapter.py."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dataloader.tasks import Example, load_split
+from module.adapter import add_encoder_adapters, is_adapter_tensor
+from module.checkpoint import load_checkpoint
+
+# Label order of known tasks (GLUE's ids where they exist); other tasks use the sorted label words.
+CANONICAL_LABELS = {
+    "mnli": ["entailment", "neutral", "contradiction"],
+    "snli": ["entailment", "neutral", "contradiction"],
+    "anli": ["entailment", "neutral", "contradiction"],
+    "sst2": ["negative", "positive"],
+    "rotten_tomatoes": ["negative", "positive"],
+    "tweet_sentiment": ["negative", "neutral", "positive"],
+}
+PREFIX = re.compile(r"^(premise|hypothesis|sentence|sentence1|sentence2|question|context|review|tweet):\s*", re.I)
+DELTA_KEY = "mode_connectivity_delta"
+
+
+class EncoderError(ValueError):
+    """A model folder, checkpoint or task that the encoder track cannot use."""
+
+
+def task_folder(data_dir: str | Path, task_name: str) -> Path:
+    """`<data_dir>/<task>`, or `<data_dir>/glue-<task>` for the original's GLUE names (mnli, sst2, ...)."""
+    for name in (task_name, f"glue-{task_name}", f"superglue-{task_name}"):
+        if (Path(data_dir) / name).is_dir():
+            return Path(data_dir) / name
+    raise EncoderError(f"{Path(data_dir) / task_name}: task folder not found (prepare it with "
+                       "python utils/prepare_data.py, or set data_dir)")
+
+
+def task_labels(task_name: str, examples: list[Example]) -> list[str]:
+    """The label words of a task in id order."""
+    found = sorted({e.answers[0] for e in examples})
+    key = task_name.removeprefix("glue-")
+    canonical = CANONICAL_LABELS.get(key)
+    if canonical and set(found) <= set(canonical):
+        return canonical
+    return found
+
+
+def text_pair(text: str) -> tuple[str, str | None]:
+    """Split a verbalised input on ' [SEP] ' into a sentence pair and drop field prefixes like 'premise:'."""
+    parts = [PREFIX.sub("", p.strip()) for p in text.split("[SEP]", 1)]
+    return parts[0], (parts[1] if len(parts) > 1 else None)
+
+
+@dataclass
+class EncodedTask:
+    """Token ids and label ids of one split."""
+
+    input_ids: list[list[int]]
+    token_type_ids: list[list[int]] | None
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def item(self, i: int) -> dict:
+        row = {"input_ids": self.input_ids[i], "labels": self.labels[i]}
+        if self.token_type_ids is not None:
+            row["token_type_ids"] = self.token_type_ids[i]
+        return row
+
+
+def encode_task(examples: list[Example], tokenizer, labels: list[str], max_length: int) -> EncodedTask:
+    """Tokenise (as sentence pairs where the input has ' [SEP] ') and map label words to ids."""
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = sorted({e.answers[0] for e in examples} - set(index))
+    if unknown:
+        raise EncoderError(f"label {unknown[0]!r} is not among the head's labels {labels}")
+    pairs = [text_pair(e.input) for e in examples]
+    firsts, seconds = [a for a, _ in pairs], [b for _, b in pairs]
+    if all(b is None for b in seconds):
+        enc = tokenizer(firsts, truncation=True, max_length=max_length)
+    else:
+        enc = tokenizer(firsts, [b or "" for b in seconds], truncation=True, max_length=max_length)
+    return EncodedTask(enc["input_ids"], enc.get("token_type_ids"), [index[e.answers[0]] for e in examples])
+
+
+def collate(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad a list of encoded rows to their longest (dynamic padding)."""
+    width = max(len(r["input_ids"]) for r in rows)
+    batch = {"input_ids": torch.full((len(rows), width), pad_id, dtype=torch.long),
+             "attention_mask": torch.zeros((len(rows), width), dtype=torch.long),
+             "labels": torch.tensor([r["labels"] for r in rows], dtype=torch.long)}
+    if "token_type_ids" in rows[0]:
+        batch["token_type_ids"] = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        batch["input_ids"][i, :n] = torch.tensor(r["input_ids"])
+        batch["attention_mask"][i, :n] = 1
+        if "token_type_ids" in r:
+            batch["token_type_ids"][i, :n] = torch.tensor(r["token_type_ids"])
+    return batch
+
+
+class TaskDataset(torch.utils.data.Dataset):
+    """An `EncodedTask` as a torch dataset of dict rows (for the Hugging Face Trainer)."""
+
+    def __init__(self, encoded: EncodedTask):
+        self.encoded = encoded
+
+    def __len__(self) -> int:
+        return len(self.encoded)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.encoded.item(i)
+
+
+def eval_batches(encoded: EncodedTask, batch_size: int, pad_id: int) -> list[tuple[list[int], dict]]:
+    """Length-sorted, dynamically padded batches with the positions of their rows."""
+    order = sorted(range(len(encoded)), key=lambda i: (-len(encoded.input_ids[i]), i))
+    return [(order[s: s + batch_size], collate([encoded.item(i) for i in order[s: s + batch_size]], pad_id))
+            for s in range(0, len(order), batch_size)]
+
+
+@torch.inference_mode()
+def evaluate_classifier(model: nn.Module, batches: list[tuple[list[int], dict]]) -> dict:
+    """Accuracy, mean loss and per-example correctness (0/1) of a sequence classifier on pre-built batches."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    size = sum(len(ids) for ids, _ in batches)
+    correct, losses = [0.0] * size, [0.0] * size
+    try:
+        for ids, batch in batches:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            labels = batch.pop("labels")
+            logits = model(**batch).logits.float()
+            loss = F.cross_entropy(logits, labels, reduction="none")
+            hits = (logits.argmax(-1) == labels).float()
+            for row, i in enumerate(ids):
+                correct[i], losses[i] = float(hits[row]), float(loss[row])
+    finally:
+        model.train(was_training)
+    return {"performance": sum(correct) / max(size, 1), "loss": sum(losses) / max(size, 1), "scores": correct}
+
+
+def is_unfrozen(name: str, modules: list[str]) -> bool:
+    """The original's `unfrozen_modules` rule: 'deltas' means the adapters; other entries match parameter names
+    (`layer_norm` also matches BERT's `LayerNorm`)."""
+    for module in modules:
+        if module == "deltas" and is_adapter_tensor(name):
+            return True
+        if module in ("layer_norm", "final_layer_norm") and ("LayerNorm" in name or "layer_norm" in name):
+            return True
+        if module not in ("deltas", "layer_norm", "final_layer_norm") and module in name:
+            return True
+    return False
+
+
+def set_trainable(model: nn.Module, delta_type: str, unfrozen_modules: list[str]) -> list[str]:
+    """Adapter mode: only parameters selected by `unfrozen_modules` train; `none`: every parameter trains."""
+    names = []
+    for name, param in model.named_parameters():
+        train = delta_type == "none" or is_unfrozen(name, unfrozen_modules)
+        param.requires_grad_(train)
+        if train:
+            names.append(name)
+    return names
+
+
+def _read_config(folder: str | Path) -> dict:
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise EncoderError(f"{folder}: no config.json (expected a Hugging Face model or checkpoint folder)")
+    return json.loads(path.read_text())
+
+
+def _is_generic(id2label: dict | None) -> bool:
+    return not id2label or all(str(v).startswith("LABEL_") for v in id2label.values())
+
+
+def build_classifier(model_path: str, labels: list[str], delta_type: str = "none", bottleneck_dim: int = 24,
+                     r_mean: float = 0.0, r_std: float = 0.02, seed: int = 0, task: str | None = None) -> nn.Module:
+    """A sequence classifier for `labels`: pre-trained weights from `model_path`, adapters when asked.
+
+    `model_path` may be a plain encoder (a new head is made) or a checkpoint of this track (its adapters and
+    head are restored; the head's labels must equal `labels`).
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    raw = _read_config(model_path)
+    saved_delta = raw.get(DELTA_KEY)
+    head_labels = [raw["id2label"][str(i)] for i in range(len(raw["id2label"]))] if raw.get("id2label") else None
+    if saved_delta is None and head_labels and not _is_generic(raw.get("id2label")) and head_labels != labels:
+        raise EncoderError(f"{model_path}: its head has labels {head_labels}, the task has {labels}")
+    config = AutoConfig.from_pretrained(model_path, num_labels=len(labels), local_files_only=True,
+                                        id2label=dict(enumerate(labels)), label2id={w: i for i, w in enumerate(labels)})
+    torch.manual_seed(seed)
+    try:
+        if saved_delta is None:
+            model = AutoModelForSequenceClassification.from_pretrained(model_path, config=config,
+                                                                       local_files_only=True)
+        else:
+            model = AutoModelForSequenceClassification.from_config(config)
+    except ValueError as exc:
+        raise EncoderError(f"{model_path}: {raw.get('model_type')!r} is not a sequence-classification encoder "
+                           f"({str(exc).splitlines()[0][:120]})") from None
+    if delta_type == "adapter":
+        add_encoder_adapters(model, bottleneck_dim, r_mean, r_std, seed=seed)
+    setattr(model.config, DELTA_KEY, {"delta_type": delta_type, "bottleneck_dim": bottleneck_dim,
+                                      "task": task or (saved_delta or {}).get("task")})
+    if saved_delta is not None:
+        if saved_delta.get("delta_type") != delta_type:
+            raise EncoderError(f"{model_path}: a checkpoint with delta_type {saved_delta.get('delta_type')!r}, "
+                               f"the config asks for {delta_type!r}")
+        if head_labels != labels:
+            raise EncoderError(f"{model_path}: its head has labels {head_labels}, the task has {labels}")
+        load_tensors(model, load_checkpoint(model_path).tensors, str(model_path))
+    return model
+
+
+def load_tensors(model: nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
+    """Copy named tensors into the model; every name and shape must match."""
+    own = model.state_dict()
+    with torch.no_grad():
+        for key, value in tensors.items():
+            if key not in own:
+                raise EncoderError(f"{source}: tensor {key!r} does not exist in the model "
+                                   f"({type(model).__name__}; another architecture or delta?)")
+            if own[key].shape != value.shape:
+                raise EncoderError(f"{source}: tensor {key!r} has shape {tuple(value.shape)}, the model expects "
+                                   f"{tuple(own[key].shape)}")
+            own[key].copy_(value)
+
+
+def checkpoint_info(folder: str | Path) -> tuple[list[str], dict]:
+    """The label words of a checkpoint's head and its delta settings (delta_type, bottleneck_dim, task)."""
+    raw = _read_config(folder)
+    id2label = raw.get("id2label") or {}
+    return [id2label[str(i)] for i in range(len(id2label))], raw.get(DELTA_KEY) or {}
+
+
+def load_task_split(data_dir: str, task_name: str, split: str, limit: int | None = None) -> list[Example]:
+    """One split of a task folder, optionally its first `limit` examples."""
+    examples = load_split(task_folder(data_dir, task_name), split)
+    return examples[:limit] if limit else examples

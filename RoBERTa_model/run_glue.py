@@ -1,0 +1,99 @@
+"""Tune an encoder (RoBERTa, BERT, MiniLM, ...) on a classification task from a JSON config.
+
+    python RoBERTa_model/run_glue.py CONFIG.json
+
+The config holds the original's keys: model/data/training arguments of the Hugging Face `Trainer` plus
+the delta keys (`delta_type` adapter|none, `bottleneck_dim`, `unfrozen_modules`). Data come from the
+project's TSV task folders (`data_dir`/`task_name`). Checkpoints are written as `checkpoint-<step>/`
+in `output_dir`; the final model, `all_results.json` (dev/test accuracy and loss) and the log go there too.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from module.files import atomic_write_json  # noqa: E402
+from module.loading import load_tokenizer  # noqa: E402
+from RoBERTa_model.config import load_config  # noqa: E402
+from RoBERTa_model.encoder import (  # noqa: E402
+    TaskDataset,
+    build_classifier,
+    collate,
+    encode_task,
+    eval_batches,
+    evaluate_classifier,
+    load_task_split,
+    set_trainable,
+    task_labels,
+)
+from utils.errors import run_cli  # noqa: E402
+
+
+def accuracy(eval_prediction) -> dict[str, float]:
+    """`compute_metrics` for the Trainer: accuracy of the arg-max class."""
+    logits, labels = eval_prediction
+    return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or not argv[0].endswith(".json"):
+        raise ValueError("usage: python RoBERTa_model/run_glue.py CONFIG.json")
+    model_args, data_args, delta_args, training_args = load_config(argv[0])
+    from transformers import Trainer, set_seed
+
+    set_seed(training_args.seed)
+    train = load_task_split(data_args.data_dir, data_args.task_name, "train", data_args.max_train_samples)
+    labels = task_labels(data_args.task_name, train)
+    splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
+    if training_args.do_predict:
+        splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
+    tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
+    model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
+                             delta_args.r_mean, delta_args.r_std, seed=training_args.seed, task=data_args.task_name)
+    trained = set_trainable(model, delta_args.delta_type, delta_args.unfrozen_modules)
+    encoded = {name: encode_task(examples, tokenizer, labels, data_args.max_source_length)
+               for name, examples in {"train": train, **splits}.items()}
+    n_trained = sum(p.numel() for n, p in model.named_parameters() if n in set(trained))
+    print(f"[run_glue] {data_args.task_name}: labels {labels}; {len(train)} train examples; "
+          f"{delta_args.delta_type} tuning of {n_trained / 1e6:.2f}M of "
+          f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+    trainer = Trainer(model=model, args=training_args, train_dataset=TaskDataset(encoded["train"]),
+                      eval_dataset=TaskDataset(encoded["dev"]),
+                      data_collator=lambda rows: collate(rows, tokenizer.pad_token_id), compute_metrics=accuracy,
+                      processing_class=tokenizer)
+    results: dict = {"task": data_args.task_name, "labels": labels, "delta_type": delta_args.delta_type,
+                     "trained_parameters": n_trained}
+    out = Path(training_args.output_dir)
+    if training_args.do_train:
+        start = time.time()
+        train_result = trainer.train()
+        results["train_seconds"] = round(time.time() - start, 1)
+        results["train_loss"] = train_result.training_loss
+        results["global_step"] = train_result.global_step
+        trainer.save_model(str(out))
+        tokenizer.save_pretrained(str(out))
+    for name, examples in splits.items():
+        if name == "dev" and not (training_args.do_eval or training_args.do_train):
+            continue
+        metrics = evaluate_classifier(model, eval_batches(encoded[name], training_args.per_device_eval_batch_size,
+                                                          tokenizer.pad_token_id))
+        prefix = "eval" if name == "dev" else "test"
+        results[f"{prefix}_accuracy"], results[f"{prefix}_loss"] = metrics["performance"], metrics["loss"]
+        print(f"[run_glue] {name}: accuracy {metrics['performance']:.4f} loss {metrics['loss']:.4f} "
+              f"({len(examples)} examples)")
+    atomic_write_json(out / "all_results.json", results)
+    print(json.dumps({k: v for k, v in results.items() if k != "labels"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,34 @@
+"""Shared body of the encoder track's interpolation scripts: load once, interpolate in place, resumable sweep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from module.interpolation import Interpolator, check_same_keys, interpolation_points
+from module.sweep import run_sweep
+from RoBERTa_model.encoder import EncodedTask, eval_batches, evaluate_classifier
+
+
+def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: dict[str, torch.Tensor],
+                     splits: dict[str, EncodedTask], out_dir: str | Path, prefix: str, settings: dict,
+                     points: int = 26, batch_size: int = 128, pad_id: int = 0,
+                     names: tuple[str, str] = ("path1", "path2"), quiet: bool = False) -> list[dict]:
+    """Evaluate accuracy and loss on every split at `points` evenly spaced x; files as task_interpolation.py."""
+    check_same_keys(theta1, theta2, names)
+    model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+    batches = {name: eval_batches(enc, batch_size, pad_id) for name, enc in splits.items()}
+    with Interpolator(model, theta1, theta2) as interpolator:
+        return run_sweep(interpolation_points(points), interpolator.set,
+                         lambda: {name: evaluate_classifier(model, b) for name, b in batches.items()},
+                         out_dir, prefix, "ACC", settings, quiet=quiet, desc="interpolation")
+
+
+def print_endpoints(records: list[dict], out_dir: str | Path) -> None:
+    """One line per endpoint, then where the files are."""
+    for record in (records[0], records[-1]):
+        parts = [f"{s} accuracy {v['performance']:.4f} loss {v['loss']:.4f}" for s, v in record["splits"].items()]
+        print(f"x={record['x']}: " + "; ".join(parts))
+    print(f"wrote {out_dir}/result.csv, summary.json and interpolation.png ({len(records)} points)")

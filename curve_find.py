@@ -1,0 +1,361 @@
+"""Find a low-loss curve between two checkpoints (adapter or full model) and evaluate T5 along it.
+
+The endpoints θ1 (--load_PET_path_1) and θ2 (--load_PET_path_2) stay frozen; --bend_num bends of a Bezier curve
+(or PolyChain, --curve_type) are trained with Adafactor on the task loss at φ(t), one t ~ U(0, 1) per update.
+Every --valid_interval updates (and at the last) the curve is validated on dev at t = 0.25, 0.5, 0.75; the curve
+with the best mean dev metric is kept as curve-best.pt (curve-last.pt: the last one, with optimizer state).
+Then φ(t) is evaluated at --itpl_points evenly spaced t, as task_interpolation.py does for the straight line:
+result.csv, data_analyze.txt, valid/test_data_analysis.json, solution_analysis.txt, summary.json (plus
+curve_length, line_length, length_weighted_mean_loss) and a plot. Running again into the same folder continues
+an unfinished training from curve-last.pt, or skips a finished one, and continues the sweep where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from dataloader.batching import IGNORE_INDEX, encode_split, eval_batches, train_batches
+from dataloader.metrics import evaluate, metric_for_task
+from dataloader.tasks import load_split, task_name
+from module.analysis import write_sweep_files
+from module.checkpoint import load_checkpoint
+from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, write_point
+from module.files import setup_logger
+from module.interpolation import IncompatibleCheckpoints, check_same_keys, interpolation_points
+from module.sweep import run_sweep
+from T5_model.evaluation import evaluate_batches, shift_right
+from T5_model.trainer import METRICS_CSV_FIELDS, build_optimizer, build_scheduler, set_seed, split_batch
+from task_interpolation import SWEEP_SETTING_KEYS, endpoint_tensors, raw_scores, sweep_splits
+from utils.errors import run_cli
+from utils.options import parse_args
+
+VALID_TS = (0.25, 0.5, 0.75)
+BEST, LAST = "curve-best.pt", "curve-last.pt"
+TRAIN_SETTING_KEYS = ("task_dir", "train_file", "dev_file", "load_PET_path_1", "load_PET_path_2", "tune_method",
+                      "model", "adapter_type", "adapter_size", "max_input_length", "max_output_length", "do_lowercase",
+                      "append_another_bos", "choose_dev_1000", "datasplit", "metric", "bend_num", "curve_type",
+                      "bend_init", "bend_std", "learning_rate", "train_batch_size", "gradient_accumulation_steps",
+                      "max_grad_norm", "lr_decay_style", "warmup_steps", "warmup_rate", "seed", "valid_interval",
+                      "train_iters", "train_epochs", "early_stop")
+CURVE_SETTING_KEYS = tuple(k for k in TRAIN_SETTING_KEYS if k not in SWEEP_SETTING_KEYS)
+LENGTH_POINTS = 101  # grid of the reported curve_length
+
+
+def check_curve_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Reject impossible curve settings and fill in the default bend initialisation."""
+    if args.bend_num < 1:
+        raise ValueError(f"--bend_num: a curve needs at least one bend, got {args.bend_num}")
+    if args.bend_std < 0:
+        raise ValueError(f"--bend_std: expected a number >= 0, got {args.bend_std}")
+    if not args.load_PET_path_1 or not args.load_PET_path_2:
+        raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
+    if args.bend_init is None:
+        args.bend_init = "random" if args.tune_method == "adapter" else "midpoint"
+    return args
+
+
+def curve_names(model: torch.nn.Module, theta: dict[str, torch.Tensor], path: str) -> tuple[list[str], list[str]]:
+    """(names on the curve, names skipped): each endpoint tensor must exist in the model with the same shape.
+
+    Tied aliases (e.g. encoder.embed_tokens.weight of shared.weight) and non-float tensors are skipped: the
+    canonical tensor carries the tie, and integer buffers cannot be curved.
+    """
+    live = model.state_dict(keep_vars=True)
+    canonical = dict(model.named_parameters()) | dict(model.named_buffers())
+    on_curve, skipped = [], []
+    for name, value in theta.items():
+        if name not in live:
+            raise IncompatibleCheckpoints(f"{path}: tensor {name!r} does not exist in the model "
+                                          f"({type(model).__name__}; check --tune_method/--adapter_type)")
+        if tuple(live[name].shape) != tuple(value.shape):
+            raise IncompatibleCheckpoints(f"{path}: tensor {name!r} has shape {tuple(value.shape)}, the model "
+                                          f"expects {tuple(live[name].shape)}")
+        if name in canonical and value.is_floating_point():
+            on_curve.append(name)
+        else:
+            skipped.append(name)
+    if not on_curve:
+        raise ValueError(f"{path}: no floating-point model tensors to put on a curve")
+    return on_curve, skipped
+
+
+def step_t(seed: int, step: int) -> float:
+    """The t of update `step`: U(0, 1), reproducible from --seed and the step alone (so resuming changes nothing)."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    return float(torch.rand((), generator=generator, dtype=torch.float64))
+
+
+class CurveTrainer:
+    """Trains the bends of a curve; logs to `log.txt`/`metrics.csv` and saves curve-best.pt/curve-last.pt."""
+
+    def __init__(self, args, model, curve, targets, tokenizer, task, metric, data, out_dir: Path, logger):
+        self.args, self.model, self.curve, self.targets = args, model, curve, targets
+        self.tokenizer, self.task, self.metric, self.data = tokenizer, task, metric, data
+        self.out_dir, self.logger = out_dir, logger
+        self.device = next(curve.parameters()).device
+        self.group_size = args.train_batch_size * args.gradient_accumulation_steps
+        self.micro_size = min(self.group_size, args.micro_batch_size)
+        self.start_time = time.time()
+        self.settings = {k: getattr(args, k) for k in TRAIN_SETTING_KEYS}
+
+    # ------------------------------------------------------------------ logging and saving
+    def record(self, step: int, epoch: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
+        path = self.out_dir / "metrics.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(METRICS_CSV_FIELDS)
+            writer.writerow([step, epoch, kind, f"{loss:.6f}", "" if performance is None else f"{performance:.6f}",
+                             f"{lr:.3g}", f"{time.time() - self.start_time:.1f}"])
+        perf = "" if performance is None else f" {self.metric}: {performance:.4f}"
+        self.logger.info(f"{kind} | step {step} epoch {epoch} loss {loss:.5f}{perf} lr {lr:.3g}")
+
+    def save(self, name: str, state: dict, optimizer=None, scheduler=None, extra: dict | None = None) -> Path:
+        meta = {"args": vars(self.args), "task": self.task, "metric": self.metric,
+                "tune_method": self.args.tune_method, "train_settings": self.settings, **state, **(extra or {})}
+        return save_curve(self.out_dir / name, self.curve, [self.args.load_PET_path_1, self.args.load_PET_path_2],
+                          meta, optimizer=optimizer.state_dict() if optimizer else None,
+                          scheduler=scheduler.state_dict() if scheduler else None)
+
+    # ------------------------------------------------------------------ steps
+    def update(self, group, t: float, optimizer, scheduler) -> float:
+        """One optimiser update of the bends on a group's mean token loss at φ(t); returns that loss."""
+        cfg = self.model.config
+        point = self.curve.point(t)  # graph to the bends
+        leaves = {name: value.detach().requires_grad_(True) for name, value in point.items()}
+        tokens = int((group.labels != IGNORE_INDEX).sum())
+        total = 0.0
+        for micro in split_batch(group, self.micro_size):
+            micro = micro.to(self.device)
+            out = functional_forward(self.model, leaves, input_ids=micro.input_ids,
+                                     attention_mask=micro.attention_mask, use_cache=False,
+                                     decoder_input_ids=shift_right(micro.labels, cfg.decoder_start_token_id,
+                                                                   cfg.pad_token_id))
+            loss_sum = torch.nn.functional.cross_entropy(out.logits.float().transpose(1, 2), micro.labels,
+                                                         ignore_index=IGNORE_INDEX, reduction="sum")
+            (loss_sum / tokens).backward()
+            total += float(loss_sum.detach())
+        used = [name for name in self.curve.names if leaves[name].grad is not None]
+        torch.autograd.backward([point[n] for n in used], [leaves[n].grad for n in used])
+        if self.args.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(list(self.curve.parameters()), self.args.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        return total / max(tokens, 1)
+
+    def set_t(self, t: float) -> None:
+        """Write φ(t) into the live model tensors."""
+        with torch.no_grad():
+            write_point(self.targets, self.curve.point(t))
+
+    def validate(self, step: int, epoch: int, lr: float) -> float:
+        """Dev loss and metric at every t of VALID_TS (one metrics.csv row each, then their mean); returns the mean."""
+        enc, batches = self.data["dev"]
+        losses, perfs = [], []
+        for t in VALID_TS:
+            self.set_t(t)
+            out = evaluate_batches(self.model, batches, self.tokenizer, self.args.max_output_length)
+            perf = evaluate(out.predictions, enc.answers, self.metric)
+            self.record(step, epoch, f"valid@t={t}", out.loss, perf, lr)
+            losses.append(out.loss)
+            perfs.append(perf)
+        mean = sum(perfs) / len(perfs)
+        self.record(step, epoch, "valid", sum(losses) / len(losses), mean, lr)
+        return mean
+
+    # ------------------------------------------------------------------ training
+    def train(self) -> dict:
+        """Train until --train_iters updates (or --train_epochs, or early stop); resumes from curve-last.pt."""
+        a = self.args
+        optimizer = build_optimizer(list(self.curve.parameters()), a.learning_rate)
+        warmup = a.warmup_steps if a.warmup_steps > 0 else int(a.warmup_rate * a.train_iters)
+        scheduler = build_scheduler(optimizer, a.lr_decay_style, warmup, a.train_iters)
+        state = {"num_updates": 0, "epoch": 0, "position": 0, "best": -math.inf, "best_step": 0, "bad_valids": 0,
+                 "finished": False}
+        if (self.out_dir / LAST).is_file():
+            ckpt = load_checkpoint(self.out_dir / LAST)
+            self.curve.load_bends(ckpt.tensors)
+            if ckpt.optimizer:
+                optimizer.load_state_dict(ckpt.optimizer)
+            if ckpt.scheduler:
+                scheduler.load_state_dict(ckpt.scheduler)
+            state.update({k: ckpt.meta[k] for k in state if k in ckpt.meta})
+            state["best"] = -math.inf if state["best"] is None else state["best"]
+            self.logger.info(f"resuming the curve from {self.out_dir / LAST} at step {state['num_updates']}")
+        train = self.data["train"][0]
+        pad_id = self.tokenizer.pad_token_id
+        bar = tqdm(total=a.train_iters if a.train_iters < 10_000_000 else None, initial=state["num_updates"],
+                   desc="curve", disable=a.quiet, unit="upd")
+        window: list[float] = []
+        stop = state["finished"] or state["num_updates"] >= a.train_iters
+        epoch = state["epoch"]
+        lr = scheduler.get_last_lr()[0]
+        self.model.train()
+        while not stop and epoch < a.train_epochs:
+            rng = random.Random(f"{a.seed}-{epoch}")
+            torch.manual_seed(a.seed * 100_003 + epoch)
+            for position, group in enumerate(train_batches(train, self.group_size, pad_id, rng)):
+                if epoch == state["epoch"] and position < state["position"]:
+                    continue  # trained before the resume point
+                step = state["num_updates"] + 1
+                window.append(self.update(group, step_t(a.seed, step), optimizer, scheduler))
+                state.update(num_updates=step, epoch=epoch, position=position + 1)
+                bar.update(1)
+                lr = scheduler.get_last_lr()[0]
+                if step % a.log_interval == 0:
+                    self.record(step, epoch, "train", sum(window) / len(window), None, lr)
+                    window = []
+                last = step >= a.train_iters
+                if step % a.valid_interval == 0 or last:
+                    perf = self.validate(step, epoch, lr)
+                    self.model.train()
+                    bar.set_postfix({self.metric: f"{perf:.3f}"})
+                    if perf >= state["best"]:
+                        state.update(best=perf, best_step=step, bad_valids=0)
+                        self.save(BEST, state, extra={"dev_performance": perf, "valid_ts": list(VALID_TS)})
+                    else:
+                        state["bad_valids"] += 1
+                    if a.early_stop > 0 and state["bad_valids"] >= a.early_stop:
+                        self.logger.info(f"early stop: {state['bad_valids']} validations without improvement")
+                        stop = True
+                if step % a.output_interval == 0 and not (stop or last):
+                    self.save(LAST, state, optimizer, scheduler)
+                if stop or last:
+                    stop = True
+                    break
+            else:
+                state["position"] = 0
+            if not stop:
+                epoch += 1
+                state.update(epoch=epoch, position=0)
+        bar.close()
+        if window:
+            self.record(state["num_updates"], epoch, "train", sum(window) / len(window), None, lr)
+        if not state["finished"]:
+            if state["best_step"] == 0:  # no validation happened (e.g. --train_epochs reached first)
+                perf = self.validate(state["num_updates"], epoch, lr)
+                state.update(best=perf, best_step=state["num_updates"])
+                self.save(BEST, state, extra={"dev_performance": perf, "valid_ts": list(VALID_TS)})
+            state["finished"] = True
+            self.save(LAST, state, optimizer, scheduler)
+        return state
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: check everything, train the curve, then sweep it."""
+    args = check_curve_args(parse_args(argv, description=__doc__.splitlines()[0]))
+    task = task_name(args.task_dir)
+    metric = metric_for_task(task, args.metric)
+    eval_splits = sweep_splits(args)
+    train_splits = {"train": load_split(args.task_dir, "train", override=args.train_file, datasplit=args.datasplit),
+                    "dev": load_split(args.task_dir, "dev", override=args.dev_file, choose_1000=args.choose_dev_1000)}
+    theta1 = endpoint_tensors(args.load_PET_path_1, args.tune_method)
+    theta2 = endpoint_tensors(args.load_PET_path_2, args.tune_method)
+    check_same_keys(theta1, theta2, (args.load_PET_path_1, args.load_PET_path_2))
+    if args.tune_method == "adapter":
+        size = next(v.shape[-1] for k, v in theta1.items() if k.endswith("adapter_A"))
+        if size != args.adapter_size:
+            raise ValueError(f"{args.load_PET_path_1}: adapters of size {size}, but --adapter_size is "
+                             f"{args.adapter_size} (pass --adapter_size {size})")
+
+    from T5_model.model import model_provider
+
+    set_seed(args.seed)
+    model, _, tokenizer = model_provider(args)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device).requires_grad_(False)
+    names, skipped = curve_names(model, theta1, args.load_PET_path_1)
+    generator = torch.Generator().manual_seed(args.seed)
+    curve = Curve({n: theta1[n] for n in names}, {n: theta2[n] for n in names}, bend_num=args.bend_num,
+                  curve_type=args.curve_type, init=args.bend_init, std=args.bend_std, generator=generator).to(device)
+    live = model.state_dict(keep_vars=True)
+    targets = {name: live[name] for name in names}
+    on_curve = {id(t) for t in targets.values()}
+    with torch.no_grad():  # tensors off the curve (integer buffers; tied aliases follow their curve tensor)
+        for name in skipped:
+            if id(live[name]) not in on_curve:
+                live[name].copy_(theta1[name])
+    del theta1, theta2  # the curve holds its own copies
+    out_dir = Path(args.output_dir)
+    for earlier in (out_dir / LAST, out_dir / BEST):  # an earlier run into this folder must be the same curve
+        if earlier.is_file():
+            old = load_checkpoint(earlier).meta.get("train_settings", {})
+            now = {k: getattr(args, k) for k in TRAIN_SETTING_KEYS}
+            changed = sorted(k for k in now if old.get(k) != now[k])
+            if changed:
+                raise ValueError(f"{out_dir}: holds a curve trained with other settings ({', '.join(changed[:3])} "
+                                 "differ); use another --output_dir or delete that folder")
+            break
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logger = setup_logger("curve_find", out_dir / "log.txt", quiet=args.quiet)
+    logger.info(f"curve ({args.curve_type}, {args.bend_num} bend(s), init {args.bend_init}) over {len(names)} "
+                f"tensors ({sum(curve.theta1(n).numel() for n in names)} values) between {args.load_PET_path_1} and "
+                f"{args.load_PET_path_2}; straight-line length {curve.line_length():.4f}")
+    data = {}
+    for name, examples in {**train_splits, **eval_splits}.items():
+        if name not in data:
+            enc = encode_split(examples, tokenizer, task, lowercase=args.do_lowercase,
+                               append_another_bos=args.append_another_bos, max_input_length=args.max_input_length,
+                               max_output_length=args.max_output_length)
+            data[name] = (enc, eval_batches(enc, args.predict_batch_size, tokenizer.pad_token_id))
+    trainer = CurveTrainer(args, model, curve, targets, tokenizer, task, metric, data, out_dir, logger)
+    state = trainer.train()
+    chosen = out_dir / BEST if (out_dir / BEST).is_file() else out_dir / LAST
+    saved = load_checkpoint(chosen)
+    curve.load_bends(saved.tensors)
+    saved = saved.meta
+    logger.info(f"sweeping the curve of {chosen} (step {saved.get('best_step', saved.get('num_updates'))}, "
+                f"mean dev {metric} {saved.get('dev_performance', float('nan')):.4f} at t={list(VALID_TS)})")
+
+    def set_point(t: float) -> None:
+        with torch.no_grad():
+            write_point(targets, curve.point(t))
+
+    def evaluate_point() -> dict[str, dict]:
+        results = {}
+        for name in eval_splits:
+            enc, batches = data[name]
+            out = evaluate_batches(model, batches, tokenizer, args.max_output_length)
+            results[name] = {"performance": evaluate(out.predictions, enc.answers, metric), "loss": out.loss,
+                             "scores": raw_scores(out.predictions, enc.answers, metric)}
+        return results
+
+    xs = interpolation_points(args.itpl_points)
+    segments = curve.segment_lengths(xs)
+    extra = {"curve_type": args.curve_type, "bend_num": args.bend_num, "bend_init": args.bend_init,
+             "curve_checkpoint": str(chosen), "curve_best_step": saved.get("best_step"),
+             "curve_train_updates": state["num_updates"], "curve_length": curve.length(LENGTH_POINTS),
+             "line_length": curve.line_length()}
+    settings = {k: getattr(args, k) for k in SWEEP_SETTING_KEYS + CURVE_SETTING_KEYS}
+    settings["task"] = task
+    records = run_sweep(xs, set_point, evaluate_point, out_dir, task, metric, settings,
+                        itp_on_train=args.itp_on_train, extra_summary=extra, quiet=args.quiet, desc="curve sweep")
+    weighted = {split: length_weighted_mean([r["splits"][split]["loss"] for r in records], segments)
+                for split in records[0]["splits"]}
+    write_sweep_files(out_dir, records, task, metric, args.itp_on_train, plot=False,
+                      extra_summary={**extra, "length_weighted_mean_loss": weighted})
+    for record in (records[0], records[len(records) // 2], records[-1]):
+        parts = [f"{s} {metric} {v['performance']:.4f} loss {v['loss']:.4f}" for s, v in record["splits"].items()]
+        print(f"t={record['x']}: " + "; ".join(parts))
+    for split in records[0]["splits"]:
+        worst = max(r["splits"][split]["loss"] for r in records)
+        print(f"{split}: worst loss on the curve {worst:.4f}, length-weighted mean loss {weighted[split]:.4f}")
+    print(f"curve length {extra['curve_length']:.4f} (straight line {extra['line_length']:.4f}); wrote {out_dir}/"
+          f"{BEST}, result.csv, summary.json and interpolation.png ({len(records)} points)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

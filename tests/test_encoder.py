@@ -1,0 +1,192 @@
+"""Encoder track on tiny encoders built from configs: adapters, unfrozen modules, run_glue, interpolation."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification
+
+from module.adapter import adapter_state, add_encoder_adapters
+from RoBERTa_model import itp_pretrain_adapter, itp_task_boundary_finetune, run_glue
+from RoBERTa_model.encoder import is_unfrozen, set_trainable
+from tests import toy
+from utils.errors import run_cli
+
+SMALL = {"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+         "intermediate_size": 32, "num_labels": 3}
+
+
+@pytest.mark.parametrize("cls,cfg", [(BertForSequenceClassification, BertConfig),
+                                     (RobertaForSequenceClassification, RobertaConfig)])
+def test_zero_B_adapters_leave_logits_unchanged(cls, cfg):
+    torch.manual_seed(0)
+    plain = cls(cfg(**SMALL)).eval()
+    adapted = cls(cfg(**SMALL)).eval()
+    adapted.load_state_dict(plain.state_dict())
+    adapters = add_encoder_adapters(adapted, size=4, r_std=0.5, seed=1)
+    assert len(adapters) == 2 * SMALL["num_hidden_layers"]
+    ids = torch.randint(3, 50, (2, 7))
+    with torch.no_grad():
+        changed = adapted(input_ids=ids, output_hidden_states=True).hidden_states[-1]
+        for a in adapters:
+            a.adapter_B.zero_()
+        assert torch.allclose(plain(input_ids=ids).logits, adapted(input_ids=ids).logits, atol=1e-6)
+        reference = plain(input_ids=ids, output_hidden_states=True).hidden_states[-1]
+        assert (reference - changed).abs().max() > 1e-2  # the adapters were live before B was zeroed
+    names = list(adapter_state(adapted))
+    assert any(".attention.output.adapter.adapter_A" in n for n in names)
+    assert any(n.endswith("layer.1.output.adapter.adapter_B") for n in names)
+
+
+def test_unfrozen_modules_select_exactly_the_named_parameters():
+    model = RobertaForSequenceClassification(RobertaConfig(**SMALL))
+    add_encoder_adapters(model, size=4, seed=0)
+    names = set(set_trainable(model, "adapter", ["deltas", "layer_norm", "classifier"]))
+    expected = {n for n, _ in model.named_parameters()
+                if "adapter_" in n or "LayerNorm" in n or n.startswith("classifier.")}
+    assert names == expected
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == expected
+    assert set(set_trainable(model, "adapter", ["deltas"])) == {n for n, _ in model.named_parameters()
+                                                                 if "adapter_" in n}
+    assert not is_unfrozen("roberta.encoder.layer.0.attention.self.query.weight", ["deltas", "classifier"])
+    assert len(set_trainable(model, "none", [])) == len(list(model.parameters()))
+
+
+@pytest.fixture(scope="module")
+def encoder_setup(tmp_path_factory, minilm_dir):
+    root = tmp_path_factory.mktemp("enc")
+    data = root / "data"
+    toy.write_task(data, "toy-sentiment")
+    toy.write_nli_task(data, "toy-nli")
+    backbone = toy.build_tiny_encoder(root / "tiny-bert", minilm_dir)
+    return root, data, backbone
+
+
+def _config(root: Path, name: str, **values) -> Path:
+    path = root / f"{name}.json"
+    path.write_text(json.dumps(values))
+    return path
+
+
+def _train(root, data, backbone, task, delta, seed, out, steps=20):
+    cfg = _config(root, f"{task}-{delta}-{seed}", model_name_or_path=str(backbone), task_name=task,
+                  data_dir=str(data), delta_type=delta, bottleneck_dim=4, learning_rate=1e-3, max_steps=steps,
+                  per_device_train_batch_size=8, per_device_eval_batch_size=16, evaluation_strategy="steps",
+                  eval_steps=10, save_strategy="steps", save_steps=10, load_best_model_at_end=True,
+                  metric_for_best_model="eval_accuracy", seed=seed, output_dir=str(out), do_train=True,
+                  do_eval=True, do_test=True, disable_tqdm=True, max_source_length=64)
+    assert run_glue.main([str(cfg)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(encoder_setup):
+    root, data, backbone = encoder_setup
+    runs = {}
+    for task, delta, seed in (("toy-sentiment", "adapter", 20), ("toy-sentiment", "adapter", 30),
+                              ("toy-sentiment", "none", 20), ("toy-nli", "none", 20)):
+        runs[(task, delta, seed)] = _train(root, data, backbone, task, delta, seed,
+                                           root / "runs" / f"{task}-{delta}-{seed}")
+    return runs
+
+
+def test_twenty_step_run_writes_checkpoints_and_results(trained):
+    out = trained[("toy-sentiment", "adapter", 20)]
+    assert (out / "checkpoint-10" / "model.safetensors").is_file()
+    assert (out / "checkpoint-20" / "config.json").is_file()
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["global_step"] == 20 and 0 <= results["eval_accuracy"] <= 1 and "test_accuracy" in results
+    config = json.loads((out / "checkpoint-20" / "config.json").read_text())
+    assert config["mode_connectivity_delta"]["delta_type"] == "adapter"
+    assert config["mode_connectivity_delta"]["task"] == "toy-sentiment"
+
+
+def _csv(path: Path) -> list[dict]:
+    return list(csv.DictReader(path.open()))
+
+
+def test_pretrain_adapter_interpolation_writes_26_rows(encoder_setup, trained, tmp_path):
+    root, data, backbone = encoder_setup
+    cfg = _config(tmp_path, "itp", model_name_or_path=str(backbone), task_name="toy-sentiment", data_dir=str(data),
+                  delta_type="adapter", bottleneck_dim=4, per_device_eval_batch_size=32, seed=20,
+                  output_dir=str(tmp_path / "out"), do_test=True, disable_tqdm=True,
+                  path1=str(trained[("toy-sentiment", "adapter", 20)] / "checkpoint-20"),
+                  path2=str(trained[("toy-sentiment", "adapter", 30)] / "checkpoint-20"))
+    assert itp_pretrain_adapter.main([str(cfg)]) == 0
+    rows = _csv(tmp_path / "out" / "result.csv")
+    assert len(rows) == 27 and rows[-1]["prefix"] == "average"
+    assert (tmp_path / "out" / "summary.json").is_file() and (tmp_path / "out" / "interpolation.png").is_file()
+    # x = 0 equals the first endpoint evaluated on its own (run_glue's final evaluation of its best checkpoint)
+    from transformers import AutoTokenizer
+
+    from dataloader.tasks import load_split
+    from RoBERTa_model.encoder import build_classifier, encode_task, eval_batches, evaluate_classifier, task_labels
+
+    tok = AutoTokenizer.from_pretrained(str(backbone))
+    labels = task_labels("toy-sentiment", load_split(data / "toy-sentiment", "train"))
+    model = build_classifier(str(trained[("toy-sentiment", "adapter", 20)] / "checkpoint-20"), labels, "adapter", 4)
+    dev = encode_task(load_split(data / "toy-sentiment", "dev"), tok, labels, 64)
+    alone = evaluate_classifier(model, eval_batches(dev, 16, tok.pad_token_id))
+    assert float(rows[0]["dev_performance"]) == pytest.approx(alone["performance"], abs=1e-4)
+    assert float(rows[0]["dev_loss"]) == pytest.approx(alone["loss"], abs=1e-4)
+
+
+@pytest.mark.parametrize("task,own", [("toy-nli", "toy-nli"), ("toy-sentiment", "toy-sentiment")])
+def test_task_boundary_takes_the_head_of_the_evaluated_task(encoder_setup, trained, tmp_path, task, own, capsys):
+    root, data, backbone = encoder_setup
+    p_nli = trained[("toy-nli", "none", 20)] / "checkpoint-20"
+    p_sent = trained[("toy-sentiment", "none", 20)] / "checkpoint-20"
+    cfg = _config(tmp_path, "tb", model_name_or_path=str(backbone), task_name=task, data_dir=str(data),
+                  per_device_eval_batch_size=32, output_dir=str(tmp_path / "out"), disable_tqdm=True,
+                  path1=str(p_nli), path2=str(p_sent), itpl_points=5)
+    assert itp_task_boundary_finetune.main([str(cfg)]) == 0
+    assert f"taken from {p_nli if own == 'toy-nli' else p_sent}" in capsys.readouterr().out
+    rows = _csv(tmp_path / "out" / "result.csv")
+    assert len(rows) == 6
+    own_row = rows[0] if own == "toy-nli" else rows[4]  # x = 0 is path1 (nli), x = 1 is path2 (sentiment)
+    results = json.loads(((p_nli if own == "toy-nli" else p_sent).parent / "all_results.json").read_text())
+    assert float(own_row["dev_performance"]) == pytest.approx(results["eval_accuracy"], abs=1e-4)
+
+
+@pytest.mark.parametrize("case", ["unknown_key", "missing_path1", "other_architecture", "labels_mismatch"])
+def test_bad_configs_one_line_nonzero(case, encoder_setup, trained, tiny_t5_dir, tmp_path, capsys):
+    root, data, backbone = encoder_setup
+    base = {"model_name_or_path": str(backbone), "task_name": "toy-sentiment", "data_dir": str(data),
+            "output_dir": str(tmp_path / "out"), "delta_type": "adapter", "bottleneck_dim": 4, "disable_tqdm": True,
+            "path1": str(trained[("toy-sentiment", "adapter", 20)] / "checkpoint-20"),
+            "path2": str(trained[("toy-sentiment", "adapter", 30)] / "checkpoint-20")}
+    script, expected = itp_pretrain_adapter, None
+    if case == "unknown_key":
+        base["learning_rte"] = 0.1
+        expected = "unknown key 'learning_rte'"
+    elif case == "missing_path1":
+        del base["path1"]
+        expected = "missing key 'path1'"
+    elif case == "other_architecture":
+        base["model_name_or_path"] = str(tiny_t5_dir)
+        expected = "expected a BERT-family encoder"
+    else:
+        script = itp_task_boundary_finetune
+        base.update(task_name="toy-nli", delta_type="none",
+                    path1=str(trained[("toy-sentiment", "none", 20)] / "checkpoint-20"),
+                    path2=str(trained[("toy-sentiment", "adapter", 20)] / "checkpoint-20"))
+        expected = "toy-nli"
+    cfg = _config(tmp_path, case, **base)
+    assert run_cli(lambda: script.main([str(cfg)])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0], err
+    assert not (tmp_path / "out" / "result.csv").exists()
+
+
+def test_run_glue_refuses_a_head_with_other_labels(encoder_setup, trained, tmp_path, capsys):
+    root, data, backbone = encoder_setup
+    cfg = _config(tmp_path, "mismatch", model_name_or_path=str(trained[("toy-nli", "none", 20)] / "checkpoint-20"),
+                  task_name="toy-sentiment", data_dir=str(data), delta_type="none", output_dir=str(tmp_path / "o"),
+                  max_steps=1, do_train=True, disable_tqdm=True)
+    assert run_cli(lambda: run_glue.main([str(cfg)])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "labels" in err[0]
