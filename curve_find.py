@@ -300,26 +300,31 @@ def main(argv: list[str] | None = None) -> int:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     logger = setup_logger("curve_find", out_dir / "log.txt", quiet=args.quiet)
+    if skipped:
+        logger.info(f"{len(skipped)} endpoint tensors are not on the curve (tied aliases or integer buffers): "
+                    f"{', '.join(skipped[:4])}{' ...' if len(skipped) > 4 else ''}")
     logger.info(f"curve ({args.curve_type}, {args.bend_num} bend(s), init {args.bend_init}) over {len(names)} "
                 f"tensors ({sum(curve.theta1(n).numel() for n in names)} values) between {args.load_PET_path_1} and "
                 f"{args.load_PET_path_2}; straight-line length {curve.line_length():.4f}")
-    data = {}
+    data = {}  # the sweep's dev (or train, with --itp_on_train) examples are the training run's own
     for name, examples in {**train_splits, **eval_splits}.items():
-        if name not in data:
-            enc = encode_split(examples, tokenizer, task, lowercase=args.do_lowercase,
-                               append_another_bos=args.append_another_bos, max_input_length=args.max_input_length,
-                               max_output_length=args.max_output_length)
-            data[name] = (enc, eval_batches(enc, args.predict_batch_size, tokenizer.pad_token_id))
+        enc = encode_split(examples, tokenizer, task, lowercase=args.do_lowercase,
+                           append_another_bos=args.append_another_bos, max_input_length=args.max_input_length,
+                           max_output_length=args.max_output_length)
+        data[name] = (enc, eval_batches(enc, args.predict_batch_size, tokenizer.pad_token_id))
     trainer = CurveTrainer(args, model, curve, targets, tokenizer, task, metric, data, out_dir, logger)
     state = trainer.train()
     chosen = out_dir / BEST if (out_dir / BEST).is_file() else out_dir / LAST
-    saved = load_checkpoint(chosen)
-    curve.load_bends(saved.tensors)
-    saved = saved.meta
+    chosen_ckpt = load_checkpoint(chosen)
+    curve.load_bends(chosen_ckpt.tensors)
+    saved = chosen_ckpt.meta
     logger.info(f"sweeping the curve of {chosen} (step {saved.get('best_step', saved.get('num_updates'))}, "
                 f"mean dev {metric} {saved.get('dev_performance', float('nan')):.4f} at t={list(VALID_TS)})")
 
+    current = {"t": None}
+
     def set_point(t: float) -> None:
+        current["t"] = t
         with torch.no_grad():
             write_point(targets, curve.point(t))
 
@@ -330,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             out = evaluate_batches(model, batches, tokenizer, args.max_output_length)
             results[name] = {"performance": evaluate(out.predictions, enc.answers, metric), "loss": out.loss,
                              "scores": raw_scores(out.predictions, enc.answers, metric)}
+            logger.info(f"t={current['t']} {name}: {metric} {results[name]['performance']:.4f} loss {out.loss:.4f}")
         return results
 
     xs = interpolation_points(args.itpl_points)

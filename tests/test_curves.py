@@ -278,3 +278,65 @@ def test_step_t_is_uniform_and_reproducible():
     assert all(0 <= t < 1 for t in ts) and abs(sum(ts) / len(ts) - 0.5) < 0.03
     assert ts != [curve_find.step_t(21, s) for s in range(1, 2001)]
     assert math.isclose(sum(t < 0.25 for t in ts) / len(ts), 0.25, abs_tol=0.04)
+
+
+@pytest.fixture(scope="module")
+def model_ends(tiny_t5_dir, tmp_path_factory):
+    """Two full-model endpoints: the tiny T5 with two different small perturbations (no training needed)."""
+    out = tmp_path_factory.mktemp("curve-model-ends")
+    ends = []
+    for seed in (1, 2):
+        model = T5ForConditionalGeneration.from_pretrained(str(tiny_t5_dir))
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+        ends.append(save_checkpoint(out / f"full{seed}.pt", model.state_dict(), kind="model"))
+    return ends
+
+
+def test_curve_find_full_model_resumes_an_interrupted_training(model_ends, tiny_t5_dir, small_task, tmp_path,
+                                                               monkeypatch, capsys):
+    common = ["--tune_method", "model", "--train_iters", "4", "--valid_interval", "10", "--output_interval", "2",
+              "--itpl_points", "2", "--do_valid", "--learning_rate", "1e-3"]
+
+    def run(out):
+        return run_cli(lambda: curve_find.main([
+            "--task_dir", str(small_task), "--model", str(tiny_t5_dir), "--output_dir", str(out), "--load_PET_path_1",
+            str(model_ends[0]), "--load_PET_path_2", str(model_ends[1]), "--metric", "ACC", "--max_output_length",
+            "5", "--quiet", "--train_batch_size", "8", *common]))
+
+    assert run(tmp_path / "straight") == 0
+    real_update, calls = curve_find.CurveTrainer.update, []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(curve_find.CurveTrainer, "update", interrupted)
+    assert run(tmp_path / "resumed") == 130
+    assert load_checkpoint(tmp_path / "resumed" / "curve-last.pt").meta["num_updates"] == 2
+    assert not (tmp_path / "resumed" / "result.csv").exists()
+    monkeypatch.setattr(curve_find.CurveTrainer, "update", real_update)
+    assert run(tmp_path / "resumed") == 0
+    a = load_checkpoint(tmp_path / "straight" / "curve-last.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "curve-last.pt")
+    assert a.meta["finished"] and b.meta["finished"] and b.meta["num_updates"] == 4
+    assert sorted(a.tensors) == sorted(b.tensors)
+    assert all(torch.allclose(a.tensors[k], b.tensors[k], atol=1e-6) for k in a.tensors)
+    # the midpoint bend moved off the line; tied aliases are not on the curve (shared.weight carries them)
+    assert "bend0.shared.weight" in a.tensors and "bend0.encoder.embed_tokens.weight" not in a.tensors
+    ends = [load_checkpoint(p).tensors for p in model_ends]
+    name = "encoder.block.0.layer.1.DenseReluDense.wo.weight"
+    assert not torch.allclose(a.tensors[f"bend0.{name}"], (ends[0][name] + ends[1][name]) / 2, atol=1e-4)
+    assert json.loads((tmp_path / "straight" / "summary.json").read_text())["bend_init"] == "midpoint"
+    # t = 0 and t = 1 are the endpoints: the straight line's x = 0 and x = 1 give the same dev loss
+    assert run_cli(lambda: task_interpolation.main([
+        "--task_dir", str(small_task), "--model", str(tiny_t5_dir), "--output_dir", str(tmp_path / "line"),
+        "--load_PET_path_1", str(model_ends[0]), "--load_PET_path_2", str(model_ends[1]), "--metric", "ACC",
+        "--max_output_length", "5", "--quiet", "--tune_method", "model", "--itpl_points", "2", "--do_valid"])) == 0
+    line = list(csv.DictReader((tmp_path / "line" / "result.csv").open()))
+    curve_rows = list(csv.DictReader((tmp_path / "straight" / "result.csv").open()))
+    assert [r["dev_loss"] for r in curve_rows[:2]] == [r["dev_loss"] for r in line[:2]]

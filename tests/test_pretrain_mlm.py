@@ -1,0 +1,130 @@
+"""The home-built RoBERTa: byte-level BPE tokenizer, BERT masking, a short MLM pre-training run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from module.loading import load_tokenizer
+from RoBERTa_model import pretrain_mlm
+from tests.toy import corpus
+
+SENTENCES = ("the movie was good", "a very dull story and bad actor", "premise: A café - naïve 日本 😀 [SEP] x",
+             "positive negative entailment neutral contradiction [toy-sentiment] [task] 0123456789 .,:;!?-")
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """5 steps of a tiny RoBERTa on the toy corpus, checkpoints at steps 2 and 5."""
+    root = tmp_path_factory.mktemp("mlm")
+    text = root / "corpus.txt"
+    text.write_text("\n".join(corpus(300)) + "\n")
+    out = root / "checkpoint"
+    code = pretrain_mlm.main(["--text", str(text), "--out", str(out), "--vocab_size", "400", "--hidden_size", "32",
+                              "--num_layers", "2", "--num_heads", "2", "--intermediate_size", "64", "--seq_len", "32",
+                              "--batch_size", "4", "--steps", "5", "--warmup_steps", "2", "--save_steps", "2", "5",
+                              "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_checkpoints_load_as_masked_lm_and_classifier(pretrained):
+    from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification
+
+    assert sorted(p.name for p in pretrained.iterdir()) == ["ckpt_2", "ckpt_5"]
+    for name in ("ckpt_2", "ckpt_5"):
+        folder = pretrained / name
+        assert {"config.json", "model.safetensors", "tokenizer.json", "pretraining.json"} <= {
+            p.name for p in folder.iterdir()}
+        mlm = AutoModelForMaskedLM.from_pretrained(str(folder))
+        tok = load_tokenizer(folder)
+        assert type(mlm).__name__ == "RobertaForMaskedLM" and mlm.config.vocab_size == len(tok) == 400
+        assert mlm.config.max_position_embeddings == 34 and tok.model_max_length == 32
+        info = json.loads((folder / "pretraining.json").read_text())
+        assert info["step"] == int(name.split("_")[1]) and np.isfinite(info["loss"]) and info["params"] > 0
+        assert info["seconds"] >= 0 and info["loss_curve"][-1][0] == info["step"]
+    clf = AutoModelForSequenceClassification.from_pretrained(str(pretrained / "ckpt_5"), num_labels=3)
+    tok = load_tokenizer(pretrained / "ckpt_5")
+    batch = tok(["a good film", "a bad one"], ["it was good", "no"], padding=True, truncation=True, max_length=32,
+                return_tensors="pt")
+    assert clf(**batch).logits.shape == (2, 3)
+    a = AutoModelForMaskedLM.from_pretrained(str(pretrained / "ckpt_2")).state_dict()
+    b = AutoModelForMaskedLM.from_pretrained(str(pretrained / "ckpt_5")).state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # training moved the weights between checkpoints
+
+
+def test_tokenizer_round_trips_and_wraps_like_roberta(pretrained):
+    tok = load_tokenizer(pretrained / "ckpt_5")
+    assert [tok.convert_tokens_to_ids(t) for t in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")] == [0, 1, 2, 3, 4]
+    for text in SENTENCES:
+        ids = tok(text).input_ids
+        assert ids[0] == tok.cls_token_id == 0 and ids[-1] == tok.sep_token_id == 2
+        assert tok.decode(ids, skip_special_tokens=True) == text
+    a, b = (tok(t, add_special_tokens=False).input_ids for t in ("a film", "bad"))
+    assert tok("a film", "bad").input_ids == [0, *a, 2, 2, *b, 2]
+    masked = tok("the <mask> film", add_special_tokens=False).input_ids
+    assert masked.count(tok.mask_token_id) == 1 and len(masked) == 3
+    pretrain_mlm.check_tokenizer(tok, corpus(20))
+
+
+def test_masking_follows_80_10_10():
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 400, (64, 128))
+    ids[:, 0], ids[:, -1] = 0, 2
+    special, ordinary = torch.arange(5), torch.arange(5, 400)
+    inputs, labels = pretrain_mlm.mask_tokens(ids, 4, special, ordinary, 0.15, gen)
+    chosen = labels != -100
+    assert not chosen[:, 0].any() and not chosen[:, -1].any()
+    assert abs(chosen.float().mean().item() - 0.15 * 126 / 128) < 0.01
+    assert torch.equal(labels[chosen], ids[chosen]) and torch.equal(inputs[~chosen], ids[~chosen])
+    masked = (inputs[chosen] == 4).float().mean().item()
+    kept = (inputs[chosen] == ids[chosen]).float().mean().item()
+    assert abs(masked - 0.8) < 0.04 and 0.07 < kept < 0.14
+    swapped = chosen & (inputs != 4) & (inputs != ids)
+    assert swapped.any() and (inputs[swapped] >= 5).all()
+
+
+def test_mlm_loss_equals_the_full_head(pretrained):
+    from transformers import AutoModelForMaskedLM
+
+    model = AutoModelForMaskedLM.from_pretrained(str(pretrained / "ckpt_5")).eval()
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(5, 400, (3, 32))
+    inputs, labels = pretrain_mlm.mask_tokens(ids, 4, torch.arange(5), torch.arange(5, 400), 0.15, gen)
+    with torch.no_grad():
+        assert torch.allclose(pretrain_mlm.mlm_loss(model, inputs, labels), model(input_ids=inputs, labels=labels).loss,
+                              atol=1e-5)
+
+
+def test_missing_text_is_one_clear_error(tmp_path, capsys):
+    from utils.errors import run_cli
+
+    code = run_cli(lambda: pretrain_mlm.main(["--text", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o")]))
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none.txt" in err[0] and "python utils/prepare_data.py --text" in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_foreign_checkpoint_is_not_overwritten(tmp_path):
+    (tmp_path / "ckpt_4").mkdir()
+    (tmp_path / "ckpt_4" / "config.json").write_text("{}")
+    text = tmp_path / "c.txt"
+    text.write_text("a b c\n")
+    with pytest.raises(FileExistsError, match="ckpt_4"):
+        pretrain_mlm.main(["--text", str(text), "--out", str(tmp_path), "--steps", "4", "--save_steps", "4"])
+
+
+def test_reused_tokenizer(pretrained, tmp_path):
+    text = tmp_path / "c.txt"
+    text.write_text("\n".join(corpus(100)) + "\n")
+    code = pretrain_mlm.main(["--text", str(text), "--out", str(tmp_path / "o"), "--tokenizer",
+                              str(pretrained / "ckpt_5"), "--hidden_size", "16", "--num_layers", "1", "--num_heads",
+                              "2", "--intermediate_size", "32", "--seq_len", "16", "--batch_size", "2", "--steps", "1",
+                              "--quiet"])
+    assert code == 0 and not list(tmp_path.glob(".*tokenizer*"))
+    tok = load_tokenizer(tmp_path / "o" / "ckpt_1")
+    assert tok.get_vocab() == load_tokenizer(pretrained / "ckpt_5").get_vocab() and tok.model_max_length == 16
