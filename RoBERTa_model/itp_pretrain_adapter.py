@@ -1,12 +1,13 @@
-"""Interpolate between two adapter runs tuned from the same backbone (e.g. one pre-training step).
+"""Interpolate between two runs tuned from the same backbone (e.g. one pre-training step), adapters or full.
 
     python RoBERTa_model/itp_pretrain_adapter.py CONFIG.json
 
 The config is a run_glue.py config (its `model_name_or_path` is the shared backbone, e.g.
 `checkpoint/ckpt_15000`) plus `path1` and `path2`, the endpoint checkpoint folders, and `itpl_points`
-(26 by default). Every tuned tensor (those `unfrozen_modules` selects: adapters, layer norms, classifier)
-is interpolated in place; dev (and test with do_test) accuracy and loss are written to `output_dir` in
-task_interpolation.py's files (result.csv, summary.json, interpolation.png, ...).
+(26 by default). Every tuned tensor (with `delta_type: adapter` those `unfrozen_modules` selects: adapters,
+layer norms, classifier; with `none`, every tensor) is interpolated in place; dev (and test with do_test)
+accuracy and loss are written to `output_dir` in task_interpolation.py's files (result.csv, summary.json,
+interpolation.png, ...).
 """
 
 from __future__ import annotations
@@ -32,14 +33,16 @@ from RoBERTa_model.sweeps import print_endpoints, sweep_classifier  # noqa: E402
 from utils.errors import run_cli  # noqa: E402
 
 
-def tuned_tensors(path: str, unfrozen_modules: list[str], labels: list[str]) -> dict:
-    """The tensors of an adapter checkpoint that its run tuned."""
+def tuned_tensors(path: str, delta_type: str, unfrozen_modules: list[str], labels: list[str]) -> dict:
+    """The tensors of a run_glue.py checkpoint that its run tuned (all of them for delta_type none)."""
     head, delta = checkpoint_info(path)
-    if delta.get("delta_type") != "adapter":
-        raise EncoderError(f"{path}: not an adapter checkpoint of run_glue.py (delta_type {delta.get('delta_type')!r})")
+    if delta.get("delta_type") != delta_type:
+        raise EncoderError(f"{path}: a checkpoint with delta_type {delta.get('delta_type')!r}, the config says "
+                           f"{delta_type!r}")
     if head != labels:
         raise EncoderError(f"{path}: its head has labels {head}, the task has {labels}")
-    tensors = {k: v for k, v in load_checkpoint(path).tensors.items() if is_unfrozen(k, unfrozen_modules)}
+    tensors = {k: v for k, v in load_checkpoint(path).tensors.items()
+               if delta_type == "none" or is_unfrozen(k, unfrozen_modules)}
     if not tensors:
         raise EncoderError(f"{path}: no tensors match unfrozen_modules {unfrozen_modules}")
     return tensors
@@ -52,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError("usage: python RoBERTa_model/itp_pretrain_adapter.py CONFIG.json")
     model_args, data_args, delta_args, training_args, itp = load_config(argv[0], with_interpolation=True)
     labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
-    theta1 = tuned_tensors(itp.path1, delta_args.unfrozen_modules, labels)
-    theta2 = tuned_tensors(itp.path2, delta_args.unfrozen_modules, labels)
+    theta1 = tuned_tensors(itp.path1, delta_args.delta_type, delta_args.unfrozen_modules, labels)
+    theta2 = tuned_tensors(itp.path2, delta_args.delta_type, delta_args.unfrozen_modules, labels)
     tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
-    model = build_classifier(model_args.model_name_or_path, labels, "adapter", delta_args.bottleneck_dim,
+    model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              seed=training_args.seed, task=data_args.task_name)
     splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
     if training_args.do_predict:
