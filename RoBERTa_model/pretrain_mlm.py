@@ -10,12 +10,13 @@ linear warm-up and linear decay to 0 at `--steps`. Saves Hugging Face folders `<
 (config.json, model.safetensors, tokenizer files, pretraining.json) at `--save_steps`, each usable by
 RoBERTa_model/run_glue.py as `model_name_or_path` and tokenizer.
 
-`--seq_len` is the model's input length including `<s>` and `</s>` (as roberta-base's 512), so the model
-gets `max_position_embeddings = seq_len + 2` (RoBERTa's position offset) and tokenizers truncate to it.
-The defaults are a small model that pre-trains in minutes on two CPU cores; the same script pre-trains a
-real-size (roberta-base-like) model on a GPU, e.g. `--hidden_size 768 --num_layers 12 --num_heads 12
---intermediate_size 3072 --vocab_size 50265 --seq_len 512 --batch_size 256 --lr 6e-4 --warmup_steps 10000
---steps 100000 --bf16`.
+`--seq_len` is the model's input length including `<s>` and `</s>` (as roberta-base's 512): windows hold
+seq_len - 2 text tokens, the model gets `max_position_embeddings = seq_len + 2` (RoBERTa's position offset)
+and the saved tokenizer's `model_max_length` is seq_len, so fine-tune with `max_source_length <= seq_len`.
+The defaults are a small model (1.5M parameters) that runs about 0.5-1 step/s on two CPU cores (2000 steps:
+under an hour). The same script pre-trains a real-size (roberta-base-like) model on a GPU, e.g.
+`--hidden_size 768 --num_layers 12 --num_heads 12 --intermediate_size 3072 --vocab_size 50265 --seq_len 512
+--batch_size 256 --lr 6e-4 --warmup_steps 10000 --steps 100000 --bf16`.
 """
 
 from __future__ import annotations
@@ -270,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(stream) / 1e6:.2f}M tokens, {args.steps} steps of {args.batch_size} x {args.seq_len} tokens on "
           f"{device}")
     model.train()
-    losses, step = [], 0
-    curve_every = max(1, min(50, args.steps // 20))
+    losses, step, train_started = [], 0, time.time()
+    curve_every = max(1, min(50, args.steps // 100))
     bar = tqdm(total=args.steps, desc="pretrain_mlm", unit="step", disable=args.quiet)
     while step < args.steps:
         ids = make_windows(stream, rng.integers(0, windows, size=args.batch_size), width, tokenizer.cls_token_id,
@@ -291,13 +292,15 @@ def main(argv: list[str] | None = None) -> int:
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         out_of_time = args.max_minutes is not None and time.time() - started > 60 * args.max_minutes
         if step in save_steps or out_of_time or step == args.steps:
-            info.update(step=step, loss=float(np.mean(losses[-50:])), seconds=round(time.time() - started, 1),
+            now = time.time()
+            info.update(step=step, loss=float(np.mean(losses[-max(1, min(50, step // 10)):])),  # last 10%, <= 50
+                        seconds=round(now - started, 1), steps_per_second=round(step / (now - train_started), 3),
                         loss_curve=loss_curve(losses, curve_every))
             save_folder(model, tokenizer, out / f"ckpt_{step}", info)
         if out_of_time:
             break
     bar.close()
-    print(f"[pretrain_mlm] done in {info['seconds'] / 60:.1f} min ({step / max(info['seconds'], 1e-9):.2f} steps/s), "
+    print(f"[pretrain_mlm] done in {info['seconds'] / 60:.1f} min ({info['steps_per_second']:.2f} steps/s), "
           f"final loss {info['loss']:.3f}: {out / f'ckpt_{step}'}")
     print(json.dumps({k: info[k] for k in ("step", "loss", "seconds", "params")}))
     return 0 if math.isfinite(info["loss"]) else 1

@@ -1,0 +1,183 @@
+"""The main job in one command: tune two minima per method, sweep the straight path between them, report.
+
+Encoder track (default): all-MiniLM-L6-v2 on snli, fully fine-tuned and adapter-tuned with seeds 20 and
+30, then 26 points between each pair on dev and test. `--track t5`: the same through
+tune_singletask.py / task_interpolation.py with the home-built small T5. Finished runs and sweep points
+are reused; `--force` redoes them. Everything lands in `runs/quickstart/` (or `--out`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from module.files import atomic_write_json  # noqa: E402
+from utils.errors import run_cli  # noqa: E402
+
+SEEDS = (20, 30)
+# Sizes chosen for two CPU cores (see README): ~2 min per fine-tuning run, ~1.5 min per adapter run,
+# ~5 s per sweep point on 500 dev + 500 test pairs.
+ENCODER_METHODS = {
+    "finetune": {"delta_type": "none", "learning_rate": 1e-4, "max_steps": 150, "warmup_steps": 15},
+    "adapter": {"delta_type": "adapter", "bottleneck_dim": 24, "learning_rate": 1e-3, "max_steps": 150,
+                "warmup_steps": 15, "unfrozen_modules": ["deltas", "layer_norm", "final_layer_norm", "classifier"]},
+}
+T5_METHODS = {
+    "finetune": ["--tune_method", "model", "--learning_rate", "1e-3"],
+    "adapter": ["--tune_method", "adapter", "--apply_adapter", "--adapter_size", "16", "--learning_rate", "1e-2"],
+}
+LABELS = {"finetune": "full fine-tuning", "adapter": "adapter tuning"}
+
+
+def _same_config(path: Path, config: dict) -> bool:
+    return path.is_file() and json.loads(path.read_text()) == config
+
+
+def encoder_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> Path:
+    """Tune MiniLM on snli with one method and seed unless the same run already finished; returns its folder."""
+    from RoBERTa_model import run_glue
+
+    run_dir = out / f"{method}-seed{seed}"
+    config = {"model_name_or_path": str(args.model), "task_name": "snli", "data_dir": str(args.data),
+              "max_train_samples": args.train_examples, "max_eval_samples": args.eval_examples,
+              "max_test_samples": args.eval_examples, "max_source_length": 128, "per_device_train_batch_size": 32,
+              "per_device_eval_batch_size": 128, "evaluation_strategy": "no", "save_strategy": "steps",
+              "save_steps": ENCODER_METHODS[method]["max_steps"], "save_total_limit": 1, "seed": seed,
+              "do_train": True, "do_eval": True, "do_test": True, "output_dir": str(run_dir), "logging_steps": 25,
+              "report_to": "none", **ENCODER_METHODS[method]}
+    config_path = out / "configs" / f"{method}-seed{seed}.json"
+    if _same_config(config_path, config) and (run_dir / "all_results.json").is_file():
+        print(f"[quickstart] reusing {run_dir}")
+        return run_dir
+    shutil.rmtree(run_dir, ignore_errors=True)
+    atomic_write_json(config_path, config)
+    print(f"[quickstart] {LABELS[method]}, seed {seed} -> {run_dir}")
+    run_glue.main([str(config_path)])
+    return run_dir
+
+
+def encoder_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace) -> Path:
+    """The straight path between the two runs of one method (resumable)."""
+    from RoBERTa_model import itp_pretrain_adapter
+
+    steps = ENCODER_METHODS[method]["max_steps"]
+    sweep_dir = out / f"{method}-seed{SEEDS[0]}+{SEEDS[1]}"
+    config = {"model_name_or_path": str(args.model), "task_name": "snli", "data_dir": str(args.data),
+              "max_eval_samples": args.eval_examples, "max_test_samples": args.eval_examples,
+              "per_device_eval_batch_size": 128, "do_test": True, "output_dir": str(sweep_dir), "itpl_points": 26,
+              "path1": str(runs[0] / f"checkpoint-{steps}"), "path2": str(runs[1] / f"checkpoint-{steps}"),
+              "seed": SEEDS[0], "report_to": "none",
+              **{k: v for k, v in ENCODER_METHODS[method].items() if k in ("delta_type", "bottleneck_dim",
+                                                                             "unfrozen_modules")}}
+    config_path = out / "configs" / f"sweep-{method}.json"
+    atomic_write_json(config_path, config)
+    print(f"[quickstart] sweeping {LABELS[method]}: 26 points between seeds {SEEDS[0]} and {SEEDS[1]}")
+    itp_pretrain_adapter.main([str(config_path)])
+    return sweep_dir
+
+
+def t5_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> Path:
+    """Tune the home-built T5 with tune_singletask.py (finished runs are skipped by it)."""
+    import tune_singletask
+
+    grid_dir = out / f"{method}-seed{seed}"
+    argv = ["--task_dir", str(args.data / args.t5_task), "--model", str(args.t5_model), "--output_dir",
+            str(grid_dir), "--do_train", "--train_iters", str(args.t5_steps), "--valid_interval",
+            str(args.t5_steps), "--output_interval", str(args.t5_steps), "--log_interval", "25",
+            "--train_batch_size", "32", "--predict_batch_size", "128", "--max_input_length", "128",
+            "--max_output_length", "8", "--seed", str(seed), "--max_grad_norm", "1.0", "--choose_dev_1000",
+            "--quiet", *T5_METHODS[method]]
+    print(f"[quickstart] T5 {LABELS[method]}, seed {seed} -> {grid_dir}")
+    tune_singletask.main(argv)
+    return next(grid_dir.glob("lr_*_seed_*"))
+
+
+def t5_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace) -> Path:
+    """task_interpolation.py between the two T5 runs of one method (resumable)."""
+    import task_interpolation
+
+    sweep_dir = out / f"{method}-seed{SEEDS[0]}+{SEEDS[1]}"
+    argv = ["--task_dir", str(args.data / args.t5_task), "--model", str(args.t5_model), "--output_dir",
+            str(sweep_dir), "--load_PET_path_1", str(runs[0] / "checkpoint-last.pt"), "--load_PET_path_2",
+            str(runs[1] / "checkpoint-last.pt"), "--itpl_points", "26", "--do_valid", "--do_predict",
+            "--choose_dev_1000", "--choose_test_1000", "--predict_batch_size", "128", "--max_input_length", "128",
+            "--max_output_length", "8", *T5_METHODS[method][:2],
+            *(T5_METHODS[method][2:-2] if method == "adapter" else [])]
+    print(f"[quickstart] T5 sweep, {LABELS[method]}: 26 points")
+    task_interpolation.main(argv)
+    return sweep_dir
+
+
+def report(sweeps: dict[str, Path], out: Path) -> str:
+    """The summary table, and the overlay figure of both pairs."""
+    from utils.plotting import plot_overlay
+
+    lines = [f"{'pair':<18} {'split':<5} {'acc x=0':>8} {'acc x=1':>8} {'worst acc':>13} "
+             f"{'barrier acc (mean/lin/sub)':>27} {'barrier loss (mean/lin/sub)':>28}"]
+    curves = {}
+    for method, sweep_dir in sweeps.items():
+        summary = json.loads((sweep_dir / "summary.json").read_text())
+        for split, block in summary["splits"].items():
+            perf, loss = block["performance"], block["loss"]
+            b = [perf[k] for k in ("barrier_endpoint_mean", "barrier_linear", "barrier_subsegment")]
+            c = [loss[k] for k in ("barrier_endpoint_mean", "barrier_linear", "barrier_subsegment")]
+            lines.append(f"{LABELS[method]:<18} {split:<5} {perf['endpoints'][0]:>8.3f} {perf['endpoints'][1]:>8.3f} "
+                         f"{perf['worst']['value']:>6.3f} @{perf['worst']['x']:<5} "
+                         f"{b[0]:>8.3f}/{b[1]:.3f}/{b[2]:.3f} {c[0]:>10.3f}/{c[1]:.3f}/{c[2]:.3f}")
+        records = sorted((json.loads(p.read_text()) for p in (sweep_dir / "points").glob("x_*.json")),
+                         key=lambda r: r["x"])
+        for split in records[0]["splits"]:
+            curves[f"{LABELS[method]} ({split})"] = ([r["x"] for r in records],
+                                                      [r["splits"][split]["performance"] for r in records])
+    plot_overlay(curves, "accuracy", out / "overlay.png", title="Linear paths between seeds 20 and 30")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--track", choices=("encoder", "t5"), default="encoder")
+    p.add_argument("--out", type=Path, default=None, help="default: runs/quickstart (runs/quickstart-t5 for t5)")
+    p.add_argument("--data", type=Path, default=ROOT / "data")
+    p.add_argument("--model", type=Path, default=ROOT / "pretrained_models" / "all-MiniLM-L6-v2")
+    p.add_argument("--t5_model", type=Path, default=ROOT / "pretrained_models" / "t5-small-home")
+    p.add_argument("--t5_task", default="rotten_tomatoes")
+    p.add_argument("--t5_steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=150, help="updates per encoder run (batch 32)")
+    p.add_argument("--train_examples", type=int, default=20000)
+    p.add_argument("--eval_examples", type=int, default=500)
+    p.add_argument("--force", action="store_true", help="redo every run and sweep point")
+    args = p.parse_args(argv)
+    for method in ENCODER_METHODS.values():
+        method["max_steps"] = args.steps
+        method["warmup_steps"] = max(1, args.steps // 10)
+    out = args.out or ROOT / "runs" / ("quickstart" if args.track == "encoder" else "quickstart-t5")
+    if args.force and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    run, sweep = (encoder_run, encoder_sweep) if args.track == "encoder" else (t5_run, t5_sweep)
+    sweeps = {}
+    for method in ("finetune", "adapter"):
+        runs = [run(out, method, seed, args) for seed in SEEDS]
+        sweeps[method] = sweep(out, method, runs, args)
+    table = report(sweeps, out)
+    print("\n" + table + "\n")
+    print("barriers: positive = the path is worse than the reference (mean of endpoints / straight line / "
+          "any sub-segment); accuracy drops and loss rises both count as positive")
+    for method, sweep_dir in sweeps.items():
+        print(f"{LABELS[method]}: {sweep_dir}/result.csv, summary.json, interpolation.png")
+    print(f"overlay of both pairs: {out / 'overlay.png'}")
+    print(f"[quickstart] finished in {(time.time() - start) / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
