@@ -13,7 +13,6 @@ an unfinished training from curve-last.pt, or skips a finished one, and continue
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import random
 import sys
@@ -30,11 +29,11 @@ from module.analysis import write_sweep_files
 from module.checkpoint import load_checkpoint
 from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, write_point
 from module.files import setup_logger
-from module.interpolation import IncompatibleCheckpoints, check_same_keys, interpolation_points
+from module.interpolation import IncompatibleCheckpoints, interpolation_points
 from module.sweep import run_sweep
 from T5_model.evaluation import evaluate_batches, shift_right
-from T5_model.trainer import METRICS_CSV_FIELDS, build_optimizer, build_scheduler, set_seed, split_batch
-from task_interpolation import SWEEP_SETTING_KEYS, endpoint_tensors, raw_scores, sweep_splits
+from T5_model.trainer import MetricsLog, build_optimizer, build_scheduler, set_seed, split_batch
+from task_interpolation import SWEEP_SETTING_KEYS, load_endpoints, raw_scores, sweep_splits
 from utils.errors import run_cli
 from utils.options import parse_args
 
@@ -106,19 +105,12 @@ class CurveTrainer:
         self.micro_size = min(self.group_size, args.micro_batch_size)
         self.start_time = time.time()
         self.settings = {k: getattr(args, k) for k in TRAIN_SETTING_KEYS}
+        self.metrics_log = MetricsLog(self.out_dir / "metrics.csv", metric, self.logger)
 
     # ------------------------------------------------------------------ logging and saving
     def record(self, step: int, epoch: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
-        path = self.out_dir / "metrics.csv"
-        new = not path.exists()
-        with path.open("a", newline="") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(METRICS_CSV_FIELDS)
-            writer.writerow([step, epoch, kind, f"{loss:.6f}", "" if performance is None else f"{performance:.6f}",
-                             f"{lr:.3g}", f"{time.time() - self.start_time:.1f}"])
-        perf = "" if performance is None else f" {self.metric}: {performance:.4f}"
-        self.logger.info(f"{kind} | step {step} epoch {epoch} loss {loss:.5f}{perf} lr {lr:.3g}")
+        """One row of metrics.csv and the log."""
+        self.metrics_log.record(step, epoch, kind, loss, performance, lr)
 
     def save(self, name: str, state: dict, optimizer=None, scheduler=None, extra: dict | None = None) -> Path:
         meta = {"args": vars(self.args), "task": self.task, "metric": self.metric,
@@ -260,14 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     eval_splits = sweep_splits(args)
     train_splits = {"train": load_split(args.task_dir, "train", override=args.train_file, datasplit=args.datasplit),
                     "dev": load_split(args.task_dir, "dev", override=args.dev_file, choose_1000=args.choose_dev_1000)}
-    theta1 = endpoint_tensors(args.load_PET_path_1, args.tune_method)
-    theta2 = endpoint_tensors(args.load_PET_path_2, args.tune_method)
-    check_same_keys(theta1, theta2, (args.load_PET_path_1, args.load_PET_path_2))
-    if args.tune_method == "adapter":
-        size = next(v.shape[-1] for k, v in theta1.items() if k.endswith("adapter_A"))
-        if size != args.adapter_size:
-            raise ValueError(f"{args.load_PET_path_1}: adapters of size {size}, but --adapter_size is "
-                             f"{args.adapter_size} (pass --adapter_size {size})")
+    theta1, theta2 = load_endpoints(args)
 
     from T5_model.model import model_provider
 

@@ -40,6 +40,19 @@ def endpoint_tensors(path: str, tune_method: str) -> dict[str, torch.Tensor]:
     return dict(ckpt.tensors)
 
 
+def load_endpoints(args: argparse.Namespace) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Both endpoints' tensors, checked against each other and against --adapter_size."""
+    theta1 = endpoint_tensors(args.load_PET_path_1, args.tune_method)
+    theta2 = endpoint_tensors(args.load_PET_path_2, args.tune_method)
+    check_same_keys(theta1, theta2, (args.load_PET_path_1, args.load_PET_path_2))
+    if args.tune_method == "adapter":
+        size = next(v.shape[-1] for k, v in theta1.items() if k.endswith("adapter_A"))
+        if size != args.adapter_size:
+            raise ValueError(f"{args.load_PET_path_1}: adapters of size {size}, but --adapter_size is "
+                             f"{args.adapter_size} (pass --adapter_size {size})")
+    return theta1, theta2
+
+
 def sweep_splits(args: argparse.Namespace) -> dict:
     """The splits evaluated at every point."""
     if args.itp_on_train:
@@ -70,14 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     task = task_name(args.task_dir)
     metric = metric_for_task(task, args.metric)
     splits = sweep_splits(args)
-    theta1 = endpoint_tensors(args.load_PET_path_1, args.tune_method)
-    theta2 = endpoint_tensors(args.load_PET_path_2, args.tune_method)
-    check_same_keys(theta1, theta2, (args.load_PET_path_1, args.load_PET_path_2))
-    if args.tune_method == "adapter":
-        size = next(v.shape[-1] for k, v in theta1.items() if k.endswith("adapter_A"))
-        if size != args.adapter_size:
-            raise ValueError(f"{args.load_PET_path_1}: adapters of size {size}, but --adapter_size is "
-                             f"{args.adapter_size} (pass --adapter_size {size})")
+    theta1, theta2 = load_endpoints(args)
 
     from dataloader.batching import encode_split, eval_batches
     from module.interpolation import Interpolator

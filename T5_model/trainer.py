@@ -39,6 +39,25 @@ from T5_model.model import trained_state
 METRICS_CSV_FIELDS = ["step", "epoch", "kind", "loss", "performance", "lr", "seconds"]
 
 
+class MetricsLog:
+    """`metrics.csv` (one row per logged train window or validation) plus the same line in the run's log."""
+
+    def __init__(self, path: Path, metric: str, logger: logging.Logger):
+        self.path, self.metric, self.logger, self.start = Path(path), metric, logger, time.time()
+
+    def record(self, step: int, epoch: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
+        """Append one row and log it."""
+        new = not self.path.exists()
+        with self.path.open("a", newline="") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(METRICS_CSV_FIELDS)
+            writer.writerow([step, epoch, kind, f"{loss:.6f}", "" if performance is None else f"{performance:.6f}",
+                             f"{lr:.3g}", f"{time.time() - self.start:.1f}"])
+        perf = "" if performance is None else f" {self.metric}: {performance:.4f}"
+        self.logger.info(f"{kind} | step {step} epoch {epoch} loss {loss:.5f}{perf} lr {lr:.3g}")
+
+
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and torch."""
     import numpy as np
@@ -111,6 +130,7 @@ class Trainer:
         self.group_size = args.train_batch_size * args.gradient_accumulation_steps
         self.micro_size = min(self.group_size, args.micro_batch_size)
         self.start_time = time.time()
+        self.metrics_log = MetricsLog(self.run_dir / "metrics.csv", metric, self.logger)
 
     def _prepare(self, examples: list[Example]) -> SplitData:
         a = self.args
@@ -146,18 +166,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ logging
     def _record(self, step: int, epoch: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
-        if not self.accelerator.is_main_process:
-            return
-        path = self.run_dir / "metrics.csv"
-        new = not path.exists()
-        with path.open("a", newline="") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(METRICS_CSV_FIELDS)
-            writer.writerow([step, epoch, kind, f"{loss:.6f}", "" if performance is None else f"{performance:.6f}",
-                             f"{lr:.3g}", f"{time.time() - self.start_time:.1f}"])
-        perf = "" if performance is None else f" {self.metric}: {performance:.4f}"
-        self.logger.info(f"{kind} | step {step} epoch {epoch} loss {loss:.5f}{perf} lr {lr:.3g}")
+        if self.accelerator.is_main_process:
+            self.metrics_log.record(step, epoch, kind, loss, performance, lr)
 
     def save(self, name: str, step: int, epoch: int, position: int, extra: dict | None = None,
              optimizer=None, scheduler=None) -> Path:

@@ -9,14 +9,8 @@
 #   SAVE_PATH=runs MODEL=pretrained_models/t5-small-home TASK=rotten_tomatoes STEP=100 TRAIN_ITERS=300 \
 #     bash scripts/adapter_curve_find.sh
 # EXTRA_FLAGS is appended last (e.g. "--metric ACC --quiet").
-set -euo pipefail
-cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-.venv/bin/python}
-DATA_DIR=${DATA_DIR:-./data}
-MODELS=${MODELS:-./models}
+source "$(dirname "$0")/paper_env.sh"
 SAVE_PATH=${SAVE_PATH:-./models_curve_result}
-MODEL=${MODEL:-./pretrained_models/t5.1.1.lm100k.base}
-TOKENIZER=${TOKENIZER:-$MODEL}
 TASK=${TASK:-glue-mnli}
 SEED=${SEED:-20}
 STEP=${STEP:-50000}

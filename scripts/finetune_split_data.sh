@@ -5,16 +5,11 @@
 # On a small machine lower TRAIN_ITERS (e.g. 200), VALID/OUTPUT intervals (e.g. 50/100), point MODEL at a
 # small T5 (e.g. pretrained_models/t5-small-home) and TASKS at a prepared task (e.g. rotten_tomatoes).
 # EXTRA_FLAGS is appended to every command (e.g. EXTRA_FLAGS="--metric ACC --quiet").
-set -euo pipefail
-cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-.venv/bin/python}
+source "$(dirname "$0")/paper_env.sh"
 TASKS=${TASKS:-"glue-mnli"}
 SEEDS=${SEEDS:-"20"}
-DATA_DIR=${DATA_DIR:-./data}
 SAVE_PATH=${SAVE_PATH:-./models}
 IDENTIFIER=${IDENTIFIER:-PET_split_data_finetune}
-MODEL=${MODEL:-./pretrained_models/t5.1.1.lm100k.base}
-TOKENIZER=${TOKENIZER:-$MODEL}
 TRAIN_ITERS=${TRAIN_ITERS:-50000}
 VALID_INTERVAL=${VALID_INTERVAL:-5000}
 OUTPUT_INTERVAL=${OUTPUT_INTERVAL:-10000}

@@ -3,14 +3,8 @@
 # Paper settings (Qin et al. 2022); every variable can be overridden from the environment, e.g.
 #   SAVE_PATH=runs MODEL=pretrained_models/t5-small-home TASK=rotten_tomatoes STEP=100 bash itp_same_domain_finetune.sh
 # EXTRA_FLAGS is appended to every command (e.g. "--metric ACC --quiet").
-set -euo pipefail
-cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-.venv/bin/python}
-DATA_DIR=${DATA_DIR:-./data}
-MODELS=${MODELS:-./models}
+source "$(dirname "$0")/paper_env.sh"
 SAVE_PATH=${SAVE_PATH:-./models_itp_result}
-MODEL=${MODEL:-./pretrained_models/t5.1.1.lm100k.base}
-TOKENIZER=${TOKENIZER:-$MODEL}
 POINTS=${POINTS:-26}
 TASK1=${TASK1:-glue-mnli}
 TASK2=${TASK2:-anli}

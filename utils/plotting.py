@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from module.files import atomic_target
+
 DPI = 120
 
 
@@ -21,20 +23,12 @@ def _check_series(name: str, xs: Sequence[float], ys: Sequence[float]) -> None:
 
 
 def _save_png(fig, path: str | Path) -> Path:
-    """Save `fig` as a PNG at `path`: written under a temporary `.png` name beside it, synced, then renamed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    try:
-        with tmp.open("wb") as handle:
-            fig.savefig(handle, format="png", dpi=DPI)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    """Save `fig` as a PNG at `path` atomically (temporary `.png` beside it, synced, then renamed)."""
+    with atomic_target(path, suffix=".png") as tmp, tmp.open("wb") as handle:
+        fig.savefig(handle, format="png", dpi=DPI)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Path(path)
 
 
 def _new_figure(width: float, height: float):
