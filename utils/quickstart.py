@@ -93,7 +93,7 @@ def t5_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> Path:
             str(args.t5_steps), "--output_interval", str(args.t5_steps), "--log_interval", "25",
             "--train_batch_size", "32", "--predict_batch_size", "128", "--max_input_length", "128",
             "--max_output_length", "8", "--seed", str(seed), "--max_grad_norm", "1.0", "--choose_dev_1000",
-            "--quiet", *T5_METHODS[method]]
+            "--metric", "ACC", "--quiet", *T5_METHODS[method]]
     print(f"[quickstart] T5 {LABELS[method]}, seed {seed} -> {grid_dir}")
     tune_singletask.main(argv)
     return next(grid_dir.glob("lr_*_seed_*"))
@@ -108,7 +108,7 @@ def t5_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace)
             str(sweep_dir), "--load_PET_path_1", str(runs[0] / "checkpoint-last.pt"), "--load_PET_path_2",
             str(runs[1] / "checkpoint-last.pt"), "--itpl_points", "26", "--do_valid", "--do_predict",
             "--choose_dev_1000", "--choose_test_1000", "--predict_batch_size", "128", "--max_input_length", "128",
-            "--max_output_length", "8", *T5_METHODS[method][:2],
+            "--max_output_length", "8", "--metric", "ACC", *T5_METHODS[method][:2],
             *(T5_METHODS[method][2:-2] if method == "adapter" else [])]
     print(f"[quickstart] T5 sweep, {LABELS[method]}: 26 points")
     task_interpolation.main(argv)
