@@ -25,8 +25,8 @@ SEEDS = (20, 30)
 # Sizes chosen for two CPU cores (see README): ~2 min per fine-tuning run, ~1.5 min per adapter run,
 # ~5 s per sweep point on 500 dev + 500 test pairs.
 ENCODER_METHODS = {
-    "finetune": {"delta_type": "none", "learning_rate": 1e-4, "max_steps": 150, "warmup_steps": 15},
-    "adapter": {"delta_type": "adapter", "bottleneck_dim": 24, "learning_rate": 1e-3, "max_steps": 150,
+    "finetune": {"delta_type": "none", "learning_rate": 2e-4, "max_steps": 150, "warmup_steps": 15},
+    "adapter": {"delta_type": "adapter", "bottleneck_dim": 24, "learning_rate": 3e-3, "max_steps": 150,
                 "warmup_steps": 15, "unfrozen_modules": ["deltas", "layer_norm", "final_layer_norm", "classifier"]},
 }
 T5_METHODS = {
