@@ -30,7 +30,7 @@ from module.checkpoint import load_checkpoint
 from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, write_point
 from module.files import setup_logger
 from module.interpolation import IncompatibleCheckpoints, interpolation_points
-from module.sweep import run_sweep
+from module.sweep import fingerprint, run_sweep
 from T5_model.evaluation import evaluate_batches, shift_right
 from T5_model.trainer import MetricsLog, build_optimizer, build_scheduler, set_seed, split_batch
 from task_interpolation import SWEEP_SETTING_KEYS, load_endpoints, raw_scores, sweep_splits
@@ -330,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
              "curve_train_updates": state["num_updates"], "curve_length": curve.length(LENGTH_POINTS),
              "line_length": curve.line_length()}
     settings = {k: getattr(args, k) for k in SWEEP_SETTING_KEYS + CURVE_SETTING_KEYS}
-    settings["task"] = task
+    settings.update(task=task, endpoints=fingerprint(args.load_PET_path_1, args.load_PET_path_2,
+                                                      out_dir / "curve-best.pt"))
     records = run_sweep(xs, set_point, evaluate_point, out_dir, task, metric, settings,
                         itp_on_train=args.itp_on_train, extra_summary=extra, quiet=args.quiet, desc="curve sweep")
     weighted = {split: length_weighted_mean([r["splits"][split]["loss"] for r in records], segments)

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from dataloader.batching import encode_split, eval_batches
     from module.interpolation import Interpolator
-    from module.sweep import run_sweep
+    from module.sweep import fingerprint, run_sweep
     from T5_model.evaluation import evaluate_batches
     from T5_model.model import model_provider
 
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         return results
 
     settings = {k: getattr(args, k) for k in SWEEP_SETTING_KEYS}
-    settings["task"] = task
+    settings.update(task=task, endpoints=fingerprint(args.load_PET_path_1, args.load_PET_path_2))
     with interpolator:
         records = run_sweep(interpolation_points(args.itpl_points), interpolator.set, evaluate_point, out_dir, task,
                             metric, settings, itp_on_train=args.itp_on_train, quiet=args.quiet, desc="interpolation")

@@ -19,6 +19,7 @@ import torch  # noqa: E402
 
 from module.checkpoint import load_checkpoint  # noqa: E402
 from module.loading import load_tokenizer  # noqa: E402
+from module.sweep import fingerprint  # noqa: E402
 from RoBERTa_model.config import load_config  # noqa: E402
 from RoBERTa_model.encoder import (  # noqa: E402
     EncoderError,
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     if training_args.do_predict:
         splits["test"] = load_task_split(data_args.data_dir, task, "test", data_args.max_test_samples)
     encoded = {k: encode_task(v, tokenizer, labels, data_args.max_source_length) for k, v in splits.items()}
-    settings = {"script": "itp_task_boundary_finetune", "path1": itp.path1, "path2": itp.path2, "task": task,
+    settings = {"endpoints": fingerprint(itp.path1, itp.path2),
+                "script": "itp_task_boundary_finetune", "path1": itp.path1, "path2": itp.path2, "task": task,
                 "head_from": paths[own], "splits": sorted(encoded), "max_eval_samples": data_args.max_eval_samples,
                 "max_test_samples": data_args.max_test_samples}
     records = sweep_classifier(model, theta1, theta2, encoded, training_args.output_dir, task, settings,

@@ -14,6 +14,20 @@ from module.files import atomic_write_json
 SETTINGS_FILE = "sweep.json"
 
 
+def fingerprint(*paths: str | Path) -> list[dict]:
+    """Size and modification time of each endpoint file (or of every file in an endpoint folder).
+
+    Part of a sweep's settings, so that points computed from older endpoints at the same paths are never
+    reused.
+    """
+    result = []
+    for path in map(Path, paths):
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        result.append({"path": str(path), "files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns]
+                                                    for f in files if f.exists()]})
+    return result
+
+
 class SweepSettingsMismatch(ValueError):
     """The output folder already holds points of a sweep with other settings."""
 

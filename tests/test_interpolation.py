@@ -124,6 +124,28 @@ def test_sweep_resumes_after_a_kill_without_redoing_or_duplicating(tmp_path):
         run_sweep(xs, set_point, evaluate, tmp_path, "task", "ACC", {"a": 2}, quiet=True)
 
 
+def test_retrained_endpoints_are_never_mixed_with_old_points(tmp_path):
+    """Same paths, new files: the fingerprint in the settings refuses the stale points."""
+    import os
+
+    from module.sweep import fingerprint
+
+    ckpt = tmp_path / "a.pt"
+    ckpt.write_text("v1")
+    done = []
+
+    def sweep():
+        return run_sweep([0.0, 1.0], lambda x: None, lambda: done.append(1) or {
+            "dev": {"performance": 1.0, "loss": 0.0, "scores": [1.0]}}, tmp_path / "out", "t", "ACC",
+            {"endpoints": fingerprint(ckpt)}, quiet=True)
+
+    sweep()
+    ckpt.write_text("v2, retrained")
+    os.utime(ckpt, ns=(1, 1))
+    with pytest.raises(SweepSettingsMismatch, match="endpoints"):
+        sweep()
+
+
 @pytest.fixture(scope="module")
 def adapter_runs(tiny_t5_dir, toy_task, tmp_path_factory):
     out = tmp_path_factory.mktemp("tuned")

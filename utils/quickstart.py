@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from module.files import atomic_write_json  # noqa: E402
+from module.sweep import SweepSettingsMismatch  # noqa: E402
 from utils.errors import run_cli  # noqa: E402
 
 SEEDS = (20, 30)
@@ -79,7 +80,12 @@ def encoder_sweep(out: Path, method: str, runs: list[Path], args: argparse.Names
     config_path = out / "configs" / f"sweep-{method}.json"
     atomic_write_json(config_path, config)
     print(f"[quickstart] sweeping {LABELS[method]}: 26 points between seeds {SEEDS[0]} and {SEEDS[1]}")
-    itp_pretrain_adapter.main([str(config_path)])
+    try:
+        itp_pretrain_adapter.main([str(config_path)])
+    except SweepSettingsMismatch:  # the endpoints were retrained: the old points are stale
+        print(f"[quickstart] endpoints changed since {sweep_dir} was swept: sweeping again")
+        shutil.rmtree(sweep_dir)
+        itp_pretrain_adapter.main([str(config_path)])
     return sweep_dir
 
 
@@ -111,7 +117,12 @@ def t5_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace)
             "--max_output_length", "8", "--metric", "ACC", *T5_METHODS[method][:2],
             *(T5_METHODS[method][2:-2] if method == "adapter" else [])]
     print(f"[quickstart] T5 sweep, {LABELS[method]}: 26 points")
-    task_interpolation.main(argv)
+    try:
+        task_interpolation.main(argv)
+    except SweepSettingsMismatch:
+        print(f"[quickstart] endpoints changed since {sweep_dir} was swept: sweeping again")
+        shutil.rmtree(sweep_dir)
+        task_interpolation.main(argv)
     return sweep_dir
 
 
