@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task", default="rotten_tomatoes")
     p.add_argument("--checkpoints", type=Path, default=ROOT / "RoBERTa_model" / "checkpoint")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "pretrain_steps")
-    p.add_argument("--pretrain_steps", type=int, nargs="+", default=[100, 400, 1200])
+    p.add_argument("--pretrain_steps", type=int, nargs="+", default=[100, 300, 600])
     p.add_argument("--warmup_steps", type=int, default=60)
     p.add_argument("--max_lines", type=int, default=200000)
     p.add_argument("--tune_steps", type=int, default=200)
