@@ -38,7 +38,7 @@ import torch  # noqa: E402
 
 from utils.errors import run_cli  # noqa: E402
 from utils.options import OneLineParser  # noqa: E402
-from utils.pretrain_t5 import read_lines, save_folder, token_stream  # noqa: E402
+from utils.pretrain_t5 import read_lines, save_folder, token_stream, update  # noqa: E402
 
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, as RoBERTa
 CHECK_TEXTS = ("the movie was good", "A person, on a horse - naïve café 日本 😀!", "  two  spaces , and a tab\there")
@@ -281,11 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                                      args.mlm_probability, generator)
         with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=args.bf16):
             loss = mlm_loss(model, inputs.to(device), labels.to(device))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        update(model, loss, optimizer, scheduler)
         step += 1
         losses.append(float(loss.detach()))
         bar.update(1)

@@ -11,8 +11,12 @@ ADAPTER_TYPES = ("houlsby", "pfeiffer")
 LR_SCHEDULES = ("constant", "constant_with_warmup", "linear")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
@@ -67,24 +71,24 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
                    help="metric kind (ACC, EM, QA-F1, ...) for a task missing from dataloader/metrics.py")
 
     g = p.add_argument_group("pre-processing and decoding")
-    g.add_argument("--max_input_length", type=_positive_int, default=512)
-    g.add_argument("--max_output_length", type=_positive_int, default=64)
-    g.add_argument("--num_beams", type=_positive_int, default=4,
+    g.add_argument("--max_input_length", type=positive_int, default=512)
+    g.add_argument("--max_output_length", type=positive_int, default=64)
+    g.add_argument("--num_beams", type=positive_int, default=4,
                    help="kept for compatibility: validation, test and sweeps decode greedily, as the original did")
     g.add_argument("--append_another_bos", action="store_true",
                    help="prepend one extra start token (T5: the pad/decoder-start id) to every input")
 
     g = p.add_argument_group("training")
-    g.add_argument("--train_batch_size", type=_positive_int, default=32)
-    g.add_argument("--predict_batch_size", type=_positive_int, default=32)
+    g.add_argument("--train_batch_size", type=positive_int, default=32)
+    g.add_argument("--predict_batch_size", type=positive_int, default=32)
     g.add_argument("--learning_rate", type=_finite_float, default=5e-5)
     g.add_argument("--warmup_proportion", type=_finite_float, default=0.01, help="kept for compatibility; unused")
     g.add_argument("--weight_decay", type=_finite_float, default=0.01,
                    help="kept for compatibility; the original's Adafactor ran without weight decay")
     g.add_argument("--adam_epsilon", type=_finite_float, default=1e-8, help="kept for compatibility; unused")
     g.add_argument("--max_grad_norm", type=_finite_float, default=0.01)
-    g.add_argument("--gradient_accumulation_steps", type=_positive_int, default=1)
-    g.add_argument("--micro_batch_size", type=_positive_int, default=16,
+    g.add_argument("--gradient_accumulation_steps", type=positive_int, default=1)
+    g.add_argument("--micro_batch_size", type=positive_int, default=16,
                    help="largest batch run at once; a larger batch is split and its gradients accumulated")
     g.add_argument("--train_epochs", type=_big_int, default=10_000_000)
     g.add_argument("--warmup_steps", type=int, default=500, help="used by --lr_decay_style constant_with_warmup/linear")
@@ -94,9 +98,9 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--train_iters", type=_big_int, default=10_000_000)
     g.add_argument("--wait_step", type=int, default=10_000_000, help="kept for compatibility; see --early_stop")
     g.add_argument("--quiet", action="store_true", help="no progress bar, log to the file only")
-    g.add_argument("--valid_interval", type=_positive_int, default=5000)
-    g.add_argument("--output_interval", type=_positive_int, default=10000)
-    g.add_argument("--log_interval", type=_positive_int, default=100)
+    g.add_argument("--valid_interval", type=positive_int, default=5000)
+    g.add_argument("--output_interval", type=positive_int, default=10000)
+    g.add_argument("--log_interval", type=positive_int, default=100)
     g.add_argument("--early_stop", type=int, default=-1, help="stop after N validations without improvement")
     g.add_argument("--seed", type=int, default=20)
     g.add_argument("--choose_test_1000", action="store_true")
@@ -106,21 +110,21 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
 
     g = p.add_argument_group("grid")
     g.add_argument("--learning_rate_list", nargs="*", type=_finite_float, default=[])
-    g.add_argument("--bsz_list", nargs="*", type=_positive_int, default=[])
+    g.add_argument("--bsz_list", nargs="*", type=positive_int, default=[])
     g.add_argument("--tune_method", choices=TUNE_METHODS, default="model", help="model or adapter")
     g.add_argument("--one_prefix", action="store_true", help="kept for compatibility; unused")
 
     g = p.add_argument_group("adapter")
     g.add_argument("--apply_adapter", action="store_true")
     g.add_argument("--adapter_type", choices=ADAPTER_TYPES, default="houlsby")
-    g.add_argument("--adapter_size", type=_positive_int, default=64)
+    g.add_argument("--adapter_size", type=positive_int, default=64)
     g.add_argument("--r_mean", type=_finite_float, default=0.0)
     g.add_argument("--r_std", type=_finite_float, default=0.02)
 
     g = p.add_argument_group("interpolation")
     g.add_argument("--load_PET_path_1", default=None)
     g.add_argument("--load_PET_path_2", default=None)
-    g.add_argument("--itpl_points", type=_positive_int, default=26)
+    g.add_argument("--itpl_points", type=positive_int, default=26)
 
     g = p.add_argument_group("curve")
     g.add_argument("--bend_num", type=int, default=1, help="curve_find.py: number of trainable bends (at least 1)")

