@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(f"{backbone.name:<11} {perf['endpoints'][0]:>8.3f} {perf['endpoints'][1]:>8.3f} "
                     f"{perf['worst']['value']:>9.3f} {perf['barrier_linear']:>10.3f} {loss['barrier_linear']:>10.3f}")
     figure = plot_overlay(curves, "dev accuracy", args.out / "pretrain_steps.png",
-                          title=f"Adapters (seeds 20, 30) on {args.task}, by pre-training step")
+                          title=f"Adapter seeds 20/30 on {args.task}")
     print(f"\n{'backbone':<11} {'acc x=0':>8} {'acc x=1':>8} {'worst acc':>9} {'barrier acc':>10} "
           f"{'barrier loss':>10}\n" + "\n".join(rows))
     print(f"(barrier_linear; positive = worse than the straight line between the endpoints)\ncombined plot: {figure}")
