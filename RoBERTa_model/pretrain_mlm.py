@@ -38,7 +38,7 @@ import torch  # noqa: E402
 
 from utils.errors import run_cli  # noqa: E402
 from utils.options import OneLineParser  # noqa: E402
-from utils.pretrain_t5 import read_lines, save_folder, token_stream, update  # noqa: E402
+from utils.pretrain_t5 import add_run_flags, read_lines, save_folder, token_stream, update  # noqa: E402
 
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, as RoBERTa
 CHECK_TEXTS = ("the movie was good", "A person, on a horse - naïve café 日本 😀!", "  two  spaces , and a tab\there")
@@ -64,14 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW peak learning rate")
     p.add_argument("--warmup_steps", type=int, default=100, help="linear warm-up, then linear decay to 0 at --steps")
     p.add_argument("--weight_decay", type=float, default=0.01, help="not applied to biases and LayerNorms")
-    p.add_argument("--save_steps", type=int, nargs="*", default=None,
-                   help="steps at which ckpt_<STEP> is saved (default: 4 evenly spaced, the last included)")
-    p.add_argument("--max_minutes", type=float, default=None, help="stop (and save) after this many minutes")
-    p.add_argument("--max_lines", type=int, default=None, help="use only the first N lines of --text")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPUs, recent CPUs)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true")
-    return p
+    return add_run_flags(p)
 
 
 def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> argparse.Namespace:

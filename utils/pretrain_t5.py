@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch_size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-2, help="Adafactor learning rate (constant after warm-up)")
     p.add_argument("--warmup_steps", type=int, default=100)
+    return add_run_flags(p)
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags both pre-training scripts share: checkpoint steps, time and data limits, bf16, seed, quiet."""
     p.add_argument("--save_steps", type=int, nargs="*", default=None,
                    help="steps at which ckpt_<STEP> is saved (default: 4 evenly spaced, the last included)")
     p.add_argument("--max_minutes", type=float, default=None, help="stop (and save) after this many minutes")
