@@ -12,8 +12,9 @@ PY=.venv/bin/python
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [[ " $* " == *" --track t5 "* ]]; then
   $PY utils/prepare_data.py --tasks rotten_tomatoes --text
+  $PY utils/prepare_models.py  # all-MiniLM-L6-v2: the home T5 starts its embeddings from its word embeddings
   if [ ! -f pretrained_models/t5-small-home/config.json ]; then
-    echo "[quickstart] building the home-made small T5 (pre-training, a few minutes once)"
+    echo "[quickstart] building the home-made small T5 (pre-training, about 10 minutes, once)"
     $PY utils/pretrain_t5.py --out pretrained_models/t5-small-home
   fi
 else

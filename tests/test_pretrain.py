@@ -48,7 +48,8 @@ def test_short_pretraining_writes_loadable_checkpoints(tmp_path):
     out = tmp_path / "t5-home"
     code = pretrain_t5.main(["--text", str(text), "--out", str(out), "--vocab_size", "300", "--d_model", "32",
                              "--d_kv", "8", "--d_ff", "64", "--num_layers", "1", "--num_heads", "2", "--seq_len",
-                             "32", "--batch_size", "4", "--steps", "5", "--save_steps", "2", "5", "--quiet"])
+                             "32", "--batch_size", "4", "--steps", "5", "--save_steps", "2", "5", "--quiet",
+                             "--init_embeddings", "none"])
     assert code == 0
     for folder in (out / "ckpt_2", out / "ckpt_5", out):
         model = T5ForConditionalGeneration.from_pretrained(str(folder))
@@ -74,3 +75,35 @@ def test_missing_text_is_one_clear_error(tmp_path, capsys):
 def test_sentinels_are_the_last_ids(tokenizer_dir, k):
     tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     assert tok.convert_tokens_to_ids(f"<extra_id_{k}>") == len(tok) - 1 - k
+
+
+def test_fresh_t5_starts_at_unit_logit_scale():
+    """transformers ties T5's embeddings and, for v1.1 configs, skips output scaling: init_t5 corrects the start."""
+    import math
+    from argparse import Namespace
+
+    import torch
+    from transformers import T5Config
+
+    vocab, d_model = 500, 64
+    config = T5Config(vocab_size=vocab, d_model=d_model, d_kv=16, d_ff=128, num_layers=1, num_heads=4,
+                      feed_forward_proj="gated-gelu", tie_word_embeddings=False, decoder_start_token_id=0)
+    assert config.scale_decoder_outputs is False  # what a v1.1 config means in transformers 5
+    torch.manual_seed(0)
+    batch = {"input_ids": torch.randint(2, vocab, (8, 20)), "labels": torch.randint(2, vocab, (8, 6))}
+    with torch.no_grad():
+        plain = T5ForConditionalGeneration(config)(**batch).loss.item()
+        ours = pretrain_t5.init_t5(config, seed=0)(**batch).loss.item()
+    assert plain > 3 * math.log(vocab)  # the library's start: logits with std ~sqrt(d_model)
+    assert ours < 1.2 * math.log(vocab)
+    class Tok:
+        pad_token_id, eos_token_id = 0, 1
+
+        def __len__(self) -> int:
+            return 100
+
+    args = Namespace(d_model=32, d_kv=8, d_ff=64, num_layers=1, num_decoder_layers=None, num_heads=2,
+                     dropout_rate=0.0, scale_decoder_outputs=True)
+    assert pretrain_t5.t5_config(args, Tok()).scale_decoder_outputs  # the v1.0 output layer
+    args.scale_decoder_outputs = False
+    assert not pretrain_t5.t5_config(args, Tok()).scale_decoder_outputs  # v1.1
