@@ -7,16 +7,22 @@ from pathlib import Path
 import torch
 
 
-def source_embeddings(folder: str | Path) -> torch.Tensor:
-    """The input (word) embedding matrix of a local Hugging Face model folder, read from its safetensors."""
-    from safetensors import safe_open
-
+def source_file(folder: str | Path) -> Path:
+    """The safetensors file of the model folder named by --init_embeddings; a clear error when it is missing."""
     if not Path(folder).is_dir():
         raise FileNotFoundError(f"--init_embeddings {folder}: folder not found (python utils/prepare_models.py "
                                 "installs all-MiniLM-L6-v2; --init_embeddings none starts from random embeddings)")
     path = Path(folder) / "model.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"--init_embeddings {folder}: no model.safetensors (expected a local model folder)")
+    return path
+
+
+def source_embeddings(folder: str | Path) -> torch.Tensor:
+    """The input (word) embedding matrix of a local Hugging Face model folder, read from its safetensors."""
+    from safetensors import safe_open
+
+    path = source_file(folder)
     with safe_open(str(path), "pt") as handle:
         keys = [k for k in handle.keys() if k.endswith("word_embeddings.weight")]  # noqa: SIM118
         if len(keys) != 1:

@@ -67,11 +67,11 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_optimizer(params, lr: float):
+def build_optimizer(params, lr: float, beta1: float | None = None):
     """Adafactor with a fixed learning rate: no relative step, no parameter scaling (the original's setting)."""
     from transformers.optimization import Adafactor
 
-    return Adafactor(params, lr=lr, scale_parameter=False, relative_step=False, warmup_init=False)
+    return Adafactor(params, lr=lr, beta1=beta1, scale_parameter=False, relative_step=False, warmup_init=False)
 
 
 def build_scheduler(optimizer, style: str, warmup: int, total: int):

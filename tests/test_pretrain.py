@@ -107,3 +107,17 @@ def test_fresh_t5_starts_at_unit_logit_scale():
     assert pretrain_t5.t5_config(args, Tok()).scale_decoder_outputs  # the v1.0 output layer
     args.scale_decoder_outputs = False
     assert not pretrain_t5.t5_config(args, Tok()).scale_decoder_outputs  # v1.1
+
+
+@pytest.mark.parametrize("flags, expected", [(["--init_embeddings", "no-such-folder"], "prepare_models.py"),
+                                             (["--beta1", "0.9"], "--optimizer adafactor")])
+def test_bad_flags_are_one_clear_error_before_any_work(tmp_path, capsys, flags, expected):
+    from utils.errors import run_cli
+
+    text = tmp_path / "corpus.txt"
+    text.write_text("\n".join(corpus(50)) + "\n")
+    argv = ["--text", str(text), "--out", str(tmp_path / "o"), *flags]
+    assert run_cli(lambda: pretrain_t5.main(argv)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt"]

@@ -180,12 +180,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tqdm.auto import tqdm
     from transformers import AutoTokenizer
-    from transformers.optimization import Adafactor
 
     from T5_model.span_corruption import sentinel_ids
     from T5_model.tokenizer import train_t5_tokenizer
 
     out = Path(args.out)
+    if args.beta1 is not None and args.optimizer != "adafactor":
+        raise ValueError(f"--beta1 {args.beta1}: applies to --optimizer adafactor only (AdamW keeps its own betas)")
+    warm_start = args.init_embeddings and args.init_embeddings.lower() != "none"
+    if warm_start:
+        from T5_model.embedding_transfer import source_file
+
+        source_file(args.init_embeddings)  # fail before minutes of tokenizer training, not after
     lines = read_lines(args.text, args.max_lines)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -204,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = init_t5(config, args.seed)
     transfer = None
-    if args.init_embeddings and args.init_embeddings.lower() != "none":
+    if warm_start:
         from T5_model.embedding_transfer import transfer_embeddings
 
         transfer = transfer_embeddings(model, tokenizer, args.init_embeddings)
@@ -214,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.optimizer == "adamw":
         optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     else:
-        optimizer = Adafactor(model.parameters(), lr=args.lr, beta1=args.beta1, scale_parameter=False,
-                              relative_step=False, warmup_init=False)
+        from T5_model.trainer import build_optimizer
+
+        optimizer = build_optimizer(model.parameters(), args.lr, args.beta1)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(args.warmup_steps, 1)))
     save_steps = sorted(set(args.save_steps or [max(1, round(args.steps * k / 4)) for k in range(1, 5)]))
     windows = len(stream) - args.seq_len
