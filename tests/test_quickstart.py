@@ -1,0 +1,53 @@
+"""The quickstart's T5 track end to end on the tiny T5 and the toy task: files, reuse, retraining on new settings."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from utils import quickstart
+
+
+def _argv(tiny_t5_dir, toy_task, out, adapter_steps: int) -> list[str]:
+    return ["--track", "t5", "--out", str(out), "--data", str(toy_task.parent), "--t5_task", toy_task.name,
+            "--t5_model", str(tiny_t5_dir), "--t5_steps", "4", "--t5_adapter_steps", str(adapter_steps)]
+
+
+def _valid_steps(run_dir) -> list[int]:
+    with open(next(run_dir.glob("lr_*/metrics.csv")), newline="") as f:
+        return [int(row["step"]) for row in csv.DictReader(f) if row["kind"] == "valid"]
+
+
+def _checkpoint_times(out) -> dict[str, float]:
+    return {p.parent.parent.name: p.stat().st_mtime_ns for p in out.glob("*-seed*/lr_*/checkpoint-last.pt")}
+
+
+def test_t5_quickstart_writes_both_pairs_reuses_runs_and_retrains_on_new_settings(tiny_t5_dir, toy_task, tmp_path,
+                                                                                  capsys):
+    out = tmp_path / "qs"
+    assert quickstart.main(_argv(tiny_t5_dir, toy_task, out, adapter_steps=6)) == 0
+    printed = capsys.readouterr().out
+    for method in ("finetune", "adapter"):
+        sweep = out / f"{method}-seed20+30"
+        with open(sweep / "result.csv", newline="") as f:
+            rows = [row for row in csv.DictReader(f) if row["prefix"] != "average"]  # + the original's mean row
+        assert len(rows) == 26 and len({row["x"] for row in rows}) == 26
+        assert all(0.0 <= float(row["dev_performance"]) <= 1.0 for row in rows)
+        summary = json.loads((sweep / "summary.json").read_text())
+        assert summary["points"] == 26 and set(summary["splits"]) == {"dev", "test"}
+        assert (sweep / "interpolation.png").stat().st_size > 0
+        assert f"{method}-seed20+30" in printed
+    assert (out / "overlay.png").stat().st_size > 0
+    # the adapter runs trained for their own number of updates, the fine-tuning runs for theirs
+    assert _valid_steps(out / "adapter-seed20") == [6] and _valid_steps(out / "finetune-seed20") == [4]
+
+    before = _checkpoint_times(out)
+    assert len(before) == 4
+    assert quickstart.main(_argv(tiny_t5_dir, toy_task, out, adapter_steps=6)) == 0
+    assert _checkpoint_times(out) == before, "a rerun with the same settings must reuse every run"
+
+    assert quickstart.main(_argv(tiny_t5_dir, toy_task, out, adapter_steps=8)) == 0
+    after = _checkpoint_times(out)
+    assert after["finetune-seed20"] == before["finetune-seed20"]
+    assert after["adapter-seed20"] != before["adapter-seed20"], "new adapter settings must retrain the adapter runs"
+    assert _valid_steps(out / "adapter-seed20") == [8]
