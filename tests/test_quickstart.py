@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from utils import quickstart
 
 
@@ -51,3 +53,12 @@ def test_t5_quickstart_writes_both_pairs_reuses_runs_and_retrains_on_new_setting
     assert after["finetune-seed20"] == before["finetune-seed20"]
     assert after["adapter-seed20"] != before["adapter-seed20"], "new adapter settings must retrain the adapter runs"
     assert _valid_steps(out / "adapter-seed20") == [8]
+
+
+def test_quickstart_rejects_a_non_positive_update_count_before_writing_anything(tmp_path, capsys):
+    out = tmp_path / "qs"
+    with pytest.raises(SystemExit) as stop:
+        quickstart.main(["--track", "t5", "--out", str(out), "--t5_adapter_steps", "0"])
+    assert stop.value.code == 2
+    assert "--t5_adapter_steps" in capsys.readouterr().err
+    assert not out.exists()

@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from module.files import atomic_write_json  # noqa: E402
 from module.sweep import SweepSettingsMismatch  # noqa: E402
 from utils.errors import run_cli  # noqa: E402
+from utils.options import positive_int  # noqa: E402
 
 SEEDS = (20, 30)
 # Sizes chosen for two CPU cores (see README): ~2 min per fine-tuning run, ~1.5 min per adapter run,
@@ -168,11 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=ROOT / "pretrained_models" / "all-MiniLM-L6-v2")
     p.add_argument("--t5_model", type=Path, default=ROOT / "pretrained_models" / "t5-small-home")
     p.add_argument("--t5_task", default="rotten_tomatoes")
-    p.add_argument("--t5_steps", type=int, default=300, help="updates per T5 fine-tuning run (batch 32)")
-    p.add_argument("--t5_adapter_steps", type=int, default=800, help="updates per T5 adapter run (batch 32)")
-    p.add_argument("--steps", type=int, default=150, help="updates per encoder run (batch 32)")
-    p.add_argument("--train_examples", type=int, default=20000)
-    p.add_argument("--eval_examples", type=int, default=500)
+    p.add_argument("--t5_steps", type=positive_int, default=300, help="updates per T5 fine-tuning run (batch 32)")
+    p.add_argument("--t5_adapter_steps", type=positive_int, default=800, help="updates per T5 adapter run (batch 32)")
+    p.add_argument("--steps", type=positive_int, default=150, help="updates per encoder run (batch 32)")
+    p.add_argument("--train_examples", type=positive_int, default=20000)
+    p.add_argument("--eval_examples", type=positive_int, default=500)
     p.add_argument("--force", action="store_true", help="redo every run and sweep point")
     args = p.parse_args(argv)
     for method in ENCODER_METHODS.values():
