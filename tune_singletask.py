@@ -33,6 +33,16 @@ def load_task_splits(args: argparse.Namespace) -> dict:
     return splits
 
 
+def small_run_argv(task_dir: Path, model: Path, output_dir: Path, steps: int, seed: int,
+                   valid_interval: int) -> list[str]:
+    """This script's flags for one short classification run (batch 32, first 1000 dev, accuracy), as the
+    CPU-sized experiments use it; add the tuning method and learning rate."""
+    return ["--task_dir", str(task_dir), "--model", str(model), "--output_dir", str(output_dir), "--do_train",
+            "--train_iters", str(steps), "--valid_interval", str(valid_interval), "--output_interval", str(steps),
+            "--train_batch_size", "32", "--max_input_length", "128", "--max_output_length", "8",
+            "--choose_dev_1000", "--max_grad_norm", "1.0", "--metric", "ACC", "--seed", str(seed), "--quiet"]
+
+
 def run_prefix(lr: float, bsz: int, seed: int) -> str:
     """The original's run-folder name."""
     return f"lr_{lr}_bsz_{bsz}_seed_{seed}"

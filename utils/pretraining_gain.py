@@ -62,12 +62,9 @@ def fine_tune(model_dir: Path, task_dir: Path, out: Path, args: argparse.Namespa
     """Full fine-tuning with tune_singletask.py; the best dev accuracy of three validations."""
     import tune_singletask
 
-    tune_singletask.main(["--task_dir", str(task_dir), "--model", str(model_dir), "--output_dir", str(out),
-                          "--do_train", "--tune_method", "model", "--learning_rate", str(args.lr),
-                          "--train_iters", str(args.steps), "--train_batch_size", "32", "--valid_interval",
-                          str(max(1, args.steps // 3)), "--output_interval", str(args.steps),
-                          "--max_input_length", "128", "--max_output_length", "8", "--choose_dev_1000",
-                          "--max_grad_norm", "1.0", "--metric", "ACC", "--seed", str(args.seed), "--quiet"])
+    tune_singletask.main([*tune_singletask.small_run_argv(task_dir, model_dir, out, args.steps, args.seed,
+                                                          max(1, args.steps // 3)),
+                          "--tune_method", "model", "--learning_rate", str(args.lr)])
     rows = (out / "result.csv").read_text().splitlines()
     header, last = rows[0].split(","), rows[-1].split(",")
     return float(last[header.index("dev_performance")])

@@ -99,13 +99,10 @@ def t5_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> Path:
     import tune_singletask
 
     grid_dir = out / f"{method}-seed{seed}"
-    steps = str(args.t5_adapter_steps if method == "adapter" else args.t5_steps)
-    argv = ["--task_dir", str(args.data / args.t5_task), "--model", str(args.t5_model), "--output_dir",
-            str(grid_dir), "--do_train", "--train_iters", steps, "--valid_interval", steps,
-            "--output_interval", steps, "--log_interval", "25",
-            "--train_batch_size", "32", "--predict_batch_size", "128", "--max_input_length", "128",
-            "--max_output_length", "8", "--seed", str(seed), "--max_grad_norm", "1.0", "--choose_dev_1000",
-            "--metric", "ACC", "--quiet", *T5_METHODS[method]["model"], *T5_METHODS[method]["train"]]
+    steps = args.t5_adapter_steps if method == "adapter" else args.t5_steps
+    argv = [*tune_singletask.small_run_argv(args.data / args.t5_task, args.t5_model, grid_dir, steps, seed, steps),
+            "--log_interval", "25", "--predict_batch_size", "128",
+            *T5_METHODS[method]["model"], *T5_METHODS[method]["train"]]
     config_path = out / "configs" / f"t5-{method}-seed{seed}.json"
     if not _same_config(config_path, {"argv": argv}):
         shutil.rmtree(grid_dir, ignore_errors=True)  # other settings than the finished run: train again
