@@ -18,7 +18,8 @@ from module.files import setup_logger, upsert_csv_row
 from utils.errors import run_cli
 from utils.options import parse_args
 
-RESULT_FIELDS = ["prefix", "metric", "lr", "bsz", "dev_performance", "test_performance"]
+RESULT_FIELDS = ["prefix", "metric", "lr", "bsz", "dev_performance", "test_performance", "run"]
+DEFAULT_PREDICT_CHECKPOINT = "best-model.pt"  # the original's default name
 
 
 def load_task_splits(args: argparse.Namespace) -> dict:
@@ -49,8 +50,18 @@ def run_prefix(lr: float, bsz: int, seed: int) -> str:
 
 
 def resolve_predict_checkpoint(run_dir: Path, name: str) -> Path:
-    """The checkpoint `--do_predict` evaluates: `--predict_checkpoint`, else best, else last."""
-    for candidate in (Path(name), run_dir / name, run_dir / "checkpoint-best.pt", run_dir / "checkpoint-last.pt"):
+    """The checkpoint `--do_predict` evaluates: `--predict_checkpoint` (a relative name inside the run folder
+    only, an absolute path as given), else the run's best, else its last.
+
+    A name other than the default that does not exist is an error, never silently replaced by another file.
+    """
+    given = Path(name)
+    chosen = given if given.is_absolute() else run_dir / given
+    if chosen.is_file():
+        return chosen
+    if name != DEFAULT_PREDICT_CHECKPOINT:
+        raise FileNotFoundError(f"--predict_checkpoint {name}: {chosen} does not exist")
+    for candidate in (run_dir / "checkpoint-best.pt", run_dir / "checkpoint-last.pt"):
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"{run_dir}: no checkpoint to predict with (looked for {name}, checkpoint-best.pt, "
@@ -71,8 +82,8 @@ def run_cell(args: argparse.Namespace, task: str, metric: str, splits: dict, out
     trainer = Trainer(args, model, tokenizer, task, metric, splits, run_dir, logger)
     if args.checkpoint:
         trainer.load_tensors(args.checkpoint)
-    row = {"prefix": prefix, "metric": metric, "lr": args.learning_rate, "bsz": args.train_batch_size,
-           "dev_performance": "", "test_performance": ""}
+    row = {"prefix": task, "metric": metric, "lr": args.learning_rate, "bsz": args.train_batch_size,
+           "dev_performance": "", "test_performance": "", "run": prefix}
     if args.do_train and done:
         logger.info(f"{run_dir}/checkpoint-last.pt exists: training skipped")
     elif args.do_train:
@@ -116,10 +127,10 @@ def main(argv: list[str] | None = None) -> int:
             cell = copy.copy(args)
             cell.learning_rate, cell.train_batch_size = lr, bsz
             row = run_cell(cell, task, metric, splits, output_dir)
-            upsert_csv_row(output_dir / "result.csv", RESULT_FIELDS, "prefix", row)
-            print(f"{row['prefix']}: dev {row['dev_performance']} test {row['test_performance']}")
+            upsert_csv_row(output_dir / "result.csv", RESULT_FIELDS, "run", row)
+            print(f"{row['run']}: dev {row['dev_performance']} test {row['test_performance']}")
             if isinstance(row["dev_performance"], float) and (best is None or row["dev_performance"] > best[0]):
-                best = (row["dev_performance"], output_dir / row["prefix"])
+                best = (row["dev_performance"], output_dir / row["run"])
     if best is not None and args.tune_method == "adapter" and (best[1] / "checkpoint-best.pt").is_file():
         shutil.copyfile(best[1] / "checkpoint-best.pt", output_dir / ".checkpoint-best.pt.tmp")
         (output_dir / ".checkpoint-best.pt.tmp").replace(output_dir / "checkpoint-best.pt")

@@ -67,6 +67,13 @@ def greedy_decode(model: nn.Module, encoder_hidden: torch.Tensor, attention_mask
     return torch.stack(steps, dim=1)
 
 
+def decode_predictions(tokenizer, ids: Sequence[Sequence[int]]) -> list[str]:
+    """Prediction strings as the original decoded them: special tokens dropped, tokenization spaces cleaned
+    (`'Paris , France .'` -> `'Paris, France.'`), stripped."""
+    texts = tokenizer.batch_decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True)
+    return [t.strip() for t in texts]
+
+
 @torch.inference_mode()
 def evaluate_batches(model: nn.Module, batches: Sequence[Batch], tokenizer, max_output_length: int,
                      decode: bool = True, progress=None) -> EvalOutput:
@@ -90,7 +97,7 @@ def evaluate_batches(model: nn.Module, batches: Sequence[Batch], tokenizer, max_
             count += int(mask.sum())
             if decode:
                 ids = greedy_decode(model, hidden, batch.attention_mask, max_output_length)
-                texts = [t.strip() for t in tokenizer.batch_decode(ids.tolist(), skip_special_tokens=True)]
+                texts = decode_predictions(tokenizer, ids.tolist())
             for row, index in enumerate(batch.indices):
                 example_losses[index] = float(per_example[row])
                 if decode:

@@ -37,6 +37,7 @@ from T5_model.evaluation import (
 from T5_model.model import trained_state
 
 METRICS_CSV_FIELDS = ["step", "epoch", "kind", "loss", "performance", "lr", "seconds"]
+COLLAPSED_TRAIN_LOSS = 1e-7  # the original: a validation after a train-loss mean below this is no improvement
 
 
 class MetricsLog:
@@ -74,6 +75,25 @@ def build_optimizer(params, lr: float, beta1: float | None = None):
     return Adafactor(params, lr=lr, beta1=beta1, scale_parameter=False, relative_step=False, warmup_init=False)
 
 
+NO_DECAY = ("bias", "layer_norm.weight")  # the original's names that get no weight decay in full tuning
+
+
+def parameter_groups(model: torch.nn.Module, tune_method: str, weight_decay: float) -> list[dict]:
+    """The original's optimiser groups: full tuning decays every weight but biases and layer norms; adapters none."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if tune_method != "model":
+        return [{"params": [p for _, p in named], "weight_decay": 0.0}]
+    decay = [p for n, p in named if not any(nd in n for nd in NO_DECAY)]
+    rest = [p for n, p in named if any(nd in n for nd in NO_DECAY)]
+    return [group for group in ({"params": decay, "weight_decay": weight_decay},
+                                {"params": rest, "weight_decay": 0.0}) if group["params"]]
+
+
+def micro_batch_size(update_batch: int, accumulation_steps: int, largest: int) -> int:
+    """Rows per micro-batch: one update's batch cut into `accumulation_steps` parts, each at most `largest`."""
+    return max(1, min(largest, math.ceil(update_batch / accumulation_steps)))
+
+
 def build_scheduler(optimizer, style: str, warmup: int, total: int):
     """`constant`, `constant_with_warmup` or `linear` (warm-up then decay to 0 at `total`)."""
     def factor(step: int) -> float:
@@ -87,17 +107,34 @@ def build_scheduler(optimizer, style: str, warmup: int, total: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def batch_rows(batch: Batch, start: int, stop: int) -> Batch:
+    """Rows start:stop of a batch, trimmed to their own longest input and target."""
+    mask = batch.attention_mask[start:stop]
+    labels = batch.labels[start:stop]
+    width = int(mask.sum(1).max())
+    label_width = int((labels != IGNORE_INDEX).sum(1).max())
+    return Batch(batch.indices[start:stop], batch.input_ids[start:stop, :width], mask[:, :width],
+                 labels[:, :label_width])
+
+
 def split_batch(batch: Batch, size: int) -> list[Batch]:
     """Cut a batch into micro-batches of at most `size` rows, each trimmed to its own longest item."""
-    parts = []
-    for start in range(0, len(batch.indices), size):
-        mask = batch.attention_mask[start: start + size]
-        labels = batch.labels[start: start + size]
-        width = int(mask.sum(1).max())
-        label_width = int((labels != IGNORE_INDEX).sum(1).max())
-        parts.append(Batch(batch.indices[start: start + size], batch.input_ids[start: start + size, :width],
-                           mask[:, :width], labels[:, :label_width]))
-    return parts
+    return [batch_rows(batch, start, start + size) for start in range(0, len(batch.indices), size)]
+
+
+def process_share(group: Batch, rank: int, world: int) -> tuple[Batch, float]:
+    """The rows of one update's batch that process `rank` of `world` runs, and the weight of their loss.
+
+    Each process takes a contiguous block. A process left without rows (a batch smaller than the number of
+    processes) runs the first row with weight 0, so that every process takes part in every update (distributed
+    data parallel synchronises gradients inside backward).
+    """
+    n = len(group.indices)
+    per = math.ceil(n / world)
+    start, stop = min(rank * per, n), min((rank + 1) * per, n)
+    if start == stop:
+        return batch_rows(group, 0, 1), 0.0
+    return batch_rows(group, start, stop), 1.0
 
 
 @dataclass
@@ -123,12 +160,14 @@ class Trainer:
         self.args, self.task, self.metric = args, task, metric
         self.tokenizer, self.run_dir = tokenizer, Path(run_dir)
         self.logger = logger or logging.getLogger("tune")
-        self.accelerator = Accelerator()
+        # cpu=True where there is no GPU: otherwise accelerate ignores torchrun's processes on a CPU machine and
+        # each one trains the whole run alone (gloo is the CPU backend)
+        self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
         self.model = model.to(self.accelerator.device)
         self.pad_id = tokenizer.pad_token_id
         self.data = {name: self._prepare(examples) for name, examples in splits.items()}
-        self.group_size = args.train_batch_size * args.gradient_accumulation_steps
-        self.micro_size = min(self.group_size, args.micro_batch_size)
+        self.group_size = args.train_batch_size  # one update's batch, however it is cut into micro-batches
+        self.micro_size = micro_batch_size(self.group_size, args.gradient_accumulation_steps, args.micro_batch_size)
         self.start_time = time.time()
         self.metrics_log = MetricsLog(self.run_dir / "metrics.csv", metric, self.logger)
 
@@ -177,7 +216,8 @@ class Trainer:
             model = self.accelerator.unwrap_model(self.model)
             meta = {"args": vars(self.args), "num_updates": step, "epoch": epoch, "position_in_epoch": position,
                     "tune_method": self.args.tune_method, "task": self.task, "metric": self.metric,
-                    "config": model.config.to_dict(), **(extra or {})}
+                    "config": model.config.to_dict(), "num_processes": self.accelerator.num_processes,
+                    **(extra or {})}
             save_checkpoint(path, trained_state(model, self.args.tune_method), kind=self.args.tune_method, meta=meta,
                             optimizer=optimizer.state_dict() if optimizer else None,
                             scheduler=scheduler.state_dict() if scheduler else None)
@@ -210,10 +250,10 @@ class Trainer:
         """Train until `--train_iters` updates or `--train_epochs` epochs (or early stop); returns a summary."""
         a, acc = self.args, self.accelerator
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        if not params:
+        groups = parameter_groups(self.model, a.tune_method, a.weight_decay)
+        if not groups:
             raise ValueError("no trainable parameters (check --tune_method and --apply_adapter)")
-        optimizer = build_optimizer(params, a.learning_rate)
+        optimizer = build_optimizer(groups, a.learning_rate)
         warmup = a.warmup_steps if a.warmup_steps > 0 else int(a.warmup_rate * a.train_iters)
         scheduler = build_scheduler(optimizer, a.lr_decay_style, warmup, a.train_iters)
         self.model, optimizer = acc.prepare(self.model, optimizer)
@@ -238,6 +278,7 @@ class Trainer:
         bar = tqdm(total=a.train_iters if a.train_iters < 10_000_000 else None, initial=state["num_updates"],
                    desc=f"train {self.run_dir.name}", disable=a.quiet or not acc.is_main_process, unit="upd")
         window: list[float] = []
+        last_train_mean = None  # the most recently logged train-loss mean (the original's train_loss_mean)
         stop = state["num_updates"] >= a.train_iters
         self.model.train()
         epoch = state["epoch"]
@@ -253,13 +294,18 @@ class Trainer:
                 bar.update(1)
                 lr = scheduler.get_last_lr()[0]
                 if step % a.log_interval == 0:
-                    self._record(step, epoch, "train", sum(window) / len(window), None, lr)
+                    last_train_mean = sum(window) / len(window)
+                    self._record(step, epoch, "train", last_train_mean, None, lr)
                     window = []
                 if not a.cartography and step % a.valid_interval == 0 and "dev" in self.data:
                     perf, out = self.evaluate_split("dev")
                     self._record(step, epoch, "valid", out.loss, perf, lr)
                     bar.set_postfix({self.metric: f"{perf:.3f}"})
-                    if perf >= state["best"]:
+                    train_mean = last_train_mean if last_train_mean is not None else sum(window) / max(len(window), 1)
+                    if train_mean < COLLAPSED_TRAIN_LOSS:
+                        self.logger.info(f"train loss {train_mean:.3g} < {COLLAPSED_TRAIN_LOSS}: this validation "
+                                         "counts as no improvement (as the original)")
+                    if perf >= state["best"] and train_mean >= COLLAPSED_TRAIN_LOSS:
                         state.update(best=perf, best_step=step, bad_valids=0)
                         self.save("checkpoint-best.pt", step, epoch, position + 1,
                                   {"dev_performance": perf, "dev_loss": out.loss})
@@ -306,14 +352,15 @@ class Trainer:
         acc = self.accelerator
         cfg = acc.unwrap_model(self.model).config
         tokens = int((group.labels != IGNORE_INDEX).sum())
-        mine = [m for k, m in enumerate(split_batch(group, self.micro_size)) if k % world == rank]
+        share, weight = process_share(group, rank, world)
+        mine = split_batch(share, self.micro_size)
         total = 0.0
         for k, micro in enumerate(mine):
             micro = micro.to(acc.device)
             out = self.model(input_ids=micro.input_ids, attention_mask=micro.attention_mask,
                              decoder_input_ids=shift_right(micro.labels, cfg.decoder_start_token_id, cfg.pad_token_id))
             loss_sum = torch.nn.functional.cross_entropy(out.logits.float().transpose(1, 2), micro.labels,
-                                                         ignore_index=IGNORE_INDEX, reduction="sum")
+                                                         ignore_index=IGNORE_INDEX, reduction="sum") * weight
             with acc.no_sync(self.model) if k < len(mine) - 1 else nullcontext():
                 acc.backward(loss_sum * world / tokens)
             total += float(loss_sum.detach())

@@ -41,8 +41,9 @@ class Batch:
 
 
 def model_input(task: str, text: str, lowercase: bool = False) -> str:
-    """The original's input string: `' [<task>] ' + input`."""
-    return f" [{task}] " + (text.lower() if lowercase else text)
+    """The original's input string: `' [<task>] ' + input`, all of it lowercased with `lowercase`."""
+    full = f" [{task}] " + text
+    return full.lower() if lowercase else full
 
 
 def model_target(answer: str, lowercase: bool = False) -> str:

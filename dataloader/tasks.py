@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +22,8 @@ class Example:
 
 
 def task_name(task_dir: str | Path) -> str:
-    """The task's name is the base name of its folder."""
-    return Path(task_dir).resolve().name
+    """The task's name is the base name of its folder as given (a symlink's own name, not its target's)."""
+    return Path(os.path.abspath(task_dir)).name
 
 
 def split_path(task_dir: str | Path, split: str, override: str | None = None) -> Path:

@@ -187,23 +187,24 @@ def summarize(records: list[dict], prefix: str, metric: str) -> dict:
 
 
 def _changes(prev: list[float] | None, cur: list[float]) -> dict[str, list[int]]:
-    """Example indices scored 0 / 1 at this point, and those that went up / reached 1 / went down / dropped to 0."""
-    out = {
+    """Example indices scored 0 / 1 at this point, and those that went up / reached 1 / went down / dropped to 0.
+
+    At the first point (`prev` None) the previous scores are zeros, as in the original: up_list holds every
+    example scored above 0 and up_to_one every example scored 1.
+    """
+    if prev is None:
+        prev = [0.0] * len(cur)
+    if len(prev) != len(cur):
+        raise ValueError(f"per-example scores change length along the path: {len(prev)} then {len(cur)}")
+    pairs = list(enumerate(zip(prev, cur, strict=True)))
+    return {
         "zero_list": [i for i, s in enumerate(cur) if s == 0],
         "one_list": [i for i, s in enumerate(cur) if s == 1],
-        "up_list": [],
-        "up_to_one": [],
-        "down_list": [],
-        "down_to_zero": [],
+        "up_list": [i for i, (p, s) in pairs if s > p],
+        "up_to_one": [i for i, (p, s) in pairs if s == 1 and p < 1],
+        "down_list": [i for i, (p, s) in pairs if s < p],
+        "down_to_zero": [i for i, (p, s) in pairs if s == 0 and p > 0],
     }
-    if prev is not None:
-        if len(prev) != len(cur):
-            raise ValueError(f"per-example scores change length along the path: {len(prev)} then {len(cur)}")
-        out["up_list"] = [i for i, (p, s) in enumerate(zip(prev, cur, strict=True)) if s > p]
-        out["up_to_one"] = [i for i, (p, s) in enumerate(zip(prev, cur, strict=True)) if s == 1 and p < 1]
-        out["down_list"] = [i for i, (p, s) in enumerate(zip(prev, cur, strict=True)) if s < p]
-        out["down_to_zero"] = [i for i, (p, s) in enumerate(zip(prev, cur, strict=True)) if s == 0 and p > 0]
-    return out
 
 
 def _walk(records: list[dict], split: str) -> list[tuple[float, int, dict[str, list[int]]]]:
@@ -220,8 +221,9 @@ def _walk(records: list[dict], split: str) -> list[tuple[float, int, dict[str, l
 def forgetting_lists(records: list[dict], split: str, *, changes: bool = True) -> dict[str, dict[str, list[int]]]:
     """The *_data_analysis.json content: {str(x): {zero_list, one_list, up_list, down_list}} for one split.
 
-    At the first point there is no previous one, so up_list and down_list are empty. With changes=False (the
-    itp_on_train layout) only zero_list and one_list are kept.
+    At the first point the previous scores count as zeros (the original's rule), so up_list holds every example
+    scored above 0 and down_list is empty. With changes=False (the itp_on_train layout) only zero_list and
+    one_list are kept.
     """
     records = _normalize(records)
     if split not in records[0]["splits"]:

@@ -13,10 +13,13 @@ class IncompatibleCheckpoints(ValueError):
     """Two endpoints (or an endpoint and the model) whose tensor names or shapes differ."""
 
 
+MAX_ITPL_POINTS = 1001  # x is rounded to 3 decimals, as the original: more points would repeat x values
+
+
 def interpolation_points(n: int) -> list[float]:
     """`n` evenly spaced x in [0, 1], both endpoints included, rounded to 3 decimals as the original did."""
-    if n < 2:
-        raise ValueError(f"expected at least 2 interpolation points, got {n}")
+    if not 2 <= n <= MAX_ITPL_POINTS:
+        raise ValueError(f"expected 2 to {MAX_ITPL_POINTS} interpolation points (x is rounded to 3 decimals), got {n}")
     return [round(float(x), 3) for x in np.linspace(0.0, 1.0, n)]
 
 

@@ -145,11 +145,13 @@ def test_point_record_rounds_and_validates():
 def test_forgetting_lists():
     dev = forgetting_lists(_records(), "dev")
     assert list(dev) == ["0.0", "0.5", "1.0"]
-    assert dev["0.0"] == {"zero_list": [1, 3], "one_list": [0, 2], "up_list": [], "down_list": []}
+    # the original's first point: previous scores are zeros, so everything scored above 0 went "up"
+    assert dev["0.0"] == {"zero_list": [1, 3], "one_list": [0, 2], "up_list": [0, 2], "down_list": []}
     assert dev["0.5"] == {"zero_list": [0, 1], "one_list": [2, 3], "up_list": [3], "down_list": [0]}
     # 0 -> 0.5 and 0 -> 1 are both "up"; a partial score (0.5) is neither zero nor one
     assert dev["1.0"] == {"zero_list": [3], "one_list": [1, 2], "up_list": [0, 1], "down_list": [3]}
     test = forgetting_lists(_records(), "test")
+    assert test["0.0"] == {"zero_list": [0], "one_list": [1, 2], "up_list": [1, 2], "down_list": []}
     assert test["0.5"] == {"zero_list": [2], "one_list": [0, 1], "up_list": [0], "down_list": [2]}
     assert test["1.0"] == {"zero_list": [1, 2], "one_list": [0], "up_list": [], "down_list": [1]}
     assert forgetting_lists(_records(), "dev", changes=False)["1.0"] == {"zero_list": [3], "one_list": [1, 2]}
@@ -234,8 +236,9 @@ def test_data_analyze_text(tmp_path):
         lines = [f"total number of data is {n} ", header] + [f"{k}: {v}" for k, v in zip(names, counts, strict=True)]
         return "\n".join(lines)
 
-    assert blocks[0] == block("DEV: round x = 0.0, in dev_data: ", 4, [2, 2, 0, 0, 0, 0])
-    assert blocks[1] == block("TEST: round x = 0.0, in test_data: ", 3, [1, 2, 0, 0, 0, 0])
+    # first point against zeros (the original): up = scored above 0, up_to_one = scored 1, nothing went down
+    assert blocks[0] == block("DEV: round x = 0.0, in dev_data: ", 4, [2, 2, 2, 2, 0, 0])
+    assert blocks[1] == block("TEST: round x = 0.0, in test_data: ", 3, [1, 2, 2, 2, 0, 0])
     assert blocks[2] == block("DEV: round x = 0.5, in dev_data: ", 4, [2, 2, 1, 1, 1, 1])
     assert blocks[3] == block("TEST: round x = 0.5, in test_data: ", 3, [1, 2, 1, 1, 1, 1])
     # dev 0,0,1,1 -> 0.5,1,1,0: up 0 and 1, reached one only 1 (0 went to 0.5), down 3, dropped to zero 3
@@ -421,3 +424,14 @@ def test_module_constants():
     fields = ["prefix", "metric", "x", "dev_performance", "dev_loss", "test_performance", "test_loss"]
     assert fields == analysis.RESULT_FIELDS
     assert "positive" in SIGN_CONVENTION and "loss" in SIGN_CONVENTION
+
+
+def test_first_point_counts_partial_scores_as_up_against_zeros(tmp_path):
+    # QA-F1-style partial scores at x=0: 0.5 is "up" (above 0) but not "up_to_one"; 1 is both
+    recs = [point_record(0.0, {"dev": _split(0.5, 1.0, [0.5, 1, 0])}),
+            point_record(1.0, {"dev": _split(0.5, 1.0, [0.5, 1, 0])})]
+    write_sweep_files(tmp_path, recs, "squad", "QA-F1", plot=False)
+    first = json.loads((tmp_path / "valid_data_analysis.json").read_text())["0.0"]
+    assert first["up_list"] == [0, 1] and first["down_list"] == []
+    block = (tmp_path / "data_analyze.txt").read_text().split("\n\n")[0]
+    assert "up_list_num: 2" in block and "up_to_one_num: 1" in block and "down_to_zero_num: 0" in block

@@ -55,8 +55,10 @@ def test_adapter_run_writes_checkpoints_and_result(tiny_t5_dir, toy_task, tmp_pa
         assert ckpt.kind == "adapter" and all(k.endswith(("adapter_A", "adapter_B")) for k in ckpt.tensors)
         assert len(ckpt.tensors) == 2 * (2 * 2 + 2 * 3)
     rows = list(csv.DictReader((out_dir / "result.csv").open()))
-    assert list(rows[0]) == ["prefix", "metric", "lr", "bsz", "dev_performance", "test_performance"]
-    assert len(rows) == 1 and rows[0]["prefix"] == run.name and rows[0]["metric"] == "ACC"
+    assert list(rows[0]) == ["prefix", "metric", "lr", "bsz", "dev_performance", "test_performance", "run"]
+    # the original's prefix column holds the task name; the run folder identifies the row
+    assert len(rows) == 1 and rows[0]["prefix"] == toy_task.name and rows[0]["metric"] == "ACC"
+    assert rows[0]["run"] == run.name and rows[0]["lr"] == "0.001" and rows[0]["bsz"] == "16"
     assert 0.0 <= float(rows[0]["dev_performance"]) <= 1.0 and 0.0 <= float(rows[0]["test_performance"]) <= 1.0
     assert (out_dir / "checkpoint-best.pt").is_file()
     meta = load_checkpoint(run / "checkpoint-last.pt").meta
