@@ -38,16 +38,21 @@ class DataArguments:
     max_test_samples: int | None = None
 
 
+DELTA_TYPES = ("adapter", "houlsby_dense", "none")
+
+
 @dataclass
 class DeltaArguments:
-    """What is tuned: `delta_type` adapter (bottleneck adapters) or none (full fine-tuning)."""
+    """What is tuned: `delta_type` adapter (OpenDelta's, as the paper), houlsby_dense (this project's earlier
+    bias-free adapter after the dense projections) or none (full fine-tuning); `r_mean`/`r_std` override the
+    adapter's initialisation (default: N(0, 0.01) for adapter, N(0, 0.02) for houlsby_dense)."""
 
     delta_type: str = "none"
     bottleneck_dim: int = 24
     unfrozen_modules: list[str] = field(default_factory=lambda: ["deltas", "layer_norm", "final_layer_norm",
                                                                  "classifier"])
-    r_mean: float = 0.0
-    r_std: float = 0.02
+    r_mean: float | None = None
+    r_std: float | None = None
 
 
 @dataclass
@@ -58,6 +63,20 @@ class InterpolationArguments:
     path2: str | None = None
     itpl_points: int = 26
     eval_task_names: list[str] | None = None  # itp_task_boundary: the tasks to evaluate (default: task_name)
+
+
+def _check_delta(path: Path, delta: DeltaArguments) -> None:
+    """delta_type is known; unfrozen_modules is a list of module names (OpenDelta's '[r]' regexes are not read)."""
+    if delta.delta_type not in DELTA_TYPES:
+        raise ConfigError(f"{path}: delta_type must be one of {', '.join(map(repr, DELTA_TYPES))}, "
+                          f"got {delta.delta_type!r}")
+    modules = delta.unfrozen_modules
+    if not isinstance(modules, list) or not all(isinstance(m, str) and m for m in modules):
+        raise ConfigError(f"{path}: unfrozen_modules must be a list of module names, got {modules!r}")
+    regex = next((m for m in modules if m.startswith("[r]")), None)
+    if regex:
+        raise ConfigError(f"{path}: unfrozen_modules entry {regex!r}: regular expressions are not supported; "
+                          "name the modules (e.g. 'classifier', 'output.LayerNorm')")
 
 
 def load_config(path: str | Path, with_interpolation: bool = False):
@@ -95,14 +114,15 @@ def load_config(path: str | Path, with_interpolation: bool = False):
         parts.append(TrainingArguments(**training))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {str(exc).splitlines()[0]}") from None
-    delta = parts[2]
-    if delta.delta_type not in ("adapter", "none"):
-        raise ConfigError(f"{path}: delta_type must be 'adapter' or 'none', got {delta.delta_type!r}")
+    _check_delta(path, parts[2])
     if with_interpolation:
         itp = parts[3]
         for key in ("path1", "path2"):
             if not getattr(itp, key):
                 raise ConfigError(f"{path}: missing key {key!r} (the checkpoint folder of each endpoint)")
-        if itp.itpl_points < 2:
-            raise ConfigError(f"{path}: itpl_points must be at least 2, got {itp.itpl_points}")
+        from module.interpolation import MAX_ITPL_POINTS
+
+        if not 2 <= itp.itpl_points <= MAX_ITPL_POINTS:
+            raise ConfigError(f"{path}: itpl_points must be 2 to {MAX_ITPL_POINTS} (x is rounded to 3 decimals), "
+                              f"got {itp.itpl_points}")
     return tuple(parts[:3]) + (parts[-1],) + ((parts[3],) if with_interpolation else ())

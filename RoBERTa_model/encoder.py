@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dataloader.tasks import Example, load_split
-from module.adapter import add_encoder_adapters, is_adapter_tensor
+from module.adapter import ENCODER_DELTA_TYPES, add_encoder_adapters, is_adapter_tensor
 from module.checkpoint import load_checkpoint
 
 # Label order of known tasks (GLUE's ids where they exist); other tasks use the sorted label words.
@@ -149,21 +149,30 @@ def evaluate_classifier(model: nn.Module, batches: list[tuple[list[int], dict]])
     return {"performance": sum(correct) / max(size, 1), "loss": sum(losses) / max(size, 1), "scores": correct}
 
 
+def names_module(name: str, entry: str) -> bool:
+    """True when `entry` (one or more dotted components) is a module or parameter on the path of `name`."""
+    return f".{entry}." in f".{name}."
+
+
 def is_unfrozen(name: str, modules: list[str]) -> bool:
-    """The original's `unfrozen_modules` rule: 'deltas' means the adapters; other entries match parameter names
-    (`layer_norm` also matches BERT's `LayerNorm`)."""
-    for module in modules:
-        if module == "deltas" and is_adapter_tensor(name):
-            return True
-        if module in ("layer_norm", "final_layer_norm") and ("LayerNorm" in name or "layer_norm" in name):
-            return True
-        if module not in ("deltas", "layer_norm", "final_layer_norm") and module in name:
-            return True
-    return False
+    """The `unfrozen_modules` rule of OpenDelta 0.2.4's `freeze_module`, the version the paper ran: 'deltas' means
+    the adapters; any other entry keeps the parameters under a module whose path ends with it (`classifier`).
+
+    0.2.4 prefixed every path with a '.', so its common structure map never applied while freezing: the
+    paper's `layer_norm` and `final_layer_norm` match no BERT/RoBERTa module (those are named `LayerNorm`),
+    and every LayerNorm stays frozen. Name them to train them: `output.LayerNorm` selects the two inside each
+    layer, `embeddings.LayerNorm` the embeddings' one.
+    """
+    return any((entry == "deltas" and is_adapter_tensor(name)) or names_module(name, entry) for entry in modules)
+
+
+def unmatched_entries(names: list[str], modules: list[str]) -> list[str]:
+    """The `unfrozen_modules` entries that select none of `names` (as `layer_norm` for BERT/RoBERTa)."""
+    return [entry for entry in modules if not any(is_unfrozen(name, [entry]) for name in names)]
 
 
 def set_trainable(model: nn.Module, delta_type: str, unfrozen_modules: list[str]) -> list[str]:
-    """Adapter mode: only parameters selected by `unfrozen_modules` train; `none`: every parameter trains."""
+    """With adapters only parameters selected by `unfrozen_modules` train; `none`: every parameter trains."""
     names = []
     for name, param in model.named_parameters():
         train = delta_type == "none" or is_unfrozen(name, unfrozen_modules)
@@ -185,8 +194,10 @@ def _is_generic(id2label: dict | None) -> bool:
 
 
 def build_classifier(model_path: str, labels: list[str], delta_type: str = "none", bottleneck_dim: int = 24,
-                     r_mean: float = 0.0, r_std: float = 0.02, seed: int = 0, task: str | None = None) -> nn.Module:
-    """A sequence classifier for `labels`: pre-trained weights from `model_path`, adapters when asked.
+                     r_mean: float | None = None, r_std: float | None = None, seed: int = 0,
+                     task: str | None = None) -> nn.Module:
+    """A sequence classifier for `labels`: pre-trained weights from `model_path`, adapters when asked
+    (`delta_type` adapter or houlsby_dense; `r_mean`/`r_std` None: that adapter's own initialisation).
 
     `model_path` may be a plain encoder (a new head is made) or a checkpoint of this track (its adapters and
     head are restored; the head's labels must equal `labels`).
@@ -213,18 +224,29 @@ def build_classifier(model_path: str, labels: list[str], delta_type: str = "none
     except ValueError as exc:
         raise EncoderError(f"{model_path}: {raw.get('model_type')!r} is not a sequence-classification encoder "
                            f"({str(exc).splitlines()[0][:120]})") from None
-    if delta_type == "adapter":
-        add_encoder_adapters(model, bottleneck_dim, r_mean, r_std, seed=seed)
+    if delta_type in ENCODER_DELTA_TYPES:
+        add_encoder_adapters(model, bottleneck_dim, r_mean, r_std, seed=seed, delta_type=delta_type)
     setattr(model.config, DELTA_KEY, {"delta_type": delta_type, "bottleneck_dim": bottleneck_dim,
                                       "task": task or (saved_delta or {}).get("task")})
     if saved_delta is not None:
-        if saved_delta.get("delta_type") != delta_type:
-            raise EncoderError(f"{model_path}: a checkpoint with delta_type {saved_delta.get('delta_type')!r}, "
-                               f"the config asks for {delta_type!r}")
+        tensors = load_checkpoint(model_path).tensors
+        check_delta_type(str(model_path), saved_delta.get("delta_type"), list(tensors), delta_type)
         if head_labels != labels:
             raise EncoderError(f"{model_path}: its head has labels {head_labels}, the task has {labels}")
-        load_tensors(model, load_checkpoint(model_path).tensors, str(model_path))
+        load_tensors(model, tensors, str(model_path))
     return model
+
+
+def check_delta_type(source: str, saved: str | None, names: list[str], wanted: str) -> None:
+    """A checkpoint's delta_type must be the config's; checkpoints written before `adapter` became OpenDelta's
+    (saved as 'adapter', tensors `...adapter.adapter_A`) count as houlsby_dense."""
+    if saved == "adapter" and any(n.endswith(".adapter.adapter_A") for n in names):
+        saved = "houlsby_dense"
+        if wanted != saved:
+            raise EncoderError(f"{source}: its adapters are the earlier bias-free variant (adapter_A/adapter_B); "
+                               "use delta_type houlsby_dense for it, or tune it again")
+    if saved != wanted:
+        raise EncoderError(f"{source}: a checkpoint with delta_type {saved!r}, the config asks for {wanted!r}")
 
 
 def load_tensors(model: nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:

@@ -4,8 +4,8 @@
 
 The config is a run_glue.py config (its `model_name_or_path` is the shared backbone, e.g.
 `checkpoint/ckpt_15000`) plus `path1` and `path2`, the endpoint checkpoint folders, and `itpl_points`
-(26 by default). Every tuned tensor (with `delta_type: adapter` those `unfrozen_modules` selects: adapters,
-layer norms, classifier; with `none`, every tensor) is interpolated in place; dev (and test with do_test)
+(26 by default). Every tuned tensor (with adapters those `unfrozen_modules` selects, for the paper's list the
+adapters and the classifier; with `none`, every tensor) is interpolated in place; dev (and test with do_test)
 accuracy and loss are written to `output_dir` in task_interpolation.py's files (result.csv, summary.json,
 interpolation.png, ...).
 """
@@ -24,6 +24,7 @@ from RoBERTa_model.config import load_config  # noqa: E402
 from RoBERTa_model.encoder import (  # noqa: E402
     EncoderError,
     build_classifier,
+    check_delta_type,
     checkpoint_info,
     encode_task,
     is_unfrozen,
@@ -37,13 +38,11 @@ from utils.errors import run_cli  # noqa: E402
 def tuned_tensors(path: str, delta_type: str, unfrozen_modules: list[str], labels: list[str]) -> dict:
     """The tensors of a run_glue.py checkpoint that its run tuned (all of them for delta_type none)."""
     head, delta = checkpoint_info(path)
-    if delta.get("delta_type") != delta_type:
-        raise EncoderError(f"{path}: a checkpoint with delta_type {delta.get('delta_type')!r}, the config says "
-                           f"{delta_type!r}")
+    saved = load_checkpoint(path).tensors
+    check_delta_type(path, delta.get("delta_type"), list(saved), delta_type)
     if head != labels:
         raise EncoderError(f"{path}: its head has labels {head}, the task has {labels}")
-    tensors = {k: v for k, v in load_checkpoint(path).tensors.items()
-               if delta_type == "none" or is_unfrozen(k, unfrozen_modules)}
+    tensors = {k: v for k, v in saved.items() if delta_type == "none" or is_unfrozen(k, unfrozen_modules)}
     if not tensors:
         raise EncoderError(f"{path}: no tensors match unfrozen_modules {unfrozen_modules}")
     return tensors

@@ -3,7 +3,7 @@
     python RoBERTa_model/run_glue.py CONFIG.json
 
 The config holds the original's keys: model/data/training arguments of the Hugging Face `Trainer` plus
-the delta keys (`delta_type` adapter|none, `bottleneck_dim`, `unfrozen_modules`). Data come from the
+the delta keys (`delta_type` adapter|houlsby_dense|none, `bottleneck_dim`, `unfrozen_modules`). Data come from the
 project's TSV task folders (`data_dir`/`task_name`). Checkpoints are written as `checkpoint-<step>/`
 in `output_dir`; the final model, `all_results.json` (dev/test accuracy and loss) and the log go there too.
 """
@@ -32,6 +32,7 @@ from RoBERTa_model.encoder import (  # noqa: E402
     load_task_split,
     set_trainable,
     task_labels,
+    unmatched_entries,
 )
 from utils.errors import run_cli  # noqa: E402
 
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              delta_args.r_mean, delta_args.r_std, seed=training_args.seed, task=data_args.task_name)
     trained = set_trainable(model, delta_args.delta_type, delta_args.unfrozen_modules)
+    idle = unmatched_entries([n for n, _ in model.named_parameters()], delta_args.unfrozen_modules)
+    if delta_args.delta_type != "none" and idle:
+        print(f"[run_glue] unfrozen_modules {idle} select no parameter of {type(model).__name__} "
+              "(as with OpenDelta 0.2.4, which the paper used)")
     encoded = {name: encode_task(examples, tokenizer, labels, data_args.max_source_length)
                for name, examples in {"train": train, **splits}.items()}
     n_trained = sum(p.numel() for n, p in model.named_parameters() if n in set(trained))

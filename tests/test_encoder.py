@@ -22,7 +22,7 @@ SMALL = {"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 2, "num_atten
 
 @pytest.mark.parametrize("cls,cfg", [(BertForSequenceClassification, BertConfig),
                                      (RobertaForSequenceClassification, RobertaConfig)])
-def test_zero_B_adapters_leave_logits_unchanged(cls, cfg):
+def test_zero_up_proj_adapters_leave_logits_unchanged(cls, cfg):
     torch.manual_seed(0)
     plain = cls(cfg(**SMALL)).eval()
     adapted = cls(cfg(**SMALL)).eval()
@@ -33,26 +33,28 @@ def test_zero_B_adapters_leave_logits_unchanged(cls, cfg):
     with torch.no_grad():
         changed = adapted(input_ids=ids, output_hidden_states=True).hidden_states[-1]
         for a in adapters:
-            a.adapter_B.zero_()
+            a.modulelist.up_proj.weight.zero_()
+            a.modulelist.up_proj.bias.zero_()
         assert torch.allclose(plain(input_ids=ids).logits, adapted(input_ids=ids).logits, atol=1e-6)
         reference = plain(input_ids=ids, output_hidden_states=True).hidden_states[-1]
-        assert (reference - changed).abs().max() > 1e-2  # the adapters were live before B was zeroed
+        assert (reference - changed).abs().max() > 1e-2  # the adapters were live before up_proj was zeroed
     names = list(adapter_state(adapted))
-    assert any(".attention.output.adapter.adapter_A" in n for n in names)
-    assert any(n.endswith("layer.1.output.adapter.adapter_B") for n in names)
+    assert any(n.endswith("layer.0.attention.adapter.modulelist.down_proj.weight") for n in names)
+    assert any(n.endswith("layer.1.output.adapter.modulelist.up_proj.bias") for n in names)
 
 
 def test_unfrozen_modules_select_exactly_the_named_parameters():
     model = RobertaForSequenceClassification(RobertaConfig(**SMALL))
     add_encoder_adapters(model, size=4, seed=0)
-    names = set(set_trainable(model, "adapter", ["deltas", "layer_norm", "classifier"]))
+    names = set(set_trainable(model, "adapter", ["deltas", "LayerNorm", "classifier"]))
     expected = {n for n, _ in model.named_parameters()
-                if "adapter_" in n or "LayerNorm" in n or n.startswith("classifier.")}
+                if ".adapter." in n or ".LayerNorm." in n or n.startswith("classifier.")}
     assert names == expected
     assert {n for n, p in model.named_parameters() if p.requires_grad} == expected
     assert set(set_trainable(model, "adapter", ["deltas"])) == {n for n, _ in model.named_parameters()
-                                                                 if "adapter_" in n}
+                                                                 if ".adapter." in n}
     assert not is_unfrozen("roberta.encoder.layer.0.attention.self.query.weight", ["deltas", "classifier"])
+    assert not is_unfrozen("roberta.encoder.layer.0.output.LayerNorm.weight", ["layer_norm", "final_layer_norm"])
     assert len(set_trainable(model, "none", [])) == len(list(model.parameters()))
 
 
@@ -102,6 +104,11 @@ def test_twenty_step_run_writes_checkpoints_and_results(trained):
     assert results["global_step"] == 20 and 0 <= results["eval_accuracy"] <= 1 and "test_accuracy" in results
     config = json.loads((out / "checkpoint-20" / "config.json").read_text())
     assert config["mode_connectivity_delta"]["delta_type"] == "adapter"
+    from module.checkpoint import load_checkpoint
+
+    names = set(load_checkpoint(out / "checkpoint-20").tensors)
+    assert "bert.encoder.layer.0.attention.adapter.modulelist.down_proj.weight" in names  # OpenDelta's names
+    assert "bert.encoder.layer.1.output.adapter.modulelist.up_proj.bias" in names
     assert config["mode_connectivity_delta"]["task"] == "toy-sentiment"
 
 
@@ -152,7 +159,8 @@ def test_task_boundary_takes_the_head_of_the_evaluated_task(encoder_setup, train
     assert float(own_row["dev_performance"]) == pytest.approx(results["eval_accuracy"], abs=1e-4)
 
 
-@pytest.mark.parametrize("case", ["unknown_key", "missing_path1", "other_architecture", "labels_mismatch"])
+@pytest.mark.parametrize("case", ["unknown_key", "missing_path1", "other_architecture", "labels_mismatch",
+                                  "too_many_points"])
 def test_bad_configs_one_line_nonzero(case, encoder_setup, trained, tiny_t5_dir, tmp_path, capsys):
     root, data, backbone = encoder_setup
     base = {"model_name_or_path": str(backbone), "task_name": "toy-sentiment", "data_dir": str(data),
@@ -169,6 +177,9 @@ def test_bad_configs_one_line_nonzero(case, encoder_setup, trained, tiny_t5_dir,
     elif case == "other_architecture":
         base["model_name_or_path"] = str(tiny_t5_dir)
         expected = "expected a BERT-family encoder"
+    elif case == "too_many_points":
+        base["itpl_points"] = 1002  # would repeat x values after rounding to 3 decimals
+        expected = "itpl_points must be 2 to 1001"
     else:
         script = itp_task_boundary_finetune
         base.update(task_name="toy-nli", delta_type="none",
