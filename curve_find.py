@@ -2,8 +2,10 @@
 
 The endpoints θ1 (--load_PET_path_1) and θ2 (--load_PET_path_2) stay frozen; --bend_num bends of a Bezier curve
 (or PolyChain, --curve_type) are trained with Adafactor on the task loss at φ(t), one t ~ U(0, 1) per update.
-Every --valid_interval updates (and at the last) the curve is validated on dev at t = 0.25, 0.5, 0.75; the curve
-with the best mean dev metric is kept as curve-best.pt (curve-last.pt: the last one, with optimizer state).
+As in the original's curve training: 3 bends and no gradient clipping unless --bend_num / --max_grad_norm say
+otherwise. Every --valid_interval updates (and at the last) the curve is validated on dev at every t of --valid_t
+(default: the original's points, see --help); the curve with the best mean dev metric is kept as curve-best.pt
+(curve-last.pt: the last one, with optimizer state).
 Then φ(t) is evaluated at --itpl_points evenly spaced t, as task_interpolation.py does for the straight line:
 result.csv, data_analyze.txt, valid/test_data_analysis.json, solution_analysis.txt, summary.json (plus
 curve_length, line_length, length_weighted_mean_loss) and a plot. Running again into the same folder continues
@@ -32,25 +34,73 @@ from module.files import setup_logger
 from module.interpolation import IncompatibleCheckpoints, interpolation_points
 from module.sweep import fingerprint, run_sweep
 from T5_model.evaluation import evaluate_batches, shift_right
-from T5_model.trainer import MetricsLog, build_optimizer, build_scheduler, set_seed, split_batch
+from T5_model.trainer import MetricsLog, build_optimizer, build_scheduler, micro_batch_size, set_seed, split_batch
 from task_interpolation import SWEEP_SETTING_KEYS, load_endpoints, raw_scores, sweep_splits
 from utils.errors import run_cli
-from utils.options import parse_args
+from utils.options import build_parser, check_args
 
-VALID_TS = (0.25, 0.5, 0.75)
+# where the original validated its curves: adapters at the three points of its valid_random_itpl_points.csv
+# (T5_model/t5_trainer_PET_CF.py), full models at 0.25/0.5/0.75 (t5_trainer_PET_CF_finetune.py loads the same file
+# but loops over a fixed list)
+ORIGINAL_VALID_TS = {"adapter": (0.7725638477843416, 0.3729565378240084, 0.512935405959747),
+                     "model": (0.25, 0.5, 0.75)}
+MAX_GRAD_NORM_HELP = ("clip the bends' gradient to this L2 norm; 0 means no clipping (default: 0, as in the "
+                      "original's curve training, whose clipping line is commented out; tune_singletask.py keeps 0.01)")
 BEST, LAST = "curve-best.pt", "curve-last.pt"
 TRAIN_SETTING_KEYS = ("task_dir", "train_file", "dev_file", "load_PET_path_1", "load_PET_path_2", "tune_method",
                       "model", "adapter_type", "adapter_size", "max_input_length", "max_output_length", "do_lowercase",
                       "append_another_bos", "choose_dev_1000", "datasplit", "metric", "bend_num", "curve_type",
                       "bend_init", "bend_std", "learning_rate", "train_batch_size", "gradient_accumulation_steps",
                       "max_grad_norm", "lr_decay_style", "warmup_steps", "warmup_rate", "seed", "valid_interval",
-                      "train_iters", "train_epochs", "early_stop")
+                      "train_iters", "train_epochs", "early_stop", "valid_t")
 CURVE_SETTING_KEYS = tuple(k for k in TRAIN_SETTING_KEYS if k not in SWEEP_SETTING_KEYS)
 LENGTH_POINTS = 101  # grid of the reported curve_length
 
 
+def build_curve_parser(description: str | None = None) -> argparse.ArgumentParser:
+    """The T5-track parser with curve_find.py's own defaults: no gradient clipping (the original's)."""
+    parser = build_parser(description)
+    parser.set_defaults(max_grad_norm=0.0)
+    for action in parser._actions:  # the shared flag's help would promise tune_singletask.py's default
+        if action.dest == "max_grad_norm":
+            action.help = MAX_GRAD_NORM_HELP
+    return parser
+
+
+def parse_curve_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check curve_find.py's command line."""
+    parser = build_curve_parser(__doc__.splitlines()[0])
+    return check_curve_args(check_args(parser.parse_args(argv), parser))
+
+
+def resolve_endpoints(args: argparse.Namespace) -> None:
+    """Take the endpoints from --load_stage1_pet_path_list (the original's flag) when it is given."""
+    paths = args.load_stage1_pet_path_list
+    if paths is None:
+        return
+    if len(paths) != 2:
+        raise ValueError(f"--load_stage1_pet_path_list: expected the two endpoints PATH1 PATH2, got {len(paths)} "
+                         "path(s)")
+    for flag, given, path in (("--load_PET_path_1", args.load_PET_path_1, paths[0]),
+                              ("--load_PET_path_2", args.load_PET_path_2, paths[1])):
+        if given is not None and given != path:
+            raise ValueError(f"{flag} {given} contradicts --load_stage1_pet_path_list ({path}); give one of them")
+    args.load_PET_path_1, args.load_PET_path_2 = paths
+
+
+def resolve_valid_ts(args: argparse.Namespace) -> list[float]:
+    """--valid_t, or the original's validation points for this --tune_method; every t must lie in [0, 1]."""
+    ts = args.valid_t if args.valid_t is not None else ORIGINAL_VALID_TS[args.tune_method]
+    bad = [t for t in ts if not 0.0 <= t <= 1.0]
+    if bad:
+        raise ValueError(f"--valid_t: every t must lie in [0, 1], got {bad[0]}")
+    return [float(t) for t in ts]
+
+
 def check_curve_args(args: argparse.Namespace) -> argparse.Namespace:
-    """Reject impossible curve settings and fill in the default bend initialisation."""
+    """Reject impossible curve settings; fill in the endpoints, validation points and bend initialisation."""
+    resolve_endpoints(args)
+    args.valid_t = resolve_valid_ts(args)
     if args.bend_num < 1:
         raise ValueError(f"--bend_num: a curve needs at least one bend, got {args.bend_num}")
     if args.bend_std < 0:
@@ -101,8 +151,8 @@ class CurveTrainer:
         self.tokenizer, self.task, self.metric, self.data = tokenizer, task, metric, data
         self.out_dir, self.logger = out_dir, logger
         self.device = next(curve.parameters()).device
-        self.group_size = args.train_batch_size * args.gradient_accumulation_steps
-        self.micro_size = min(self.group_size, args.micro_batch_size)
+        self.group_size = args.train_batch_size  # one update's batch, however it is cut into micro-batches
+        self.micro_size = micro_batch_size(self.group_size, args.gradient_accumulation_steps, args.micro_batch_size)
         self.start_time = time.time()
         self.settings = {k: getattr(args, k) for k in TRAIN_SETTING_KEYS}
         self.metrics_log = MetricsLog(self.out_dir / "metrics.csv", metric, self.logger)
@@ -152,10 +202,10 @@ class CurveTrainer:
             write_point(self.targets, self.curve.point(t))
 
     def validate(self, step: int, epoch: int, lr: float) -> float:
-        """Dev loss and metric at every t of VALID_TS (one metrics.csv row each, then their mean); returns the mean."""
+        """Dev loss and metric at every t of --valid_t (one metrics.csv row each, then their mean); returns the mean."""
         enc, batches = self.data["dev"]
         losses, perfs = [], []
-        for t in VALID_TS:
+        for t in self.args.valid_t:
             self.set_t(t)
             out = evaluate_batches(self.model, batches, self.tokenizer, self.args.max_output_length)
             perf = evaluate(out.predictions, enc.answers, self.metric)
@@ -215,7 +265,7 @@ class CurveTrainer:
                     bar.set_postfix({self.metric: f"{perf:.3f}"})
                     if perf >= state["best"]:
                         state.update(best=perf, best_step=step, bad_valids=0)
-                        self.save(BEST, state, extra={"dev_performance": perf, "valid_ts": list(VALID_TS)})
+                        self.save(BEST, state, extra={"dev_performance": perf, "valid_ts": list(a.valid_t)})
                     else:
                         state["bad_valids"] += 1
                     if a.early_stop > 0 and state["bad_valids"] >= a.early_stop:
@@ -238,7 +288,7 @@ class CurveTrainer:
             if state["best_step"] == 0:  # no validation happened (e.g. --train_epochs reached first)
                 perf = self.validate(state["num_updates"], epoch, lr)
                 state.update(best=perf, best_step=state["num_updates"])
-                self.save(BEST, state, extra={"dev_performance": perf, "valid_ts": list(VALID_TS)})
+                self.save(BEST, state, extra={"dev_performance": perf, "valid_ts": list(a.valid_t)})
             state["finished"] = True
             self.save(LAST, state, optimizer, scheduler)
         return state
@@ -246,7 +296,7 @@ class CurveTrainer:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: check everything, train the curve, then sweep it."""
-    args = check_curve_args(parse_args(argv, description=__doc__.splitlines()[0]))
+    args = parse_curve_args(argv)
     task = task_name(args.task_dir)
     metric = metric_for_task(task, args.metric)
     eval_splits = sweep_splits(args)
@@ -304,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     curve.load_bends(chosen_ckpt.tensors)
     saved = chosen_ckpt.meta
     logger.info(f"sweeping the curve of {chosen} (step {saved.get('best_step', saved.get('num_updates'))}, "
-                f"mean dev {metric} {saved.get('dev_performance', float('nan')):.4f} at t={list(VALID_TS)})")
+                f"mean dev {metric} {saved.get('dev_performance', float('nan')):.4f} at t={args.valid_t})")
 
     current = {"t": None}
 

@@ -109,6 +109,13 @@ def run_cell(args: argparse.Namespace, task: str, metric: str, splits: dict, out
     return row
 
 
+def is_main_process() -> bool:
+    """True in a single-process run and in the main process of a distributed one (the trainer set it up)."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: validate everything, then run the grid."""
     args = parse_args(argv, description=__doc__.splitlines()[0])
@@ -127,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             cell = copy.copy(args)
             cell.learning_rate, cell.train_batch_size = lr, bsz
             row = run_cell(cell, task, metric, splits, output_dir)
+            if not is_main_process():
+                continue  # with several processes, one writes the run's results
             upsert_csv_row(output_dir / "result.csv", RESULT_FIELDS, "run", row)
             print(f"{row['run']}: dev {row['dev_performance']} test {row['test_performance']}")
             if isinstance(row["dev_performance"], float) and (best is None or row["dev_performance"] > best[0]):

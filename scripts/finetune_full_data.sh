@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Full fine-tuning on the whole training set, one run per task and seed.
-# Paper settings (Qin et al. 2022): T5 v1.1 base LM-adapted, 50k updates, batch 32, validation every 5k,
-# checkpoints every 10k, seeds 20 30 40 50. Every variable below can be overridden from the environment.
+# Paper settings (Qin et al. 2022), as the original scripts/finetune_full_data.sh: T5 v1.1 base LM-adapted,
+# Adafactor lr 1e-4, 50k updates, batch 32, validation every 5k, checkpoints every 10k, seeds 20 30 40 50;
+# runs go to $SAVE_PATH/$IDENTIFIER/<task>-finetune-seed_<seed>/lr_0.0001_bsz_32_seed_<seed>/, the folders the
+# itp_*_finetune.sh scripts read. Every variable below can be overridden from the environment.
 # On a small machine lower TRAIN_ITERS (e.g. 200), VALID/OUTPUT intervals (e.g. 50/100), point MODEL at a
 # small T5 (e.g. pretrained_models/t5-small-home) and TASKS at a prepared task (e.g. rotten_tomatoes).
 # EXTRA_FLAGS is appended to every command (e.g. EXTRA_FLAGS="--metric ACC --quiet").
@@ -13,6 +15,7 @@ IDENTIFIER=${IDENTIFIER:-PET_full_data_finetune}
 TRAIN_ITERS=${TRAIN_ITERS:-50000}
 VALID_INTERVAL=${VALID_INTERVAL:-5000}
 OUTPUT_INTERVAL=${OUTPUT_INTERVAL:-10000}
+LOG_INTERVAL=${LOG_INTERVAL:-100}
 
 for TASK in $TASKS; do
 for SEED in $SEEDS; do
@@ -22,9 +25,9 @@ echo "Seed: $SEED, Task: $TASK, Identifier: $IDENTIFIER"
   --task_dir "$DATA_DIR/$TASK" --do_train --do_predict \
   --learning_rate_list 1e-4 --bsz_list 32 --train_iters "$TRAIN_ITERS" \
   --model "$MODEL" --tokenizer_path "$TOKENIZER" \
-  --output_dir "$SAVE_PATH/$IDENTIFIER/$TASK-model-seed_$SEED" \
+  --output_dir "$SAVE_PATH/$IDENTIFIER/$TASK-finetune-seed_$SEED" \
   --predict_batch_size 32 --tune_method model \
-  --valid_interval "$VALID_INTERVAL" --output_interval "$OUTPUT_INTERVAL" --log_interval 100 \
+  --valid_interval "$VALID_INTERVAL" --output_interval "$OUTPUT_INTERVAL" --log_interval "$LOG_INTERVAL" \
   --one_prefix --seed "$SEED" ${EXTRA_FLAGS:-}
 done
 done

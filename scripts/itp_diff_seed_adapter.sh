@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Interpolate between adapters tuned from different initialisations (seeds), at several steps.
-# Paper settings (Qin et al. 2022); every variable can be overridden from the environment, e.g.
-#   SAVE_PATH=runs MODEL=pretrained_models/t5-small-home TASK=rotten_tomatoes STEP=100 bash itp_diff_seed_adapter.sh
+# Interpolate between adapters tuned from different initialisations (seeds).
+# Paper settings (Qin et al. 2022), as the original scripts/itp_diff_seed_adapter.sh: glue-mnli, seeds 20 and 30,
+# the checkpoints at step 50000 that adapter_full_data.sh writes, 26 points. STEPS="10000 30000 50000" sweeps
+# several steps. Every variable can be overridden from the environment, e.g.
+#   SAVE_PATH=runs MODEL=pretrained_models/t5-small-home TASK=rotten_tomatoes STEPS=100 bash itp_diff_seed_adapter.sh
 # EXTRA_FLAGS is appended to every command (e.g. "--metric ACC --quiet").
 source "$(dirname "$0")/paper_env.sh"
 SAVE_PATH=${SAVE_PATH:-./models_itp_result}
 POINTS=${POINTS:-26}
 TASK=${TASK:-glue-mnli}
-STEPS=${STEPS:-"10000 30000 50000"}
+STEPS=${STEPS:-"50000"}
 SEED1=${SEED1:-20}
 SEED2=${SEED2:-30}
 LR=${LR:-5e-05}

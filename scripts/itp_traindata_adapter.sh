@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Knowledge change on the training data: which training examples each point gets right (--itp_on_train); feeds utils/process_cartography.py.
-# Paper settings (Qin et al. 2022); every variable can be overridden from the environment, e.g.
+# Knowledge change on the training data: which training examples each point gets right (--itp_on_train); feeds
+# utils/process_cartography.sh (valid_data_analysis.json of the output folder).
+# Paper settings (Qin et al. 2022), as the original scripts/itp_traindata_adapter.sh: glue-mnli, adapters of seeds
+# 20 and 30 from adapter_full_data.sh, 6 points. The original read checkpoint@10.pt, which adapter_full_data.sh
+# (a checkpoint every 10000 updates) never writes; STEP=10000 reads its first checkpoint.
+# Every variable can be overridden from the environment, e.g.
 #   SAVE_PATH=runs MODEL=pretrained_models/t5-small-home TASK=rotten_tomatoes STEP=100 bash itp_traindata_adapter.sh
 # EXTRA_FLAGS is appended to every command (e.g. "--metric ACC --quiet").
 source "$(dirname "$0")/paper_env.sh"
 SAVE_PATH=${SAVE_PATH:-./models_itp_result}
-POINTS=${POINTS:-26}
+POINTS=${POINTS:-6}
 TASK=${TASK:-glue-mnli}
 STEP=${STEP:-10000}
 SEED1=${SEED1:-20}
 SEED2=${SEED2:-30}
 LR=${LR:-5e-05}
-POINTS=${POINTS_TRAIN:-6}
 echo "SEED1: $SEED1, SEED2: $SEED2, STEP: $STEP, Task: $TASK"
 "$PYTHON" task_interpolation.py \
   --task_dir "$DATA_DIR/$TASK" \

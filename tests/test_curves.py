@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
+import random
 
 import pytest
 import torch
-from transformers import T5ForConditionalGeneration
+from transformers import AutoTokenizer, T5ForConditionalGeneration
 
 import curve_find
 import task_interpolation
 import tune_singletask
+from dataloader.batching import encode_split, train_batches
+from dataloader.tasks import load_split, task_name
 from module.checkpoint import load_checkpoint, save_checkpoint
 from module.curves import (
     Curve,
@@ -26,6 +30,7 @@ from module.curves import (
 from module.interpolation import IncompatibleCheckpoints, interpolation_points
 from tests.toy import tiny_t5_config, write_task
 from utils.errors import run_cli
+from utils.options import parse_args
 
 TS = [0.0, 1e-4, 0.1, 0.25, 1 / 3, 0.5, 0.6, 0.75, 0.9, 0.999, 1.0]
 
@@ -207,8 +212,9 @@ def _curve_find(tiny_t5_dir, task, out, p1, p2, *extra):
 
 def test_curve_find_trains_saves_and_sweeps(adapter_ends, tiny_t5_dir, small_task, tmp_path, capsys):
     out = tmp_path / "curve"
+    chosen = ("--bend_num", "1", "--valid_t", "0.25", "0.5", "0.75", "--max_grad_norm", "0.01")  # the project's
     code = _curve_find(tiny_t5_dir, small_task, out, *adapter_ends, "--train_iters", "4", "--valid_interval", "2",
-                       "--log_interval", "2", "--itpl_points", "3", "--do_valid", "--do_predict")
+                       "--log_interval", "2", "--itpl_points", "3", "--do_valid", "--do_predict", *chosen)
     assert code == 0, capsys.readouterr().err
     for name in ("curve-best.pt", "curve-last.pt", "result.csv", "summary.json", "interpolation.png", "metrics.csv",
                  "log.txt", "valid_data_analysis.json", "test_data_analysis.json"):
@@ -243,12 +249,12 @@ def test_curve_find_trains_saves_and_sweeps(adapter_ends, tiny_t5_dir, small_tas
     # running again: training is finished, the sweep is complete; nothing changes
     before = (out / "result.csv").read_text()
     assert _curve_find(tiny_t5_dir, small_task, out, *adapter_ends, "--train_iters", "4", "--valid_interval", "2",
-                       "--log_interval", "2", "--itpl_points", "3", "--do_valid", "--do_predict") == 0
+                       "--log_interval", "2", "--itpl_points", "3", "--do_valid", "--do_predict", *chosen) == 0
     assert (out / "result.csv").read_text() == before
     assert len(list(csv.DictReader((out / "metrics.csv").open()))) == len(metrics)
     # other training settings into the same folder: refused
     assert _curve_find(tiny_t5_dir, small_task, out, *adapter_ends, "--train_iters", "5", "--valid_interval", "2",
-                       "--itpl_points", "3", "--do_valid") == 2
+                       "--itpl_points", "3", "--do_valid", *chosen) == 2
     assert "other settings" in capsys.readouterr().err
 
 
@@ -298,7 +304,7 @@ def model_ends(tiny_t5_dir, tmp_path_factory):
 def test_curve_find_full_model_resumes_an_interrupted_training(model_ends, tiny_t5_dir, small_task, tmp_path,
                                                                monkeypatch, capsys):
     common = ["--tune_method", "model", "--train_iters", "4", "--valid_interval", "10", "--output_interval", "2",
-              "--itpl_points", "2", "--do_valid", "--learning_rate", "1e-3"]
+              "--itpl_points", "2", "--do_valid", "--learning_rate", "1e-3", "--bend_num", "1"]
 
     def run(out):
         return run_cli(lambda: curve_find.main([
@@ -340,3 +346,100 @@ def test_curve_find_full_model_resumes_an_interrupted_training(model_ends, tiny_
     line = list(csv.DictReader((tmp_path / "line" / "result.csv").open()))
     curve_rows = list(csv.DictReader((tmp_path / "straight" / "result.csv").open()))
     assert [r["dev_loss"] for r in curve_rows[:2]] == [r["dev_loss"] for r in line[:2]]
+
+
+# ------------------------------------------------------------------------------- the original's curve defaults
+# valid_random_itpl_points.csv of the original code, as written there (np.loadtxt order)
+ORIGINAL_VALID_CSV = "7.725638477843416174e-01\n3.729565378240083939e-01\n5.129354059597469595e-01\n"
+ORIGINAL_ADAPTER_TS = [float(line) for line in ORIGINAL_VALID_CSV.split()]
+
+
+def _curve_args(*extra):
+    return curve_find.parse_curve_args(["--task_dir", "t", "--output_dir", "o", *extra])
+
+
+def _ends(*extra):
+    return ("--load_PET_path_1", "a.pt", "--load_PET_path_2", "b.pt", *extra)
+
+
+def test_curve_find_defaults_are_the_originals():
+    adapter = _curve_args(*_ends("--tune_method", "adapter"))
+    assert adapter.max_grad_norm == 0 and adapter.bend_num == 3 and adapter.valid_t == ORIGINAL_ADAPTER_TS
+    assert _curve_args(*_ends("--tune_method", "model")).valid_t == [0.25, 0.5, 0.75]
+    assert _curve_args(*_ends("--tune_method", "finetune")).valid_t == [0.25, 0.5, 0.75]
+    chosen = _curve_args(*_ends("--tune_method", "adapter", "--max_grad_norm", "0.01", "--valid_t", "0.25", "0.5",
+                                "0.75", "--bend_num", "1"))
+    assert chosen.max_grad_norm == 0.01 and chosen.valid_t == [0.25, 0.5, 0.75] and chosen.bend_num == 1
+    assert parse_args(["--task_dir", "t", "--output_dir", "o"]).max_grad_norm == 0.01  # tune_singletask.py's
+    help_text = " ".join(curve_find.build_curve_parser().format_help().split())
+    assert "0 means no clipping (default: 0," in help_text and "(default: 3, the original's;" in help_text
+    with pytest.raises(ValueError, match=r"--valid_t: every t must lie in \[0, 1\], got 1.5"):
+        _curve_args(*_ends("--valid_t", "0.5", "1.5"))
+
+
+def test_load_stage1_pet_path_list_is_the_two_endpoints():
+    args = _curve_args("--load_stage1_pet_path_list", "a.pt", "b.pt")
+    assert (args.load_PET_path_1, args.load_PET_path_2) == ("a.pt", "b.pt")
+    assert _curve_args(*_ends("--load_stage1_pet_path_list", "a.pt", "b.pt")).load_PET_path_2 == "b.pt"
+    with pytest.raises(ValueError, match="expected the two endpoints PATH1 PATH2, got 3 path"):
+        _curve_args("--load_stage1_pet_path_list", "a.pt", "b.pt", "c.pt")
+    with pytest.raises(ValueError, match="--load_PET_path_1 c.pt contradicts --load_stage1_pet_path_list"):
+        _curve_args("--load_PET_path_1", "c.pt", "--load_stage1_pet_path_list", "a.pt", "b.pt")
+
+
+def _gradient_norm_at_the_step(tiny_t5_dir, small_task, out, *extra) -> float:
+    """The bends' gradient norm the optimiser sees after one CurveTrainer.update on a curve far off the line."""
+    args = _curve_args(*_ends("--tune_method", "model", "--model", str(tiny_t5_dir), "--train_batch_size", "8",
+                              "--max_output_length", "5", *extra))
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_t5_dir))
+    model = T5ForConditionalGeneration.from_pretrained(str(tiny_t5_dir)).requires_grad_(False)
+    names = ["decoder.final_layer_norm.weight", "lm_head.weight"]
+    own = model.state_dict(keep_vars=True)
+    ends = [{n: 100 * own[n].detach() + shift for n in names} for shift in (0.0, 0.1)]  # huge decoder states
+    curve = Curve(*ends, bend_num=args.bend_num, generator=torch.Generator().manual_seed(0))
+    task = task_name(small_task)
+    trainer = curve_find.CurveTrainer(args, model, curve, {n: own[n] for n in names}, tokenizer, task, "ACC", {},
+                                      out, logging.getLogger("test-curves"))
+    enc = encode_split(load_split(small_task, "train"), tokenizer, task, max_output_length=5)
+    group = next(train_batches(enc, 8, tokenizer.pad_token_id, random.Random(0)))
+    seen = []
+
+    class Recorder:  # stands in for Adafactor: records the gradient it would apply
+        def step(self):
+            seen.append(math.sqrt(sum(float(p.grad.pow(2).sum()) for p in curve.parameters())))
+
+        def zero_grad(self, set_to_none=True):
+            curve.zero_grad(set_to_none=set_to_none)
+
+    class Constant:
+        def step(self):
+            pass
+
+    trainer.update(group, 0.5, Recorder(), Constant())
+    return seen[0]
+
+
+def test_curve_training_clips_only_when_asked(tiny_t5_dir, small_task, tmp_path):
+    unclipped = _gradient_norm_at_the_step(tiny_t5_dir, small_task, tmp_path / "default")
+    assert unclipped > 10  # a huge gradient, applied as it is: the original's curve training clipped nothing
+    clipped = _gradient_norm_at_the_step(tiny_t5_dir, small_task, tmp_path / "clipped", "--max_grad_norm", "0.01")
+    assert clipped == pytest.approx(0.01, rel=1e-4)
+
+
+def test_curve_find_validates_at_the_original_points_by_default(adapter_ends, tiny_t5_dir, small_task, tmp_path,
+                                                                capsys):
+    out = tmp_path / "curve"
+    code = run_cli(lambda: curve_find.main([
+        "--task_dir", str(small_task), "--model", str(tiny_t5_dir), "--output_dir", str(out), "--metric", "ACC",
+        "--load_stage1_pet_path_list", str(adapter_ends[0]), str(adapter_ends[1]), "--max_output_length", "5",
+        "--quiet", "--tune_method", "adapter", "--adapter_size", "4", "--train_batch_size", "16",
+        "--predict_batch_size", "32", "--learning_rate", "1e-2", "--train_iters", "2", "--valid_interval", "2",
+        "--itpl_points", "2", "--do_valid"]))
+    assert code == 0, capsys.readouterr().err
+    kinds = [m["kind"] for m in csv.DictReader((out / "metrics.csv").open()) if m["kind"].startswith("valid")]
+    assert kinds == [f"valid@t={t}" for t in ORIGINAL_ADAPTER_TS] + ["valid"]
+    best = load_checkpoint(out / "curve-best.pt")
+    assert best.meta["valid_ts"] == ORIGINAL_ADAPTER_TS and best.meta["train_settings"]["max_grad_norm"] == 0
+    assert best.meta["bend_num"] == 3 and {k.split(".")[0] for k in best.tensors} == {"bend0", "bend1", "bend2"}
+    assert best.meta["endpoints"] == [str(p) for p in adapter_ends]
+    assert json.loads((out / "summary.json").read_text())["bend_num"] == 3

@@ -214,3 +214,18 @@ def test_two_gloo_processes_train_with_batches_smaller_than_the_world(tiny_t5_di
     assert done.returncode == 0, done.stderr[-3000:]
     last = load_checkpoint(out / "lr_5e-05_bsz_16_seed_20" / "checkpoint-last.pt")
     assert last.meta["num_updates"] == 6 and last.meta["num_processes"] == 2  # really two processes (gloo)
+    rows = (out / "result.csv").read_text().splitlines()
+    assert len(rows) == 2 and done.stdout.count("lr_5e-05_bsz_16_seed_20: dev") == 1  # one process reports
+
+
+def test_more_than_1001_points_is_refused_since_x_is_rounded_to_3_decimals(tiny_t5_dir, toy_task, tmp_path, capsys):
+    from module.interpolation import interpolation_points
+
+    assert len(set(interpolation_points(1001))) == 1001
+    with pytest.raises(ValueError, match="2 to 1001"):
+        interpolation_points(1002)  # would repeat x values after rounding
+    with pytest.raises(SystemExit) as exc:
+        _args(tiny_t5_dir, toy_task, tmp_path, "--itpl_points", "1002")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--itpl_points" in err[0] and "1001" in err[0]

@@ -205,22 +205,79 @@ def test_points_sorted_numerically():
         pc.interpolation_points({"mid": {"zero_list": []}})
 
 
-def test_cli_tsv_and_json(tmp_path):
+def test_cli_text_json_and_table(tmp_path):
     (tmp_path / "cartography.json").write_text(json.dumps(CARTOGRAPHY))
     (tmp_path / "analysis.json").write_text(json.dumps(ANALYSIS))
     args = ("--cartography_path", tmp_path / "cartography.json", "--analysis_path", tmp_path / "analysis.json")
     proc = _run("process_cartography.py", *args, "--save_path", tmp_path / "out" / "result.txt")
     assert proc.returncode == 0, proc.stderr
-    lines = (tmp_path / "out" / "result.txt").read_text().splitlines()
+    rows = pc.forgetting_statistics(CARTOGRAPHY, ANALYSIS)
+    assert (tmp_path / "out" / "result.txt").read_text() == pc.format_original(rows)
+    lines = (tmp_path / "out" / "result.txt.tsv").read_text().splitlines()
     assert lines[0].split("\t") == list(pc.FIELDS)
     assert lines[2].split("\t") == ["0.0", "0.5", "0", "-", "-", "-", "-"]
     last = lines[3].split("\t")
     assert last[:3] == ["0.5", "1.0", "3"] and float(last[3]) == pytest.approx(2 / 3) and float(last[6]) == 1.0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["result.txt", "result.txt.tsv"]  # no temp files
     proc = _run("process_cartography.py", *args, "--save_path", tmp_path / "result.json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads((tmp_path / "result.json").read_text())
-    assert data == pc.forgetting_statistics(CARTOGRAPHY, ANALYSIS)  # JSON keeps floats exactly
-    assert data[1]["correctness"] is None
+    assert data == rows and data[1]["correctness"] is None  # JSON keeps floats exactly
+    assert (tmp_path / "result.json.tsv").read_text() == pc.format_table(rows)
+
+
+# the original's utils/process_cartography.py on this fixture (keys 0..11 in file order, points in x order, no
+# repeats: inputs it reads the same way) wrote exactly this; 10 examples are newly forgotten at 0.5, where np.mean's
+# pairwise sum would give 0.49695257500000006 for the confidence
+ORIGINAL_CARTOGRAPHY = {str(i): {"acc": [int((i * 7 + e * 3) % 5 < 2) for e in range(4)],
+                                 "confidence": [round(((i * 6 + e * 11) % 97) / 97 + 0.001 * i, 6) for e in range(4)]}
+                        for i in range(12)}
+ORIGINAL_ANALYSIS = {"0.0": {"zero_list": [3, 7], "one_list": []}, "0.25": {"zero_list": [3], "one_list": []},
+                     "0.5": {"zero_list": [3, 7, 0, 1, 2, 4, 5, 6, 8, 9, 10], "one_list": []},
+                     "1.0": {"zero_list": [1, 11], "one_list": []}}
+ORIGINAL_TEXT = """\
+this is from interpolation point start ===> 0.0
+total number of newly forgotten examples: 2
+average correctness is: 0.375
+average confidence is: 0.4843815
+average variance is: 0.1267872903922156
+average turn is: 2.0
+
+this is from interpolation point 0.0 ===> 0.25
+total number of newly forgotten examples: 0
+average correctness is: 0.0
+average confidence is: 0.0
+average variance is: 0.0
+average turn is: 0.0
+
+this is from interpolation point 0.25 ===> 0.5
+total number of newly forgotten examples: 10
+average correctness is: 0.4
+average confidence is: 0.496952575
+average variance is: 0.12678739101536332
+average turn is: 2.5
+
+this is from interpolation point 0.5 ===> 1.0
+total number of newly forgotten examples: 1
+average correctness is: 0.5
+average confidence is: 0.6115152500000001
+average variance is: 0.3442720247953463
+average turn is: 3.0
+
+"""
+
+
+def test_save_path_holds_the_originals_text(tmp_path, capsys):
+    (tmp_path / "cartography.json").write_text(json.dumps(ORIGINAL_CARTOGRAPHY))
+    (tmp_path / "analysis.json").write_text(json.dumps(ORIGINAL_ANALYSIS))
+    save = tmp_path / "result.txt"
+    code, out, err = _cli(pc.main, capsys, "--cartography_path", tmp_path / "cartography.json", "--analysis_path",
+                          tmp_path / "analysis.json", "--save_path", save)
+    assert code == 0, err
+    assert save.read_text() == ORIGINAL_TEXT
+    table = [line.split("\t") for line in (tmp_path / "result.txt.tsv").read_text().splitlines()]
+    assert table[3] == ["0.25", "0.5", "10", "0.4", "0.496952575", "0.12678739101536332", "2.5"]
+    assert table[2] == ["0.0", "0.25", "0", "-", "-", "-", "-"] and f"saved to {save}" in out
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
@@ -231,7 +288,14 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     code, _, err = _cli(pc.main, capsys, *args)
     assert code == 2
     assert err.splitlines() == [f"error: index 3 in zero_list at x=1.0 of {analysis} is not in {cartography}"]
-    assert not (tmp_path / "result.txt").exists()
+    assert not (tmp_path / "result.txt").exists() and not (tmp_path / "result.txt.tsv").exists()
+    (tmp_path / "taken.tsv").mkdir()
+    cartography.write_text(json.dumps(CARTOGRAPHY))
+    code, _, err = _cli(pc.main, capsys, *args[:4], "--save_path", tmp_path / "taken")
+    assert code == 2 and err.splitlines() == [f"error: --save_path: {tmp_path / 'taken.tsv'} is a folder, expected "
+                                              "a file name"]
+    assert not (tmp_path / "taken").exists()
+    cartography.write_text(json.dumps({k: CARTOGRAPHY[k] for k in "012"}))
     analysis.write_text('{"0.0": {"zero_list": [1,]}')
     code, _, err = _cli(pc.main, capsys, *args)
     assert code == 2 and len(err.splitlines()) == 1

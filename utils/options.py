@@ -84,12 +84,16 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--learning_rate", type=_finite_float, default=5e-5)
     g.add_argument("--warmup_proportion", type=_finite_float, default=0.01, help="kept for compatibility; unused")
     g.add_argument("--weight_decay", type=_finite_float, default=0.01,
-                   help="kept for compatibility; the original's Adafactor ran without weight decay")
+                   help="full tuning (--tune_method model): Adafactor's weight decay on every weight except biases "
+                        "and layer-norm weights, as the original; adapter tuning uses none, as the original")
     g.add_argument("--adam_epsilon", type=_finite_float, default=1e-8, help="kept for compatibility; unused")
     g.add_argument("--max_grad_norm", type=_finite_float, default=0.01)
-    g.add_argument("--gradient_accumulation_steps", type=positive_int, default=1)
+    g.add_argument("--gradient_accumulation_steps", type=positive_int, default=1,
+                   help="number of micro-batches one update's batch (--train_batch_size / a --bsz_list entry) is "
+                        "split into; it never changes the batch of an update")
     g.add_argument("--micro_batch_size", type=positive_int, default=16,
-                   help="largest batch run at once; a larger batch is split and its gradients accumulated")
+                   help="largest batch run at once; a larger batch is split and its gradients accumulated "
+                        "(the original: micro-batches of 16)")
     g.add_argument("--train_epochs", type=_big_int, default=10_000_000)
     g.add_argument("--warmup_steps", type=int, default=500, help="used by --lr_decay_style constant_with_warmup/linear")
     g.add_argument("--warmup_rate", type=_finite_float, default=0.06,
@@ -127,13 +131,23 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--itpl_points", type=positive_int, default=26)
 
     g = p.add_argument_group("curve")
-    g.add_argument("--bend_num", type=int, default=1, help="curve_find.py: number of trainable bends (at least 1)")
+    g.add_argument("--bend_num", type=int, default=3,
+                   help="curve_find.py: number of trainable bends, at least 1 (default: 3, the original's; "
+                        "scripts/*_curve_find.sh pass 1, as the original's do)")
     g.add_argument("--curve_type", choices=("bezier", "polychain"), default="bezier",
                    help="curve_find.py: Bezier curve of degree bend_num+1, or a piecewise-linear chain")
     g.add_argument("--bend_init", choices=("midpoint", "random"), default=None,
                    help="curve_find.py: bends on the straight line, or drawn from N(0, --bend_std) "
                         "(default: midpoint for --tune_method model, random for adapter)")
     g.add_argument("--bend_std", type=_finite_float, default=0.02, help="curve_find.py: std of random bends")
+    g.add_argument("--valid_t", nargs="+", type=_finite_float, default=None, metavar="T",
+                   help="curve_find.py: the t in [0, 1] at which the curve is validated; curve-best.pt has the "
+                        "best mean dev metric over them (default: the original's, 0.7725638477843416 "
+                        "0.3729565378240084 0.512935405959747 from its valid_random_itpl_points.csv for "
+                        "--tune_method adapter, 0.25 0.5 0.75 for model)")
+    g.add_argument("--load_stage1_pet_path_list", nargs="+", default=None, metavar="PATH",
+                   help="curve_find.py: the original's name for the two endpoints, the same as "
+                        "--load_PET_path_1 PATH1 --load_PET_path_2 PATH2")
 
     g = p.add_argument_group("special settings")
     g.add_argument("--SGD_noise", action="store_true",
@@ -150,12 +164,19 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> arg
         args.tune_method = "model"
     if args.tune_method == "adapter" and not args.apply_adapter:
         args.apply_adapter = True  # the original needed both; adapter tuning implies adapters
-    if args.itpl_points < 2:
-        parser.error(f"argument --itpl_points: expected at least 2 points, got {args.itpl_points}")
+    from module.interpolation import MAX_ITPL_POINTS
+
+    if not 2 <= args.itpl_points <= MAX_ITPL_POINTS:
+        parser.error(f"argument --itpl_points: expected 2 to {MAX_ITPL_POINTS} points (x is rounded to 3 decimals), "
+                     f"got {args.itpl_points}")
     if args.learning_rate <= 0:
         parser.error(f"argument --learning_rate: expected a positive number, got {args.learning_rate}")
     if any(lr <= 0 for lr in args.learning_rate_list):
         parser.error(f"argument --learning_rate_list: expected positive numbers, got {args.learning_rate_list}")
+    smallest = min(args.bsz_list or [args.train_batch_size])
+    if args.gradient_accumulation_steps > smallest:
+        parser.error(f"argument --gradient_accumulation_steps: {args.gradient_accumulation_steps} micro-batches "
+                     f"cannot be cut from a batch of {smallest} (it splits each update's batch, never enlarges it)")
     if args.tokenizer_path is None:
         args.tokenizer_path = args.model
     return args

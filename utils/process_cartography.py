@@ -15,13 +15,24 @@ numeric order (the original took the file's order). At each x the *newly forgott
 an index listed twice counts once). Indices are looked up by key in C (the original used list positions, the same
 thing for files written with keys 0..N-1).
 
-Written to S, atomically, one record per x with the fields
-``from`` (previous x, ``start`` at the first point, as in the original), ``to`` (x), ``newly_forgotten`` (count)
-and the mean ``correctness``, ``confidence``, ``variability`` and ``turn`` of the newly forgotten examples:
+One record per x: ``from`` (previous x, ``start`` at the first point, as in the original), ``to`` (x),
+``newly_forgotten`` (count) and the mean ``correctness``, ``confidence``, ``variability`` and ``turn`` of the newly
+forgotten examples, summed in zero_list order and divided by the count, as the original did (so the digits agree).
+Both files are written atomically, after every input has been checked:
 
-* S ending in ``.json``: a JSON list of those records; means of an empty set are ``null``;
-* otherwise: a tab-separated table with a header line; means of an empty set are ``-``
-  (the original wrote 0.0, which reads like a real value).
+* S: the original's text, one block per record, blocks separated by a blank line::
+
+      this is from interpolation point start ===> 0.0
+      total number of newly forgotten examples: 1
+      average correctness is: 0.3333333333333333
+      average confidence is: 0.4000000000000001
+      average variance is: 0.1632993161855452
+      average turn is: 2.0
+
+  numbers as Python prints them (``str``), 0.0 for the means of an empty set, as the original;
+* S.tsv: the same records as a tab-separated table with a header line; means of an empty set are ``-``.
+
+An S ending in ``.json`` gets the records as a JSON list instead of the text (means of an empty set ``null``).
 """
 
 from __future__ import annotations
@@ -114,6 +125,14 @@ def interpolation_points(analysis: Mapping, source: str = "analysis") -> list[tu
     return [(key, zeros) for _, key, zeros in points]
 
 
+def running_mean(values: list[float]) -> float:
+    """Sum left to right, then divide by the count: the original's arithmetic, digit for digit."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total / len(values)
+
+
 def forgetting_statistics(cartography: Mapping, analysis: Mapping,
                           sources: tuple[str, str] = ("cartography", "analysis")) -> list[dict]:
     """One record per interpolation point: from, to, newly_forgotten and the means (None when none forgotten)."""
@@ -127,7 +146,7 @@ def forgetting_statistics(cartography: Mapping, analysis: Mapping,
                 raise ValueError(f"index {i} in zero_list at x={key} of {sources[1]} is not in {sources[0]}")
         row = {"from": previous_key, "to": key, "newly_forgotten": len(new)}
         for field in MEANS:
-            row[field] = float(np.mean([stats[i][field] for i in new])) if new else None
+            row[field] = running_mean([stats[i][field] for i in new]) if new else None
         rows.append(row)
         previous_key, previous = key, set(zeros)
     return rows
@@ -145,24 +164,61 @@ def format_table(rows: list[Mapping]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _block_number(value) -> str:
+    return "0.0" if value is None else str(float(value))
+
+
+def format_original(rows: list[Mapping]) -> str:
+    """The original's text: one six-line block per record, each followed by a blank line."""
+    blocks = []
+    for r in rows:
+        blocks.append(f"this is from interpolation point {r['from']} ===> {r['to']}\n"
+                      f"total number of newly forgotten examples: {r['newly_forgotten']}\n"
+                      f"average correctness is: {_block_number(r['correctness'])}\n"
+                      f"average confidence is: {_block_number(r['confidence'])}\n"
+                      f"average variance is: {_block_number(r['variability'])}\n"
+                      f"average turn is: {_block_number(r['turn'])}\n\n")
+    return "".join(blocks)
+
+
+def table_path(save_path: str | Path) -> Path:
+    """Where the table goes: beside the text, `<save_path>.tsv`."""
+    save_path = Path(save_path)
+    return save_path.with_name(save_path.name + ".tsv")
+
+
+def check_targets(save_path: str | Path) -> list[Path]:
+    """The two output files; a folder in the way of either is an error before anything is written."""
+    targets = [Path(save_path), table_path(save_path)]
+    for target in targets:
+        if target.is_dir():
+            raise ValueError(f"--save_path: {target} is a folder, expected a file name")
+    return targets
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Entry point: check both inputs, then write the text and the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cartography_path", required=True, help="cartography.json (per-example acc/confidence)")
     parser.add_argument("--analysis_path", required=True, help="valid_data_analysis.json of a sweep on train data")
-    parser.add_argument("--save_path", required=True, help="output: JSON if it ends in .json, else a TSV table")
+    parser.add_argument("--save_path", required=True,
+                        help="output: the original's text blocks (a JSON list if the name ends in .json); the same "
+                             "numbers as a table go to <save_path>.tsv")
     args = parser.parse_args(argv)
 
+    text_file, tsv_file = check_targets(args.save_path)
     cartography = load_json(args.cartography_path, "cartography")
     analysis = load_json(args.analysis_path, "analysis")
     rows = forgetting_statistics(cartography, analysis, (args.cartography_path, args.analysis_path))
     table = format_table(rows)
-    if args.save_path.endswith(".json"):
-        atomic_write_json(args.save_path, rows)
+    atomic_write_text(tsv_file, table)
+    if text_file.suffix == ".json":
+        atomic_write_json(text_file, rows)
     else:
-        atomic_write_text(args.save_path, table)
+        atomic_write_text(text_file, format_original(rows))
     print(table, end="")
-    print(f"saved to {args.save_path}")
+    print(f"saved to {text_file} (the table: {tsv_file})")
     return 0
 
 
