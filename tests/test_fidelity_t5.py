@@ -18,23 +18,14 @@ from dataloader.tasks import Example, load_split, task_name
 from module.checkpoint import load_checkpoint
 from T5_model.evaluation import decode_predictions
 from T5_model.model import model_provider
-from T5_model.trainer import NO_DECAY, Trainer, parameter_groups, process_share, set_seed, split_batch
+from T5_model.trainer import NO_DECAY, parameter_groups, process_share, split_batch
+from tests import toy
 from tune_singletask import resolve_predict_checkpoint
-from utils.options import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _args(tiny_t5_dir, toy_task, out, *extra):
-    return parse_args(["--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out),
-                       "--metric", "ACC", "--max_output_length", "8", "--quiet", *extra])
-
-
-def _trainer(args, toy_task, run_dir, splits=("train", "dev")):
-    set_seed(args.seed)
-    model, _, tok = model_provider(args)
-    data = {s: load_split(toy_task, s) for s in splits}
-    return Trainer(args, model, tok, "toy-sentiment", "ACC", data, run_dir)
+_args, _trainer = toy.t5_args, toy.t5_trainer
 
 
 # ---------------------------------------------------------------------------------------------- 1. weight decay

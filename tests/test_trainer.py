@@ -13,21 +13,10 @@ from dataloader.batching import encode_split, eval_batches, train_batches
 from dataloader.tasks import load_split
 from module.checkpoint import load_checkpoint
 from T5_model.evaluation import evaluate_batches
-from T5_model.model import model_provider
-from T5_model.trainer import Trainer, set_seed, split_batch
-from utils.options import parse_args
+from T5_model.trainer import split_batch
+from tests import toy
 
-
-def _args(tiny_t5_dir, toy_task, out, *extra):
-    return parse_args(["--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out),
-                       "--metric", "ACC", "--max_output_length", "8", "--quiet", *extra])
-
-
-def _trainer(args, toy_task, run_dir, splits=("train", "dev")):
-    set_seed(args.seed)
-    model, _, tok = model_provider(args)
-    data = {s: load_split(toy_task, s) for s in splits}
-    return Trainer(args, model, tok, "toy-sentiment", "ACC", data, run_dir)
+_args, _trainer = toy.t5_args, toy.t5_trainer
 
 
 def test_accumulating_two_micro_batches_equals_one_batch(tiny_t5_dir, toy_task, tmp_path):

@@ -101,3 +101,23 @@ def build_tiny_encoder(folder: Path, tokenizer_source: Path, kind: str = "bert",
     model.save_pretrained(str(folder))
     tok.save_pretrained(str(folder))
     return Path(folder)
+
+
+def t5_args(tiny_t5_dir: Path, task_dir: Path, out: Path, *extra: str):
+    """tune_singletask flags for the tiny T5 on a toy task (accuracy, short outputs, quiet), plus `extra`."""
+    from utils.options import parse_args
+
+    return parse_args(["--task_dir", str(task_dir), "--model", str(tiny_t5_dir), "--output_dir", str(out),
+                       "--metric", "ACC", "--max_output_length", "8", "--quiet", *extra])
+
+
+def t5_trainer(args, task_dir: Path, run_dir: Path, splits=("train", "dev")):
+    """A seeded Trainer of the tiny T5 on the toy task's `splits`."""
+    from dataloader.tasks import load_split
+    from T5_model.model import model_provider
+    from T5_model.trainer import Trainer, set_seed
+
+    set_seed(args.seed)
+    model, _, tok = model_provider(args)
+    data = {s: load_split(task_dir, s) for s in splits}
+    return Trainer(args, model, tok, "toy-sentiment", "ACC", data, run_dir)
