@@ -9,7 +9,8 @@ tiny T5, two briefly trained endpoints) is built in a temporary folder; nothing 
 (b) reference path, per point, written here the way the original did it: the whole interpolated state
     dict merged into a fresh copy of `model.state_dict()` and `load_state_dict`; inputs padded to 512;
     batches of 32 in file order; per batch one forward with `labels` (HF mean loss) and then
-    `model.generate(max_length=64)` greedy on the padded inputs; decoded with `skip_special_tokens`, stripped;
+    `model.generate(max_length=64)` greedy on the padded inputs; decoded with `skip_special_tokens` and
+    `clean_up_tokenization_spaces`, stripped;
     under `torch.no_grad`; same metric.
 
 Both must give identical predictions and token-weighted mean losses within 1e-4 at every shared x, else
@@ -210,7 +211,9 @@ class ReferencePath:
                 tokens += n
                 generated = model.generate(input_ids=input_ids, attention_mask=mask, max_length=MAX_OUTPUT_LENGTH,
                                            num_beams=1, do_sample=False)
-                predictions += [t.strip() for t in self.tokenizer.batch_decode(generated, skip_special_tokens=True)]
+                texts = self.tokenizer.batch_decode(generated, skip_special_tokens=True,
+                                                    clean_up_tokenization_spaces=True)
+                predictions += [t.strip() for t in texts]
         return predictions, loss_sum / tokens, evaluate(predictions, self.answers, METRIC)
 
 
