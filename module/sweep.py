@@ -12,6 +12,10 @@ from module.analysis import point_record, write_sweep_files
 from module.files import atomic_write_json
 
 SETTINGS_FILE = "sweep.json"
+# Raised whenever a change of the code makes the same settings give other numbers, so that points (and runs,
+# utils/quickstart.py) computed before are never reused. 2: the original's decoding cleanup and first-point rule,
+# weight decay in full tuning, OpenDelta's encoder adapter (issue 12).
+RESULTS_VERSION = 2
 
 
 def fingerprint(*paths: str | Path) -> list[dict]:
@@ -36,6 +40,7 @@ class PointStore:
     """Finished points of one sweep, kept as `<out_dir>/points/x_<x>.json`, plus the sweep's settings."""
 
     def __init__(self, out_dir: str | Path, settings: dict):
+        settings = {**settings, "results_version": RESULTS_VERSION}
         self.out_dir = Path(out_dir)
         self.folder = self.out_dir / "points"
         settings_path = self.out_dir / SETTINGS_FILE

@@ -255,3 +255,19 @@ def test_interpolation_bad_input(adapter_runs, tiny_t5_dir, toy_task, tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and sorted(load_checkpoint(adapter_runs[0]).tensors)[0] in err[0]
     assert not (tmp_path / "result.csv").exists()
+
+
+def test_points_from_code_with_other_results_are_not_reused(tmp_path):
+    """Points written before a change of semantics (no or another results_version) are refused, never reused."""
+    from module.sweep import RESULTS_VERSION, SETTINGS_FILE
+
+    def evaluate():
+        return {"dev": {"performance": 0.5, "loss": 1.0, "scores": [1.0, 0.0]}}
+
+    run_sweep([0.0, 1.0], lambda x: None, evaluate, tmp_path, "task", "ACC", {"a": 1}, quiet=True)
+    settings = json.loads((tmp_path / SETTINGS_FILE).read_text())
+    assert settings["results_version"] == RESULTS_VERSION
+    del settings["results_version"]  # as written by the code before issue 12
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(settings))
+    with pytest.raises(SweepSettingsMismatch, match="results_version"):
+        run_sweep([0.0, 1.0], lambda x: None, evaluate, tmp_path, "task", "ACC", {"a": 1}, quiet=True)

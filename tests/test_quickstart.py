@@ -62,3 +62,16 @@ def test_quickstart_rejects_a_non_positive_update_count_before_writing_anything(
     assert stop.value.code == 2
     assert "--t5_adapter_steps" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_runs_made_by_code_with_other_results_train_again(tmp_path):
+    from module.sweep import RESULTS_VERSION
+
+    out = tmp_path / "quickstart"
+    (out / "configs").mkdir(parents=True)
+    (out / "configs" / "t5-finetune-seed20.json").write_text('{"argv": []}')  # a record from before the stamp
+    assert quickstart.forget_stale_runs(out) and not (out / "configs").exists()
+    stamp = json.loads((out / "results_version.json").read_text())
+    assert stamp == {"results_version": RESULTS_VERSION}
+    (out / "configs").mkdir()
+    assert not quickstart.forget_stale_runs(out) and (out / "configs").exists()  # same version: kept

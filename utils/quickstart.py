@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from module.files import atomic_write_json  # noqa: E402
-from module.sweep import SweepSettingsMismatch  # noqa: E402
+from module.sweep import RESULTS_VERSION, SweepSettingsMismatch  # noqa: E402
 from utils.errors import run_cli  # noqa: E402
 from utils.options import positive_int  # noqa: E402
 
@@ -40,6 +40,21 @@ T5_METHODS = {
                 "train": ["--learning_rate", "2e-2", "--lr_decay_style", "linear", "--warmup_steps", "50"]},
 }
 LABELS = {"finetune": "full fine-tuning", "adapter": "adapter tuning"}
+
+
+def forget_stale_runs(out: Path) -> bool:
+    """Drop the run records of an output folder made by code whose results differ (RESULTS_VERSION); True if so.
+
+    Without its records every run trains again (and its sweep, whose endpoints then change, starts over).
+    """
+    stamp = out / "results_version.json"
+    stale = (out / "configs").exists() and (not stamp.is_file()
+                                            or json.loads(stamp.read_text()) != {"results_version": RESULTS_VERSION})
+    if stale:
+        print(f"[quickstart] {out} was made by an older version whose results differ: training again")
+        shutil.rmtree(out / "configs")
+    atomic_write_json(stamp, {"results_version": RESULTS_VERSION})
+    return stale
 
 
 def _same_config(path: Path, config: dict) -> bool:
@@ -180,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.force and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    forget_stale_runs(out)
     start = time.time()
     run, sweep = (encoder_run, encoder_sweep) if args.track == "encoder" else (t5_run, t5_sweep)
     sweeps = {}
