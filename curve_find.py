@@ -32,10 +32,10 @@ from module.checkpoint import load_checkpoint
 from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, write_point
 from module.files import setup_logger
 from module.interpolation import IncompatibleCheckpoints, interpolation_points
-from module.sweep import fingerprint, run_sweep
+from module.sweep import run_sweep, sweep_settings
 from T5_model.evaluation import evaluate_batches, shift_right
 from T5_model.trainer import MetricsLog, build_optimizer, build_scheduler, micro_batch_size, set_seed, split_batch
-from task_interpolation import SWEEP_SETTING_KEYS, load_endpoints, raw_scores, sweep_splits
+from task_interpolation import SWEEP_SETTING_KEYS, load_endpoints, raw_scores, sweep_data_files, sweep_splits
 from utils.errors import run_cli
 from utils.options import build_parser, check_args
 
@@ -379,9 +379,9 @@ def main(argv: list[str] | None = None) -> int:
              "curve_checkpoint": str(chosen), "curve_best_step": saved.get("best_step"),
              "curve_train_updates": state["num_updates"], "curve_length": curve.length(LENGTH_POINTS),
              "line_length": curve.line_length()}
-    settings = {k: getattr(args, k) for k in SWEEP_SETTING_KEYS + CURVE_SETTING_KEYS}
-    settings.update(task=task, endpoints=fingerprint(args.load_PET_path_1, args.load_PET_path_2,
-                                                      out_dir / "curve-best.pt"))
+    settings = sweep_settings({**{k: getattr(args, k) for k in SWEEP_SETTING_KEYS + CURVE_SETTING_KEYS}, "task": task},
+                              (args.load_PET_path_1, args.load_PET_path_2, out_dir / "curve-best.pt"),
+                              sweep_data_files(args))
     records = run_sweep(xs, set_point, evaluate_point, out_dir, task, metric, settings,
                         itp_on_train=args.itp_on_train, extra_summary=extra, quiet=args.quiet, desc="curve sweep")
     weighted = {split: length_weighted_mean([r["splits"][split]["loss"] for r in records], segments)

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from dataloader.metrics import evaluate, metric_for_task, per_example_scores
-from dataloader.tasks import load_split, task_name
+from dataloader.tasks import load_split, split_path, task_name
 from module.adapter import is_adapter_tensor
 from module.checkpoint import load_checkpoint
 from module.files import setup_logger
@@ -23,7 +23,8 @@ from module.interpolation import check_same_keys, interpolation_points
 from utils.errors import run_cli
 from utils.options import parse_args
 
-SWEEP_SETTING_KEYS = ("task_dir", "load_PET_path_1", "load_PET_path_2", "tune_method", "model", "adapter_type",
+SWEEP_SETTING_KEYS = ("task_dir", "train_file", "dev_file", "test_file", "tokenizer_path", "load_PET_path_1",
+                      "load_PET_path_2", "tune_method", "model", "adapter_type",
                       "adapter_size", "max_input_length", "max_output_length", "do_lowercase", "append_another_bos",
                       "choose_dev_1000", "choose_test_1000", "itp_on_train", "datasplit", "do_valid", "do_predict",
                       "metric")
@@ -67,6 +68,14 @@ def sweep_splits(args: argparse.Namespace) -> dict:
     return splits
 
 
+def sweep_data_files(args: argparse.Namespace) -> list[Path]:
+    """The data files the sweep evaluates (their contents go into its settings)."""
+    if args.itp_on_train:
+        return [split_path(args.task_dir, "train", args.train_file)]
+    chosen = [("dev", args.dev_file, args.do_valid), ("test", args.test_file, args.do_predict)]
+    return [split_path(args.task_dir, split, override) for split, override, wanted in chosen if wanted]
+
+
 def raw_scores(predictions: list[str], answers: list[list[str]], metric: str) -> list[float]:
     """Per-example scores for the forgetting analysis (exact-match accuracy where the metric has none)."""
     try:
@@ -87,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from dataloader.batching import encode_split, eval_batches
     from module.interpolation import Interpolator
-    from module.sweep import fingerprint, run_sweep
+    from module.sweep import run_sweep, sweep_settings
     from T5_model.evaluation import evaluate_batches
     from T5_model.model import model_provider
 
@@ -115,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             logger.info(f"x={interpolator.x} {name}: {metric} {results[name]['performance']:.4f} loss {out.loss:.4f}")
         return results
 
-    settings = {k: getattr(args, k) for k in SWEEP_SETTING_KEYS}
-    settings.update(task=task, endpoints=fingerprint(args.load_PET_path_1, args.load_PET_path_2))
+    settings = sweep_settings({**{k: getattr(args, k) for k in SWEEP_SETTING_KEYS}, "task": task},
+                              (args.load_PET_path_1, args.load_PET_path_2), sweep_data_files(args))
     with interpolator:
         records = run_sweep(interpolation_points(args.itpl_points), interpolator.set, evaluate_point, out_dir, task,
                             metric, settings, itp_on_train=args.itp_on_train, quiet=args.quiet, desc="interpolation")

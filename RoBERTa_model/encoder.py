@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dataloader.tasks import Example, load_split
+from dataloader.tasks import Example, load_split, split_path
 from module.adapter import ENCODER_DELTA_TYPES, add_encoder_adapters, is_adapter_tensor
 from module.checkpoint import load_checkpoint
 
@@ -268,6 +268,19 @@ def checkpoint_info(folder: str | Path) -> tuple[list[str], dict]:
     raw = _read_config(folder)
     id2label = raw.get("id2label") or {}
     return [id2label[str(i)] for i in range(len(id2label))], raw.get(DELTA_KEY) or {}
+
+
+def task_data_files(data_dir: str, task_name: str, splits: list[str]) -> list[Path]:
+    """The TSV files of `splits` in a task folder (their contents go into a sweep's settings)."""
+    folder = task_folder(data_dir, task_name)
+    return [split_path(folder, split) for split in splits]
+
+
+def encoder_sweep_inputs(model_args, data_args, delta_args) -> dict:
+    """The config values besides the endpoints and data files that change an encoder sweep's points."""
+    return {"tokenizer": model_args.tokenizer_name or model_args.model_name_or_path, "data_dir": data_args.data_dir,
+            "max_source_length": data_args.max_source_length, "delta_type": delta_args.delta_type,
+            "bottleneck_dim": delta_args.bottleneck_dim, "unfrozen_modules": delta_args.unfrozen_modules}
 
 
 def load_task_split(data_dir: str, task_name: str, split: str, limit: int | None = None) -> list[Example]:

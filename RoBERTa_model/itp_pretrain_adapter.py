@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from module.checkpoint import load_checkpoint  # noqa: E402
 from module.loading import load_tokenizer  # noqa: E402
-from module.sweep import fingerprint  # noqa: E402
+from module.sweep import sweep_settings  # noqa: E402
 from RoBERTa_model.config import load_config  # noqa: E402
 from RoBERTa_model.encoder import (  # noqa: E402
     EncoderError,
@@ -27,8 +27,10 @@ from RoBERTa_model.encoder import (  # noqa: E402
     check_delta_type,
     checkpoint_info,
     encode_task,
+    encoder_sweep_inputs,
     is_unfrozen,
     load_task_split,
+    task_data_files,
     task_labels,
 )
 from RoBERTa_model.sweeps import print_endpoints, sweep_classifier  # noqa: E402
@@ -64,10 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     if training_args.do_predict:
         splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
     encoded = {k: encode_task(v, tokenizer, labels, data_args.max_source_length) for k, v in splits.items()}
-    settings = {"endpoints": fingerprint(itp.path1, itp.path2),
-                "script": "itp_pretrain_adapter", "path1": itp.path1, "path2": itp.path2, "task": data_args.task_name,
+    settings = {"script": "itp_pretrain_adapter", "path1": itp.path1, "path2": itp.path2, "task": data_args.task_name,
                 "backbone": model_args.model_name_or_path, "splits": sorted(encoded),
-                "max_eval_samples": data_args.max_eval_samples, "max_test_samples": data_args.max_test_samples}
+                "max_eval_samples": data_args.max_eval_samples, "max_test_samples": data_args.max_test_samples,
+                **encoder_sweep_inputs(model_args, data_args, delta_args)}
+    settings = sweep_settings(settings, (itp.path1, itp.path2), task_data_files(data_args.data_dir, data_args.task_name,
+                                                                                ["train", *encoded]))
     records = sweep_classifier(model, theta1, theta2, encoded, training_args.output_dir, data_args.task_name, settings,
                                itp.itpl_points, training_args.per_device_eval_batch_size, tokenizer.pad_token_id,
                                (itp.path1, itp.path2), quiet=training_args.disable_tqdm)

@@ -19,14 +19,16 @@ import torch  # noqa: E402
 
 from module.checkpoint import load_checkpoint  # noqa: E402
 from module.loading import load_tokenizer  # noqa: E402
-from module.sweep import fingerprint  # noqa: E402
+from module.sweep import sweep_settings  # noqa: E402
 from RoBERTa_model.config import load_config  # noqa: E402
 from RoBERTa_model.encoder import (  # noqa: E402
     EncoderError,
     build_classifier,
     checkpoint_info,
     encode_task,
+    encoder_sweep_inputs,
     load_task_split,
+    task_data_files,
     task_labels,
 )
 from RoBERTa_model.sweeps import print_endpoints, sweep_classifier  # noqa: E402
@@ -76,10 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     if training_args.do_predict:
         splits["test"] = load_task_split(data_args.data_dir, task, "test", data_args.max_test_samples)
     encoded = {k: encode_task(v, tokenizer, labels, data_args.max_source_length) for k, v in splits.items()}
-    settings = {"endpoints": fingerprint(itp.path1, itp.path2),
-                "script": "itp_task_boundary_finetune", "path1": itp.path1, "path2": itp.path2, "task": task,
+    settings = {"script": "itp_task_boundary_finetune", "path1": itp.path1, "path2": itp.path2, "task": task,
                 "head_from": paths[own], "splits": sorted(encoded), "max_eval_samples": data_args.max_eval_samples,
-                "max_test_samples": data_args.max_test_samples}
+                "max_test_samples": data_args.max_test_samples,
+                **encoder_sweep_inputs(model_args, data_args, delta_args)}
+    settings = sweep_settings(settings, paths, task_data_files(data_args.data_dir, task, ["train", *encoded]))
     records = sweep_classifier(model, theta1, theta2, encoded, training_args.output_dir, task, settings,
                                itp.itpl_points, training_args.per_device_eval_batch_size, tokenizer.pad_token_id,
                                paths, quiet=training_args.disable_tqdm)

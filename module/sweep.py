@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,18 +19,34 @@ SETTINGS_FILE = "sweep.json"
 RESULTS_VERSION = 2
 
 
-def fingerprint(*paths: str | Path) -> list[dict]:
-    """Size and modification time of each endpoint file (or of every file in an endpoint folder).
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's contents."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
-    Part of a sweep's settings, so that points computed from older endpoints at the same paths are never
-    reused.
+
+def fingerprint(*paths: str | Path) -> list[dict]:
+    """Content hash and size of each file (or of every file in a folder, by relative name).
+
+    Part of a sweep's settings, so that points computed from other endpoints or data, even at the same paths,
+    are never reused.
     """
     result = []
     for path in map(Path, paths):
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        result.append({"path": str(path), "files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns]
+        result.append({"path": str(path), "files": [[str(f.relative_to(path)) if path.is_dir() else f.name,
+                                                     f.stat().st_size, file_sha256(f)]
                                                     for f in files if f.exists()]})
     return result
+
+
+def sweep_settings(settings: dict, endpoints: Sequence[str | Path], data_files: Sequence[str | Path]) -> dict:
+    """A sweep's settings with the content fingerprints of its endpoints and of every data file it reads:
+    the one mechanism every sweep kind uses, so that no point is reused once any of its inputs changed."""
+    return {**settings, "endpoints": fingerprint(*endpoints), "data": fingerprint(*data_files)}
 
 
 class SweepSettingsMismatch(ValueError):

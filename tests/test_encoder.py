@@ -201,3 +201,27 @@ def test_run_glue_refuses_a_head_with_other_labels(encoder_setup, trained, tmp_p
     assert run_cli(lambda: run_glue.main([str(cfg)])) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "labels" in err[0]
+
+
+def test_changed_data_or_config_values_never_reuse_encoder_points(encoder_setup, trained, tmp_path, capsys):
+    """Issue 13.1: data file contents, max_source_length and unfrozen_modules are part of the settings."""
+    import shutil
+
+    root, data, backbone = encoder_setup
+    own_data = tmp_path / "data"
+    shutil.copytree(data, own_data)
+    values = dict(model_name_or_path=str(backbone), task_name="toy-sentiment", data_dir=str(own_data),
+                  delta_type="adapter", bottleneck_dim=4, per_device_eval_batch_size=32, seed=20,
+                  output_dir=str(tmp_path / "out"), disable_tqdm=True, itpl_points=2,
+                  path1=str(trained[("toy-sentiment", "adapter", 20)] / "checkpoint-20"),
+                  path2=str(trained[("toy-sentiment", "adapter", 30)] / "checkpoint-20"))
+    assert itp_pretrain_adapter.main([str(_config(tmp_path, "a", **values))]) == 0
+    capsys.readouterr()
+    cfg = _config(tmp_path, "b", **{**values, "max_source_length": 16})
+    assert run_cli(lambda: itp_pretrain_adapter.main([str(cfg)])) == 2
+    assert "max_source_length" in capsys.readouterr().err
+    dev = own_data / "toy-sentiment" / "toy-sentiment_dev.tsv"
+    dev.write_text("".join(dev.read_text().splitlines(keepends=True)[:5]))
+    assert run_cli(lambda: itp_pretrain_adapter.main([str(_config(tmp_path, "a", **values))])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "data" in err[0]

@@ -271,3 +271,22 @@ def test_points_from_code_with_other_results_are_not_reused(tmp_path):
     (tmp_path / SETTINGS_FILE).write_text(json.dumps(settings))
     with pytest.raises(SweepSettingsMismatch, match="results_version"):
         run_sweep([0.0, 1.0], lambda x: None, evaluate, tmp_path, "task", "ACC", {"a": 1}, quiet=True)
+
+
+def test_another_dev_file_or_changed_contents_never_reuse_points(adapter_runs, tiny_t5_dir, toy_task, tmp_path,
+                                                                  capsys):
+    """Issue 13.1: the evaluated data files (path and contents) are part of the sweep's settings."""
+    dev = tmp_path / "dev.tsv"
+    dev.write_text((toy_task / "toy-sentiment_dev.tsv").read_text())
+    common = ["--tune_method", "adapter", "--adapter_size", "8", "--itpl_points", "2", "--do_valid"]
+    out = tmp_path / "out"
+    assert _interpolate(tiny_t5_dir, toy_task, out, *adapter_runs, *common, "--dev_file", str(dev)) == 0
+    other = tmp_path / "other.tsv"
+    other.write_text("".join(dev.read_text().splitlines(keepends=True)[:10]))
+    capsys.readouterr()
+    assert _interpolate(tiny_t5_dir, toy_task, out, *adapter_runs, *common, "--dev_file", str(other)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "other settings" in err[0] and "dev_file" in err[0]
+    dev.write_text(other.read_text())  # same path, other contents
+    assert _interpolate(tiny_t5_dir, toy_task, out, *adapter_runs, *common, "--dev_file", str(dev)) == 2
+    assert "data" in capsys.readouterr().err
