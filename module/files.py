@@ -54,6 +54,50 @@ def atomic_write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Seq
     return atomic_write_text(path, buffer.getvalue())
 
 
+LOCK_FILE = ".lock"
+
+
+class FolderBusy(OSError):
+    """Another run holds the output folder."""
+
+
+def _is_peer_process() -> bool:
+    """True in a non-main process of a distributed run (torchrun / accelerate set RANK): the main one holds locks."""
+    return int(os.environ.get("RANK", "0")) != 0
+
+
+@contextmanager
+def folder_lock(folder: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` for the block: a second run gets one line naming the folder and the
+    holder's pid. The processes of one distributed run share the folder: only its main process (RANK 0) locks."""
+    import fcntl
+
+    folder = Path(folder)
+    if _is_peer_process():
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise FolderBusy(f"{folder}: in use by another run (pid {holder}); wait for it or use another "
+                             "output folder") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def read_csv(path: str | Path) -> list[dict[str, str]]:
     """Rows of a CSV file as dicts; an absent file gives no rows."""
     path = Path(path)

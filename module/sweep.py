@@ -10,7 +10,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from module.analysis import point_record, write_sweep_files
-from module.files import atomic_write_json
+from module.files import atomic_write_json, folder_lock
 
 SETTINGS_FILE = "sweep.json"
 # Raised whenever a change of the code makes the same settings give other numbers, so that points (and runs,
@@ -70,6 +70,7 @@ class PointStore:
                     "use another --output_dir or delete that folder")
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(settings_path, settings)
+        self.settings = settings
 
     def _path(self, x: float) -> Path:
         return self.folder / f"x_{x:.3f}.json"
@@ -79,7 +80,11 @@ class PointStore:
         return self._path(x).is_file()
 
     def save(self, record: dict) -> None:
-        """Store one finished point atomically."""
+        """Store one finished point atomically, after checking that the folder still holds this sweep's settings."""
+        current = json.loads((self.out_dir / SETTINGS_FILE).read_text())
+        if current != self.settings:
+            raise SweepSettingsMismatch(f"{self.out_dir}: its settings were changed by another run during this "
+                                        f"sweep; point x={record['x']} not written")
         atomic_write_json(self._path(record["x"]), record)
 
     def records(self, xs: Sequence[float] | None = None) -> list[dict]:
@@ -100,16 +105,18 @@ def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate:
     `performance`, `loss` and per-example `scores`. Running again skips finished points, so an
     interrupted sweep continues where it stopped and never duplicates a row.
     """
-    store = PointStore(out_dir, settings)
-    todo = [x for x in xs if not store.has(x)]
-    with tqdm(total=len(xs), initial=len(xs) - len(todo), desc=desc, unit="pt", disable=quiet) as bar:
-        for x in todo:
-            set_point(x)
-            store.save(point_record(x, evaluate()))
-            done = store.records(xs)
-            if len(done) >= 2:  # barriers and changes need two points
-                write_sweep_files(out_dir, done, prefix, metric, itp_on_train, plot=False, extra_summary=extra_summary)
-            bar.update(1)
-    records = store.records(xs)
-    write_sweep_files(out_dir, records, prefix, metric, itp_on_train, plot=True, extra_summary=extra_summary)
+    with folder_lock(out_dir):
+        store = PointStore(out_dir, settings)
+        todo = [x for x in xs if not store.has(x)]
+        with tqdm(total=len(xs), initial=len(xs) - len(todo), desc=desc, unit="pt", disable=quiet) as bar:
+            for x in todo:
+                set_point(x)
+                store.save(point_record(x, evaluate()))
+                done = store.records(xs)
+                if len(done) >= 2:  # barriers and changes need two points
+                    write_sweep_files(out_dir, done, prefix, metric, itp_on_train, plot=False,
+                                      extra_summary=extra_summary)
+                bar.update(1)
+        records = store.records(xs)
+        write_sweep_files(out_dir, records, prefix, metric, itp_on_train, plot=True, extra_summary=extra_summary)
     return records

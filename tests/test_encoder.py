@@ -210,11 +210,11 @@ def test_changed_data_or_config_values_never_reuse_encoder_points(encoder_setup,
     root, data, backbone = encoder_setup
     own_data = tmp_path / "data"
     shutil.copytree(data, own_data)
-    values = dict(model_name_or_path=str(backbone), task_name="toy-sentiment", data_dir=str(own_data),
-                  delta_type="adapter", bottleneck_dim=4, per_device_eval_batch_size=32, seed=20,
-                  output_dir=str(tmp_path / "out"), disable_tqdm=True, itpl_points=2,
-                  path1=str(trained[("toy-sentiment", "adapter", 20)] / "checkpoint-20"),
-                  path2=str(trained[("toy-sentiment", "adapter", 30)] / "checkpoint-20"))
+    values = {"model_name_or_path": str(backbone), "task_name": "toy-sentiment", "data_dir": str(own_data),
+                  "delta_type": "adapter", "bottleneck_dim": 4, "per_device_eval_batch_size": 32, "seed": 20,
+                  "output_dir": str(tmp_path / "out"), "disable_tqdm": True, "itpl_points": 2,
+                  "path1": str(trained[("toy-sentiment", "adapter", 20)] / "checkpoint-20"),
+                  "path2": str(trained[("toy-sentiment", "adapter", 30)] / "checkpoint-20")}
     assert itp_pretrain_adapter.main([str(_config(tmp_path, "a", **values))]) == 0
     capsys.readouterr()
     cfg = _config(tmp_path, "b", **{**values, "max_source_length": 16})

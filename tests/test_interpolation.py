@@ -290,3 +290,41 @@ def test_another_dev_file_or_changed_contents_never_reuse_points(adapter_runs, t
     dev.write_text(other.read_text())  # same path, other contents
     assert _interpolate(tiny_t5_dir, toy_task, out, *adapter_runs, *common, "--dev_file", str(dev)) == 2
     assert "data" in capsys.readouterr().err
+
+
+def test_a_second_sweep_on_a_held_folder_gets_one_line_naming_the_holder(adapter_runs, tiny_t5_dir, toy_task,
+                                                                         tmp_path, capsys, monkeypatch):
+    """Issue 13.2: one run at a time per output folder; the processes of one distributed run share it."""
+    import os
+
+    from module.files import FolderBusy, folder_lock
+
+    out = tmp_path / "out"
+    with folder_lock(out):  # another run holds the folder
+        assert _interpolate(tiny_t5_dir, toy_task, out, *adapter_runs, "--tune_method", "adapter", "--adapter_size",
+                            "8", "--itpl_points", "2", "--do_valid") == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(out) in err[0] and f"pid {os.getpid()}" in err[0]
+        assert not (out / "points").exists()
+        with pytest.raises(FolderBusy):
+            run_sweep([0.0, 1.0], lambda x: None, lambda: {}, out, "t", "ACC", {}, quiet=True)
+        monkeypatch.setenv("RANK", "1")  # a peer process of a distributed run: the main process holds the lock
+        with folder_lock(out):
+            pass
+    monkeypatch.delenv("RANK")
+    with folder_lock(out):  # released
+        pass
+
+
+def test_a_point_is_not_written_once_another_run_changed_the_settings(tmp_path):
+    """Issue 13.2: the settings are checked again before every point is written."""
+    from module.sweep import SETTINGS_FILE
+
+    def evaluate():
+        settings = json.loads((tmp_path / SETTINGS_FILE).read_text())
+        (tmp_path / SETTINGS_FILE).write_text(json.dumps({**settings, "endpoints": "another path"}))
+        return {"dev": {"performance": 0.5, "loss": 1.0, "scores": [1.0]}}
+
+    with pytest.raises(SweepSettingsMismatch, match="changed by another run"):
+        run_sweep([0.0, 1.0], lambda x: None, evaluate, tmp_path, "t", "ACC", {"a": 1}, quiet=True)
+    assert not any((tmp_path / "points").glob("x_*.json"))
