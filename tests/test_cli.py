@@ -106,6 +106,8 @@ def _not_t5(tmp_path: Path) -> Path:
     ("tune_method", "argument --tune_method: invalid choice"),
     ("lr_list", "argument --learning_rate_list: expected a number, got 'fast'"),
     ("missing_model", "folder not found"),
+    ("zero_iters", "argument --train_iters: expected a whole number of at least 1, got '0'"),
+    ("huge_iters", "argument --train_iters: expected a whole number of at least 1, got '1e400'"),
 ])
 def test_bad_input_one_line_nonzero_nothing_written(case, expected, tmp_path, tiny_t5_dir, toy_task, capsys):
     task, model, extra = toy_task, tiny_t5_dir, []
@@ -121,6 +123,8 @@ def test_bad_input_one_line_nonzero_nothing_written(case, expected, tmp_path, ti
         model = tmp_path / "no-model"
     elif case == "tune_method":
         extra = ["--tune_method", "lora"]
+    elif case in ("zero_iters", "huge_iters"):
+        extra = ["--train_iters", "0" if case == "zero_iters" else "1e400"]
     elif case == "lr_list":
         extra = ["--learning_rate_list", "1e-4", "fast"]
     code, out_dir = _bad(tmp_path, model, task, *extra)

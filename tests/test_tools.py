@@ -306,4 +306,28 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     analysis.write_text(json.dumps(ANALYSIS))
     code, _, err = _cli(pc.main, capsys, *args)
     assert code == 2 and err.splitlines() == [f"error: {cartography}: entry '0' 'confidence' must be a non-empty "
-                                              "list of numbers"]
+                                              "list of finite numbers"]
+
+
+@pytest.mark.parametrize("case,cartography,analysis,expected", [
+    ("nan", '{"0": {"acc": [1, 0], "confidence": [NaN, 0.5]}}', '{"0.0": {"zero_list": [0]}}',
+     "must be a non-empty list of finite numbers"),
+    ("infinity", '{"0": {"acc": [1, 0], "confidence": [Infinity, 0.5]}}', '{"0.0": {"zero_list": [0]}}',
+     "finite numbers"),
+    ("ragged_entry", '{"0": {"acc": [1, 0], "confidence": [0.5]}}', '{"0.0": {"zero_list": [0]}}',
+     "expected one per epoch"),
+    ("ragged_examples", '{"0": {"acc": [1, 0], "confidence": [0.5, 0.5]}, "1": {"acc": [1], "confidence": [0.5]}}',
+     '{"0.0": {"zero_list": [0]}}', "expected one per epoch (2"),
+    ("same_x", '{"0": {"acc": [1], "confidence": [0.5]}}', '{"0.5": {"zero_list": [0]}, "0.50": {"zero_list": []}}',
+     "are the same x"),
+    ("repeated_key", '{"0": {"acc": [1], "confidence": [0.5]}}', '{"0.5": {"zero_list": [0]}, "0.5": {"zero_list": []}}',
+     "key '0.5' appears twice"),
+])
+def test_nonsense_cartography_inputs_are_refused(case, cartography, analysis, expected, tmp_path, capsys):
+    """Issue 13.6: inputs that gave NaN outputs or duplicate rows, exit 0, now get one line and exit 2."""
+    (tmp_path / "c.json").write_text(cartography)
+    (tmp_path / "a.json").write_text(analysis)
+    code, _, err = _cli(pc.main, capsys, "--cartography_path", tmp_path / "c.json", "--analysis_path",
+                        tmp_path / "a.json", "--save_path", tmp_path / "out.txt")
+    assert code == 2 and len(err.splitlines()) == 1 and expected in err, err
+    assert not (tmp_path / "out.txt").exists() and not (tmp_path / "out.txt.tsv").exists()

@@ -33,11 +33,14 @@ def _finite_float(text: str) -> float:
 
 
 def _big_int(text: str) -> int:
-    """Accept '1e7' as well as '10000000' for the iteration/epoch limits."""
+    """A positive count for the iteration/epoch limits; '1e7' is accepted as well as '10000000'."""
     try:
-        return int(float(text))
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not math.isfinite(value) or value < 1 or not value.is_integer():
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(value)
 
 
 class OneLineParser(argparse.ArgumentParser):

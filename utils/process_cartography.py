@@ -60,8 +60,15 @@ def load_json(path: str | Path, what: str):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} file not found: {path}")
+    def no_repeats(pairs):
+        keys = [k for k, _ in pairs]
+        repeated = next((k for k in keys if keys.count(k) > 1), None)
+        if repeated is not None:
+            raise ValueError(f"{path}: key {repeated!r} appears twice in one object")
+        return dict(pairs)
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=no_repeats)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: malformed JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     except UnicodeDecodeError:
@@ -70,9 +77,9 @@ def load_json(path: str | Path, what: str):
 
 def _numbers(value, where: str) -> np.ndarray:
     ok = isinstance(value, list) and value and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
     if not ok:
-        raise ValueError(f"{where} must be a non-empty list of numbers")
+        raise ValueError(f"{where} must be a non-empty list of finite numbers")
     return np.asarray(value, dtype=np.float64)
 
 
@@ -80,12 +87,16 @@ def example_statistics(cartography: Mapping, source: str = "cartography") -> dic
     """Per example index: correctness, confidence, variability (std, ddof=0) and turn."""
     if not isinstance(cartography, Mapping):
         raise ValueError(f"{source}: expected a JSON object of index -> {{'acc': [...], 'confidence': [...]}}")
-    stats = {}
+    stats, epochs = {}, None
     for index, entry in cartography.items():
         if not isinstance(entry, Mapping):
             raise ValueError(f"{source}: entry {index!r} is not an object with 'acc' and 'confidence'")
         acc = _numbers(entry.get("acc"), f"{source}: entry {index!r} 'acc'")
         confidence = _numbers(entry.get("confidence"), f"{source}: entry {index!r} 'confidence'")
+        epochs = len(acc) if epochs is None else epochs
+        if len(acc) != epochs or len(confidence) != epochs:
+            raise ValueError(f"{source}: entry {index!r} has {len(acc)} 'acc' and {len(confidence)} 'confidence' "
+                             f"values, expected one per epoch ({epochs}, as the first entry)")
         stats[str(index)] = {
             "correctness": float(acc.mean()),
             "confidence": float(confidence.mean()),
@@ -122,6 +133,9 @@ def interpolation_points(analysis: Mapping, source: str = "analysis") -> list[tu
         zeros = dict.fromkeys(_index(i, f"{source}: point {key!r}") for i in entry["zero_list"])
         points.append((x, str(key), list(zeros)))
     points.sort(key=lambda p: (p[0], p[1]))
+    for (x, key, _), (y, other, _) in zip(points, points[1:], strict=False):
+        if x == y:
+            raise ValueError(f"{source}: interpolation points {key!r} and {other!r} are the same x")
     return [(key, zeros) for _, key, zeros in points]
 
 
