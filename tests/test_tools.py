@@ -320,7 +320,8 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
      '{"0.0": {"zero_list": [0]}}', "expected one per epoch (2"),
     ("same_x", '{"0": {"acc": [1], "confidence": [0.5]}}', '{"0.5": {"zero_list": [0]}, "0.50": {"zero_list": []}}',
      "are the same x"),
-    ("repeated_key", '{"0": {"acc": [1], "confidence": [0.5]}}', '{"0.5": {"zero_list": [0]}, "0.5": {"zero_list": []}}',
+    ("repeated_key", '{"0": {"acc": [1], "confidence": [0.5]}}',
+     '{"0.5": {"zero_list": [0]}, "0.5": {"zero_list": []}}',
      "key '0.5' appears twice"),
 ])
 def test_nonsense_cartography_inputs_are_refused(case, cartography, analysis, expected, tmp_path, capsys):
