@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
-from dataloader.metrics import evaluate, metric_for_task, per_example_scores
+from dataloader.metrics import evaluate, label_word_warning, metric_for_task, per_example_scores
 from dataloader.tasks import load_split, split_path, task_name
 from module.adapter import is_adapter_tensor
 from module.checkpoint import load_checkpoint
@@ -121,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
             out = evaluate_batches(model, batches, tokenizer, args.max_output_length)
             results[name] = {"performance": evaluate(out.predictions, enc.answers, metric), "loss": out.loss,
                              "scores": raw_scores(out.predictions, enc.answers, metric)}
+            warning = label_word_warning(out.predictions, enc.answers, f"{name} at x={interpolator.x}")
+            if warning:
+                logger.warning(warning)
+                if args.quiet and interpolator.x in (0.0, 1.0):  # the endpoints on the console even when quiet
+                    tqdm.write(warning, file=sys.stderr)
             logger.info(f"x={interpolator.x} {name}: {metric} {results[name]['performance']:.4f} loss {out.loss:.4f}")
         return results
 

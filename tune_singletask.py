@@ -106,6 +106,7 @@ def run_cell(args: argparse.Namespace, task: str, metric: str, splits: dict, out
     if "test" in splits:
         row["test_performance"], out = trainer.evaluate_split("test")
         logger.info(f"test | {metric}: {row['test_performance']:.4f} loss {out.loss:.5f}")
+    row["_warnings"] = [trainer.warnings[s] for s in ("dev", "test") if s in trainer.warnings]
     return row
 
 
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue  # with several processes, one writes the run's results
             upsert_csv_row(output_dir / "result.csv", RESULT_FIELDS, "run", row)
             print(f"{row['run']}: dev {row['dev_performance']} test {row['test_performance']}")
+            for warning in row.get("_warnings", []):
+                print(warning, file=sys.stderr)
             if isinstance(row["dev_performance"], float) and (best is None or row["dev_performance"] > best[0]):
                 best = (row["dev_performance"], output_dir / row["run"])
     if best is not None and args.tune_method == "adapter" and (best[1] / "checkpoint-best.pt").is_file():

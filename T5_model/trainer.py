@@ -25,7 +25,7 @@ from dataloader.batching import (
     eval_batches,
     train_batches,
 )
-from dataloader.metrics import evaluate, per_example_scores
+from dataloader.metrics import evaluate, label_word_warning, per_example_scores
 from dataloader.tasks import Example, label_set
 from module.checkpoint import load_checkpoint, save_checkpoint
 from T5_model.evaluation import (
@@ -170,6 +170,7 @@ class Trainer:
         self.micro_size = micro_batch_size(self.group_size, args.gradient_accumulation_steps, args.micro_batch_size)
         self.start_time = time.time()
         self.metrics_log = MetricsLog(self.run_dir / "metrics.csv", metric, self.logger)
+        self.warnings: dict[str, str] = {}  # split -> the last label-word warning (see label_word_warning)
 
     def _prepare(self, examples: list[Example]) -> SplitData:
         a = self.args
@@ -184,6 +185,12 @@ class Trainer:
         data = self.data[name]
         out = evaluate_batches(self.accelerator.unwrap_model(self.model), data.batches, self.tokenizer,
                                self.args.max_output_length)
+        warning = label_word_warning(out.predictions, data.answers, name)
+        if warning:
+            self.logger.warning(warning)
+            self.warnings[name] = warning
+        else:
+            self.warnings.pop(name, None)
         return evaluate(out.predictions, data.answers, self.metric), out
 
     def load_tensors(self, path: str | Path) -> dict:

@@ -470,3 +470,21 @@ def evaluate(predictions: list[str], answers: list[list[str]], metric: str) -> f
         return pearson_correlation(predictions, _first_answers(answers))
     scores = per_example_scores(predictions, answers, metric)
     return sum(scores) / len(scores)
+
+
+def label_word_warning(predictions: Sequence[str], answers: Sequence[Sequence[str]], split: str,
+                       limit: float = 0.05, max_labels: int = 50) -> str | None:
+    """A one-line warning when (almost) no prediction of a classification task is one of its label words.
+
+    A task counts as classification when its examples have at most `max_labels` distinct first answers; the
+    warning fires when at most `limit` of the predictions are one of them (case-insensitive), and shows two.
+    """
+    labels = {a[0].strip().lower() for a in answers if a}
+    if not predictions or not labels or len(labels) > max_labels:
+        return None
+    hits = sum(p.strip().lower() in labels for p in predictions)
+    if hits > limit * len(predictions):
+        return None
+    examples = ", ".join(repr(p) for p in list(predictions)[:2])
+    return (f"warning: {split}: {hits} of {len(predictions)} predictions are a label word "
+            f"({', '.join(sorted(labels)[:5])}); e.g. {examples}: the metric says little about this model")

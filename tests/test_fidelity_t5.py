@@ -220,3 +220,26 @@ def test_more_than_1001_points_is_refused_since_x_is_rounded_to_3_decimals(tiny_
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--itpl_points" in err[0] and "1001" in err[0]
+
+
+def test_predictions_that_are_never_a_label_word_are_reported(tiny_t5_dir, toy_task, tmp_path):
+    """Issue 13.5: `dev 0.0 test 0.0` must not pass silently when the model never says a label word."""
+    from dataloader.metrics import label_word_warning
+
+    answers = [["positive"], ["negative"]] * 10
+    assert label_word_warning(["Positive"] * 19 + ["meh"], answers, "dev") is None
+    warning = label_word_warning(["good good", "the"] * 10, answers, "dev")
+    assert warning.startswith("warning: dev: 0 of 20 predictions are a label word") and "'good good', 'the'" in warning
+    assert label_word_warning(["x"] * 3, [[f"free text {i}"] for i in range(60)][:3] * 20, "dev") is not None
+    assert label_word_warning(["x"] * 60, [[f"free text {i}"] for i in range(60)], "dev") is None  # not labels
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "tune_singletask.py", "--task_dir", str(toy_task), "--model",
+                           str(tiny_t5_dir), "--output_dir", str(out), "--do_train", "--do_predict", "--train_iters",
+                           "1", "--valid_interval", "1", "--learning_rate", "1e-9", "--train_batch_size", "8",
+                           "--metric", "ACC", "--max_output_length", "4", "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert [line.split(":")[1].strip() for line in lines] == ["dev", "test"], done.stderr
+    assert "predictions are a label word" in (out / "lr_1e-09_bsz_8_seed_20" / "log.txt").read_text()
