@@ -193,8 +193,9 @@ def test_forgetting_statistics_known_answer():
 
 
 def test_forgotten_again_after_being_remembered_counts_again():
-    rows = pc.forgetting_statistics(CARTOGRAPHY, {"0": {"zero_list": [1]}, "0.5": {"zero_list": []},
-                                                  "1": {"zero_list": [1]}})
+    rows = pc.forgetting_statistics(CARTOGRAPHY, {"0": {"zero_list": [1], "one_list": [0, 2, 3]},
+                                                  "0.5": {"zero_list": [], "one_list": [0, 1, 2, 3]},
+                                                  "1": {"zero_list": [1], "one_list": [0, 2, 3]}})
     assert [r["newly_forgotten"] for r in rows] == [1, 0, 1]
 
 
@@ -287,7 +288,8 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     args = ("--cartography_path", cartography, "--analysis_path", analysis, "--save_path", tmp_path / "result.txt")
     code, _, err = _cli(pc.main, capsys, *args)
     assert code == 2
-    assert err.splitlines() == [f"error: index 3 in zero_list at x=1.0 of {analysis} is not in {cartography}"]
+    assert err.splitlines() == [f"error: {analysis} covers 4 examples, {cartography} has 3 (index 3 is not in the "
+                                "cartography): expected an --itp_on_train sweep of the same training data"]
     assert not (tmp_path / "result.txt").exists() and not (tmp_path / "result.txt.tsv").exists()
     (tmp_path / "taken.tsv").mkdir()
     cartography.write_text(json.dumps(CARTOGRAPHY))
@@ -332,3 +334,24 @@ def test_nonsense_cartography_inputs_are_refused(case, cartography, analysis, ex
                         tmp_path / "a.json", "--save_path", tmp_path / "out.txt")
     assert code == 2 and len(err.splitlines()) == 1 and expected in err, err
     assert not (tmp_path / "out.txt").exists() and not (tmp_path / "out.txt.tsv").exists()
+
+
+def test_an_analysis_of_other_examples_or_of_a_dev_sweep_is_refused(tmp_path, capsys):
+    """Issue 13.4: a dev sweep of 2 examples against a 4-example cartography gave a table, exit 0."""
+    (tmp_path / "c.json").write_text(json.dumps(CARTOGRAPHY))
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    analysis = sweep / "valid_data_analysis.json"
+    analysis.write_text(json.dumps({"0.0": {"zero_list": [0], "one_list": [1]},
+                                    "1.0": {"zero_list": [1], "one_list": [0]}}))
+    args = ("--cartography_path", tmp_path / "c.json", "--analysis_path", analysis, "--save_path", tmp_path / "o")
+    code, _, err = _cli(pc.main, capsys, *args)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "covers 2 examples" in err and "has 4" in err and "2 of its examples never appear" in err
+    analysis.write_text(json.dumps(ANALYSIS))
+    (sweep / "sweep.json").write_text(json.dumps({"itp_on_train": False, "do_valid": True}))
+    code, _, err = _cli(pc.main, capsys, *args)
+    assert code == 2 and len(err.splitlines()) == 1 and "not with --itp_on_train" in err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.tsv").exists()
+    (sweep / "sweep.json").write_text(json.dumps({"itp_on_train": True}))
+    assert _cli(pc.main, capsys, *args)[0] == 0

@@ -151,9 +151,11 @@ def forgetting_statistics(cartography: Mapping, analysis: Mapping,
                           sources: tuple[str, str] = ("cartography", "analysis")) -> list[dict]:
     """One record per interpolation point: from, to, newly_forgotten and the means (None when none forgotten)."""
     stats = example_statistics(cartography, sources[0])
+    points = interpolation_points(analysis, sources[1])  # checks the analysis' shape first
+    check_same_examples(cartography, analysis, sources)
     rows = []
     previous_key, previous = "start", set()
-    for key, zeros in interpolation_points(analysis, sources[1]):
+    for key, zeros in points:
         new = [i for i in zeros if i not in previous]
         for i in new:
             if i not in stats:
@@ -164,6 +166,41 @@ def forgetting_statistics(cartography: Mapping, analysis: Mapping,
         rows.append(row)
         previous_key, previous = key, set(zeros)
     return rows
+
+
+def check_same_examples(cartography: Mapping, analysis: Mapping,
+                        sources: tuple[str, str] = ("cartography", "analysis")) -> None:
+    """The analysis must cover exactly the cartography's examples: every index it names, over all points (in
+    zero_list or one_list), is one of them, and together they are all of them (an --itp_on_train sweep scores
+    every training example 0 or 1 at every point)."""
+    seen = set()
+    for key, entry in analysis.items():
+        for name in ("zero_list", "one_list"):
+            values = entry.get(name, []) if isinstance(entry, Mapping) else []
+            if not isinstance(values, list):
+                raise ValueError(f"{sources[1]}: point {key!r} has a {name} that is not a list")
+            seen |= {_index(i, f"{sources[1]}: point {key!r}") for i in values}
+    keys = {str(k) for k in cartography}
+    if seen != keys:
+        extra = sorted(seen - keys, key=lambda i: (len(i), i))
+        detail = (f"index {extra[0]} is not in the cartography" if extra else
+                  f"{len(keys - seen)} of its examples never appear")
+        raise ValueError(f"{sources[1]} covers {len(seen)} examples, {sources[0]} has {len(keys)} ({detail}): "
+                         "expected an --itp_on_train sweep of the same training data")
+
+
+def check_sweep_on_train(analysis_path: str | Path) -> None:
+    """When the analysis file sits in a sweep folder, that sweep must have run on the training data."""
+    settings_path = Path(analysis_path).parent / "sweep.json"
+    if not settings_path.is_file():
+        return
+    try:
+        settings = json.loads(settings_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{settings_path}: malformed JSON") from None
+    if isinstance(settings, Mapping) and settings.get("itp_on_train") is False:
+        raise ValueError(f"{analysis_path}: its sweep ({settings_path}) ran on dev/test data, not with "
+                         "--itp_on_train; the forgetting analysis needs the training data")
 
 
 def _cell(value) -> str:
@@ -224,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     text_file, tsv_file = check_targets(args.save_path)
     cartography = load_json(args.cartography_path, "cartography")
     analysis = load_json(args.analysis_path, "analysis")
+    check_sweep_on_train(args.analysis_path)
     rows = forgetting_statistics(cartography, analysis, (args.cartography_path, args.analysis_path))
     table = format_table(rows)
     atomic_write_text(tsv_file, table)
