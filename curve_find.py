@@ -235,6 +235,7 @@ class CurveTrainer:
             state.update({k: ckpt.meta[k] for k in state if k in ckpt.meta})
             state["best"] = -math.inf if state["best"] is None else state["best"]
             self.logger.info(f"resuming the curve from {self.out_dir / LAST} at step {state['num_updates']}")
+            self.metrics_log.resume_at(state["num_updates"])
         train = self.data["train"][0]
         pad_id = self.tokenizer.pad_token_id
         bar = tqdm(total=a.train_iters if a.train_iters < 10_000_000 else None, initial=state["num_updates"],

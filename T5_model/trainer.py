@@ -46,6 +46,14 @@ class MetricsLog:
     def __init__(self, path: Path, metric: str, logger: logging.Logger):
         self.path, self.metric, self.logger, self.start = Path(path), metric, logger, time.time()
 
+    def resume_at(self, step: int) -> None:
+        """Drop the rows logged after `step` by a run that was killed later than its checkpoint (atomic)."""
+        from module.files import atomic_write_csv, read_csv
+
+        if self.path.exists():
+            rows = [r for r in read_csv(self.path) if int(r["step"]) <= step]
+            atomic_write_csv(self.path, METRICS_CSV_FIELDS, [[r[k] for k in METRICS_CSV_FIELDS] for r in rows])
+
     def record(self, step: int, epoch: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
         """Append one row and log it."""
         new = not self.path.exists()
@@ -277,6 +285,8 @@ class Trainer:
                          position=meta.get("position_in_epoch", 0), best=meta.get("best_metric", -math.inf),
                          best_step=meta.get("best_step", 0), bad_valids=meta.get("bad_valids", 0))
             self.logger.info(f"resuming from {resume} at step {state['num_updates']}")
+            if acc.is_main_process:
+                self.metrics_log.resume_at(state["num_updates"])
 
         cartography: dict = {}
         cartography_path = self.run_dir.parent / "cartography.json"

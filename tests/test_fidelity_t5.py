@@ -243,3 +243,17 @@ def test_predictions_that_are_never_a_label_word_are_reported(tiny_t5_dir, toy_t
     lines = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
     assert [line.split(":")[1].strip() for line in lines] == ["dev", "test"], done.stderr
     assert "predictions are a label word" in (out / "lr_1e-09_bsz_8_seed_20" / "log.txt").read_text()
+
+
+def test_metrics_csv_has_no_duplicate_rows_after_a_resume(tiny_t5_dir, toy_task, tmp_path):
+    """Issue 13.9: rows logged after the checkpoint a run resumes from are dropped, not duplicated."""
+    import csv
+
+    common = ["--tune_method", "adapter", "--adapter_size", "4", "--log_interval", "1", "--valid_interval", "1000",
+              "--output_interval", "5", "--learning_rate", "1e-3", "--train_batch_size", "16", "--train_iters", "8"]
+    run_dir = tmp_path / "run"
+    _trainer(_args(tiny_t5_dir, toy_task, tmp_path, *common), toy_task, run_dir, splits=("train",)).train()
+    (run_dir / "checkpoint-last.pt").unlink()  # killed after logging step 8, latest checkpoint at 5
+    _trainer(_args(tiny_t5_dir, toy_task, tmp_path, *common), toy_task, run_dir, splits=("train",)).train()
+    steps = [int(r["step"]) for r in csv.DictReader((run_dir / "metrics.csv").open()) if r["kind"] == "train"]
+    assert steps == list(range(1, 9))
