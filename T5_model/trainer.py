@@ -28,6 +28,7 @@ from dataloader.batching import (
 from dataloader.metrics import evaluate, label_word_warning, per_example_scores
 from dataloader.tasks import Example, label_set
 from module.checkpoint import load_checkpoint, save_checkpoint
+from module.files import remove_stale_temporaries
 from T5_model.evaluation import (
     EvalOutput,
     evaluate_batches,
@@ -265,6 +266,8 @@ class Trainer:
         """Train until `--train_iters` updates or `--train_epochs` epochs (or early stop); returns a summary."""
         a, acc = self.args, self.accelerator
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if acc.is_main_process:
+            remove_stale_temporaries(self.run_dir)  # checkpoint-sized leftovers of a killed save
         groups = parameter_groups(self.model, a.tune_method, a.weight_decay)
         if not groups:
             raise ValueError("no trainable parameters (check --tune_method and --apply_adapter)")

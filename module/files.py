@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -52,6 +53,34 @@ def atomic_write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Seq
     writer.writerow(header)
     writer.writerows(rows)
     return atomic_write_text(path, buffer.getvalue())
+
+
+TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)")  # atomic_target's names: .<name>.tmp-<pid>[suffix]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that interrupted atomic writes left in `folder` (and its sub-folders):
+    those whose writing process is gone. Returns what was removed."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.rglob(".*.tmp-*"):
+        match = TEMPORARY.match(path.name)
+        if match and path.is_file() and not _alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 LOCK_FILE = ".lock"

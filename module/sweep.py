@@ -10,7 +10,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from module.analysis import point_record, write_sweep_files
-from module.files import atomic_write_json, folder_lock
+from module.files import atomic_write_json, folder_lock, remove_stale_temporaries
 
 SETTINGS_FILE = "sweep.json"
 # Raised whenever a change of the code makes the same settings give other numbers, so that points (and runs,
@@ -106,6 +106,7 @@ def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate:
     interrupted sweep continues where it stopped and never duplicates a row.
     """
     with folder_lock(out_dir):
+        remove_stale_temporaries(out_dir)
         store = PointStore(out_dir, settings)
         todo = [x for x in xs if not store.has(x)]
         with tqdm(total=len(xs), initial=len(xs) - len(todo), desc=desc, unit="pt", disable=quiet) as bar:

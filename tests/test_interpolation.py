@@ -328,3 +328,22 @@ def test_a_point_is_not_written_once_another_run_changed_the_settings(tmp_path):
     with pytest.raises(SweepSettingsMismatch, match="changed by another run"):
         run_sweep([0.0, 1.0], lambda x: None, evaluate, tmp_path, "t", "ACC", {"a": 1}, quiet=True)
     assert not any((tmp_path / "points").glob("x_*.json"))
+
+
+def test_leftovers_of_interrupted_atomic_writes_are_removed_by_the_next_run(tmp_path):
+    """Issue 13.12: `.X.tmp-PID` files of a killed writer go; those of a live writer (this process) stay."""
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)  # a process that has exited
+    (tmp_path / "points").mkdir()
+    stale = [tmp_path / f".result.csv.tmp-{dead}", tmp_path / "points" / f".x_0.000.json.tmp-{dead}",
+             tmp_path / f".interpolation.png.tmp-{dead}.png"]
+    live = tmp_path / f".notes.txt.tmp-{os.getpid()}"
+    for path in [*stale, live]:
+        path.write_text("half")
+    run_sweep([0.0, 1.0], lambda x: None, lambda: {"dev": {"performance": 1.0, "loss": 0.0, "scores": [1.0]}},
+              tmp_path, "t", "ACC", {}, quiet=True)
+    assert not any(p.exists() for p in stale) and live.exists()
