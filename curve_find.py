@@ -26,13 +26,13 @@ from tqdm.auto import tqdm
 
 from dataloader.batching import IGNORE_INDEX, encode_split, eval_batches, train_batches
 from dataloader.metrics import evaluate, metric_for_task
-from dataloader.tasks import load_split, task_name
+from dataloader.tasks import load_split, split_path, task_name
 from module.analysis import write_sweep_files
 from module.checkpoint import load_checkpoint
 from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, write_point
 from module.files import setup_logger
 from module.interpolation import IncompatibleCheckpoints, interpolation_points
-from module.sweep import run_sweep, sweep_settings
+from module.sweep import RESULTS_VERSION, run_sweep, sweep_settings
 from T5_model.evaluation import evaluate_batches, shift_right
 from T5_model.trainer import MetricsLog, build_optimizer, build_scheduler, micro_batch_size, set_seed, split_batch
 from task_interpolation import SWEEP_SETTING_KEYS, load_endpoints, raw_scores, sweep_data_files, sweep_splits
@@ -55,6 +55,14 @@ TRAIN_SETTING_KEYS = ("task_dir", "train_file", "dev_file", "load_PET_path_1", "
                       "train_iters", "train_epochs", "early_stop", "valid_t")
 CURVE_SETTING_KEYS = tuple(k for k in TRAIN_SETTING_KEYS if k not in SWEEP_SETTING_KEYS)
 LENGTH_POINTS = 101  # grid of the reported curve_length
+
+
+def curve_train_settings(args: argparse.Namespace) -> dict:
+    """Everything that shapes a trained curve: the flags, and the contents of the endpoints and of the train and
+    dev files (so a curve is never resumed from bends trained on other endpoints or data)."""
+    data = [split_path(args.task_dir, "train", args.train_file), split_path(args.task_dir, "dev", args.dev_file)]
+    return sweep_settings({k: getattr(args, k) for k in TRAIN_SETTING_KEYS}
+                          | {"results_version": RESULTS_VERSION}, (args.load_PET_path_1, args.load_PET_path_2), data)
 
 
 def build_curve_parser(description: str | None = None) -> argparse.ArgumentParser:
@@ -154,7 +162,7 @@ class CurveTrainer:
         self.group_size = args.train_batch_size  # one update's batch, however it is cut into micro-batches
         self.micro_size = micro_batch_size(self.group_size, args.gradient_accumulation_steps, args.micro_batch_size)
         self.start_time = time.time()
-        self.settings = {k: getattr(args, k) for k in TRAIN_SETTING_KEYS}
+        self.settings = curve_train_settings(args)
         self.metrics_log = MetricsLog(self.out_dir / "metrics.csv", metric, self.logger)
 
     # ------------------------------------------------------------------ logging and saving
@@ -327,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     for earlier in (out_dir / LAST, out_dir / BEST):  # an earlier run into this folder must be the same curve
         if earlier.is_file():
             old = load_checkpoint(earlier).meta.get("train_settings", {})
-            now = {k: getattr(args, k) for k in TRAIN_SETTING_KEYS}
+            now = curve_train_settings(args)
             changed = sorted(k for k in now if old.get(k) != now[k])
             if changed:
                 raise ValueError(f"{out_dir}: holds a curve trained with other settings ({', '.join(changed[:3])} "

@@ -443,3 +443,21 @@ def test_curve_find_validates_at_the_original_points_by_default(adapter_ends, ti
     assert best.meta["bend_num"] == 3 and {k.split(".")[0] for k in best.tensors} == {"bend0", "bend1", "bend2"}
     assert best.meta["endpoints"] == [str(p) for p in adapter_ends]
     assert json.loads((out / "summary.json").read_text())["bend_num"] == 3
+
+
+def test_a_curve_is_not_resumed_after_its_training_data_changed(adapter_ends, tiny_t5_dir, small_task, tmp_path,
+                                                               capsys):
+    """Issue 13.1 for curves: the train file's contents (and the endpoints') are part of the training settings."""
+    import shutil
+
+    task = tmp_path / small_task.name
+    shutil.copytree(small_task, task)
+    out = tmp_path / "curve"
+    flags = ("--bend_num", "1", "--train_iters", "2", "--valid_interval", "2", "--itpl_points", "2", "--do_valid")
+    assert _curve_find(tiny_t5_dir, task, out, *adapter_ends, *flags) == 0
+    train = task / f"{task.name}_train.tsv"
+    train.write_text("".join(train.read_text().splitlines(keepends=True)[:20]))  # same path, other data
+    capsys.readouterr()
+    assert _curve_find(tiny_t5_dir, task, out, *adapter_ends, *flags) == 2
+    err = capsys.readouterr().err
+    assert "curve trained with other settings" in err and "data" in err
