@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from dataloader.batching import IGNORE_INDEX, encode_split, eval_batches, train_batches
 from dataloader.metrics import evaluate, metric_for_task
 from dataloader.tasks import load_split, split_path, task_name
+from module.aliases import check_tied_agree
 from module.analysis import write_sweep_files
 from module.checkpoint import load_checkpoint
 from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, write_point
@@ -128,6 +129,7 @@ def curve_names(model: torch.nn.Module, theta: dict[str, torch.Tensor], path: st
     """
     live = model.state_dict(keep_vars=True)
     canonical = dict(model.named_parameters()) | dict(model.named_buffers())
+    check_tied_agree(live, theta, path)
     on_curve, skipped = [], []
     for name, value in theta.items():
         if name not in live:

@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     model, _, tokenizer = model_provider(args)
     model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
     interpolator = Interpolator(model, theta1, theta2)
-    logger.info(f"interpolating {len(theta1)} tensors ({sum(t.numel() for t in theta1.values())} values) "
+    targets = interpolator.targets  # each tied parameter once
+    logger.info(f"interpolating {len(targets)} tensors ({sum(t.numel() for t in targets.values())} values) "
                 f"between {args.load_PET_path_1} and {args.load_PET_path_2}")
     data = {}
     for name, examples in splits.items():

@@ -27,6 +27,7 @@ from dataloader.batching import (
 )
 from dataloader.metrics import evaluate, label_word_warning, per_example_scores
 from dataloader.tasks import Example, label_set
+from module.aliases import check_tied_agree
 from module.checkpoint import load_checkpoint, save_checkpoint
 from module.files import remove_stale_temporaries
 from T5_model.evaluation import (
@@ -211,6 +212,7 @@ class Trainer:
         if unknown:
             raise ValueError(f"{path}: tensor {unknown[0]!r} does not exist in the model "
                              f"(checkpoint kind {ckpt.kind!r}, {len(unknown)} unknown names)")
+        check_tied_agree(own, ckpt.tensors, str(path))
         with torch.no_grad():
             for key, value in ckpt.tensors.items():
                 if own[key].shape != value.shape:

@@ -28,6 +28,8 @@ import safetensors
 import safetensors.torch
 import torch
 
+from module.aliases import alias_map
+
 FORMAT = "mode-connectivity/v1"
 KINDS = ("adapter", "model", "state_dict")
 EXPECTED = "expected a safetensors file, a torch .pt checkpoint with 'adapter' or 'model' tensors, or a state dict"
@@ -191,6 +193,15 @@ def _atomic_write(writes: dict[Path, Callable[[Path], object]]) -> None:
         _fsync(next(iter(writes)).parent, os.O_RDONLY)
 
 
+def _with_aliases(tensors: dict[str, torch.Tensor], aliases: Any) -> dict[str, torch.Tensor]:
+    """The tensors with every tied name written once put back, as the same tensor as its canonical name."""
+    if not aliases:
+        return tensors
+    if not (isinstance(aliases, dict) and all(isinstance(c, str) and c in tensors for c in aliases.values())):
+        raise ValueError("its list of tied tensor names refers to tensors it does not hold")
+    return tensors | {str(alias): tensors[canonical] for alias, canonical in aliases.items()}
+
+
 def _state_path(path: Path) -> Path:
     return path.with_name(path.name.removesuffix(".safetensors") + ".state.pt")
 
@@ -207,13 +218,17 @@ def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], k
     _check_state(optimizer, "optimizer state")
     _check_state(scheduler, "scheduler state")
     meta = _jsonable(meta or {})
-    cpu = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in tensors.items()}
+    aliases = alias_map(tensors, architecture=False)  # a tied parameter is written once, under its first name
+    cpu = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in tensors.items()
+           if k not in aliases}
     if path.suffix != ".safetensors":
         obj = {"format": FORMAT, "kind": kind, "tensors": cpu, "meta_json": json.dumps(meta)}
+        obj |= {"aliases": aliases} if aliases else {}
         obj |= {k: v for k, v in (("optimizer", optimizer), ("scheduler", scheduler)) if v is not None}
         _atomic_write({path: lambda tmp: torch.save(obj, tmp)})
         return path
-    header = {"mc_meta": json.dumps({"format": FORMAT, "kind": kind, "meta": meta})}
+    header = {"mc_meta": json.dumps({"format": FORMAT, "kind": kind, "meta": meta}
+                                    | ({"aliases": aliases} if aliases else {}))}
     writes = {}
     if has_state := optimizer is not None or scheduler is not None:
         state = {"format": FORMAT, "optimizer": optimizer, "scheduler": scheduler}
@@ -232,7 +247,7 @@ def _load_safetensors(path: Path, device: str) -> Checkpoint:
     if "mc_meta" not in header:
         return Checkpoint(tensors, "state_dict", {"metadata": header} if header else {}, source="state_dict")
     info = json.loads(header["mc_meta"])
-    ckpt = Checkpoint(tensors, info["kind"], info.get("meta", {}))
+    ckpt = Checkpoint(_with_aliases(tensors, info.get("aliases")), info["kind"], info.get("meta", {}))
     if _state_path(path).exists():
         state = torch.load(_state_path(path), map_location=device, weights_only=True)
         ckpt.optimizer, ckpt.scheduler = state.get("optimizer"), state.get("scheduler")
@@ -254,7 +269,8 @@ def _torch_load(path: Path, map_location: Any) -> Any:
 
 def _from_torch_obj(obj: Any) -> Checkpoint:
     if isinstance(obj, dict) and obj.get("format") == FORMAT and _is_tensor_dict(obj.get("tensors")):
-        return Checkpoint(obj["tensors"], obj["kind"], json.loads(obj.get("meta_json", "{}")),
+        return Checkpoint(_with_aliases(obj["tensors"], obj.get("aliases")), obj["kind"],
+                          json.loads(obj.get("meta_json", "{}")),
                           obj.get("optimizer"), obj.get("scheduler"))
     for kind in ("adapter", "model"):  # the original code: {"adapter" or "model": tensors, "config", "args", ...}
         group = obj.get(kind) if isinstance(obj, dict) else None

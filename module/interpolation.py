@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from module.aliases import check_tied_agree
+
 
 class IncompatibleCheckpoints(ValueError):
     """Two endpoints (or an endpoint and the model) whose tensor names or shapes differ."""
@@ -64,8 +66,14 @@ class Interpolator:
                 raise IncompatibleCheckpoints(f"tensor {key!r} has shape {tuple(theta1[key].shape)} in the "
                                               f"checkpoints and {tuple(live[key].shape)} in the model")
             self.targets[key] = live[key]
-        self.theta1 = {k: theta1[k].detach().to(self.targets[k].device, torch.float32) for k in theta1}
-        self.theta2 = {k: theta2[k].detach().to(self.targets[k].device, torch.float32) for k in theta2}
+        try:  # a tied parameter is written once, and the endpoints must agree on its value
+            tied = check_tied_agree(live, theta1, "checkpoint 1") | check_tied_agree(live, theta2, "checkpoint 2")
+        except ValueError as e:
+            raise IncompatibleCheckpoints(str(e)) from None
+        for alias in tied:
+            del self.targets[alias]
+        self.theta1 = {k: theta1[k].detach().to(self.targets[k].device, torch.float32) for k in self.targets}
+        self.theta2 = {k: theta2[k].detach().to(self.targets[k].device, torch.float32) for k in self.targets}
         self.saved = {k: t.detach().clone() for k, t in self.targets.items()}
         self.x: float | None = None
 

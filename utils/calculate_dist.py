@@ -6,7 +6,9 @@ Both files may be in any format ``module.checkpoint.load_checkpoint`` reads (pro
 the original code's pickles with an ``adapter``/``model`` dict, bare state dicts, HF model folders).
 ``--type adapter`` compares only tensors whose name contains ``adapter_`` (the original's rule); ``--type model``
 (alias ``finetune``, as in the original) compares every tensor the checkpoint holds. Both files must then hold the
-same names with the same shapes.
+same names with the same shapes. A tied parameter (one tensor under several names: T5's ``shared.weight``,
+``encoder.embed_tokens.weight``, ``decoder.embed_tokens.weight``, ``lm_head.weight``) counts once, under its first
+name, when it is tied in both files; ``--count_aliases`` counts it once per name, as the original did.
 
 The tensors are taken in sorted name order and treated as one flat vector per file; every sum (dot product,
 squared norms, squared difference) is accumulated in float64, tensor by tensor and in bounded chunks, so the
@@ -36,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from module.adapter import is_adapter_tensor  # noqa: E402
+from module.aliases import common_aliases, without_aliases  # noqa: E402
 from module.checkpoint import load_checkpoint  # noqa: E402
 from module.files import atomic_write_text  # noqa: E402
 from utils.errors import run_cli  # noqa: E402
@@ -69,6 +72,13 @@ def check_matching(tensors1: Mapping[str, torch.Tensor], tensors2: Mapping[str, 
     if not keys:
         raise ValueError(f"no tensors to compare in {labels[0]} and {labels[1]}")
     return keys
+
+
+def compared_tensors(tensors1: Mapping[str, torch.Tensor], tensors2: Mapping[str, torch.Tensor],
+                     count_aliases: bool = False) -> tuple[dict, dict, list[str]]:
+    """Both dicts less the names that are a tied alias in both (unless `count_aliases`), and those names."""
+    aliases = set() if count_aliases else common_aliases(tensors1, tensors2)
+    return without_aliases(tensors1, aliases), without_aliases(tensors2, aliases), sorted(aliases)
 
 
 # ----------------------------------------------------------------------------- sums
@@ -106,8 +116,9 @@ def _all_sums(tensors1, tensors2, labels) -> dict[str, tuple[int, float, float, 
 
 # ----------------------------------------------------------------------------- public API
 def distance(tensors1: Mapping[str, torch.Tensor], tensors2: Mapping[str, torch.Tensor],
-             labels: tuple[str, str] = ("input1", "input2")) -> dict:
+             labels: tuple[str, str] = ("input1", "input2"), count_aliases: bool = False) -> dict:
     """{"l2", "cosine", "params", "rms"} between the two tensor dicts taken as flat vectors (sorted names)."""
+    tensors1, tensors2, _ = compared_tensors(tensors1, tensors2, count_aliases)
     return _summary(_all_sums(tensors1, tensors2, labels).values())
 
 
@@ -143,8 +154,9 @@ def _groups(sums: Mapping[str, tuple], group_fn: Callable[[str], str]) -> list[d
 
 def per_group_distance(tensors1: Mapping[str, torch.Tensor], tensors2: Mapping[str, torch.Tensor],
                        group_fn: Callable[[str], str] = group_name,
-                       labels: tuple[str, str] = ("input1", "input2")) -> list[dict]:
+                       labels: tuple[str, str] = ("input1", "input2"), count_aliases: bool = False) -> list[dict]:
     """One {"group", "l2", "cosine", "params", "rms"} per group (``group_fn`` of the names), in natural order."""
+    tensors1, tensors2, _ = compared_tensors(tensors1, tensors2, count_aliases)
     return _groups(_all_sums(tensors1, tensors2, labels), group_fn)
 
 
@@ -187,10 +199,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="adapter: only tensors named '*adapter_*'; model/finetune: all tensors")
     parser.add_argument("--path", default="", help="folder for distance.txt (and distance_per_layer.tsv)")
     parser.add_argument("--per_layer", action="store_true", help="also report L2 and cosine per tensor group")
+    parser.add_argument("--count_aliases", action="store_true",
+                        help="count a tied tensor once per name it has (e.g. T5's shared and embed_tokens), as the "
+                             "original did; by default each parameter counts once")
     args = parser.parse_args(argv)
 
     tensors1 = load_selected(args.input1, args.type)
     tensors2 = load_selected(args.input2, args.type)
+    tensors1, tensors2, left_out = compared_tensors(tensors1, tensors2, args.count_aliases)
+    if left_out:
+        print(f"tied tensors counted once: {', '.join(left_out)} left out (--count_aliases keeps them)")
     sums = _all_sums(tensors1, tensors2, (args.input1, args.input2))
     del tensors1, tensors2
     result = _summary(sums.values())
