@@ -79,10 +79,8 @@ def _check_delta(path: Path, delta: DeltaArguments) -> None:
                           "name the modules (e.g. 'classifier', 'output.LayerNorm')")
 
 
-def load_config(path: str | Path, with_interpolation: bool = False):
-    """Read a JSON config into (model, data, delta, training[, interpolation]) arguments; unknown keys are errors."""
-    from transformers import TrainingArguments
-
+def read_config_json(path: str | Path) -> dict:
+    """A config file's keys and values, with the original's renamed keys mapped and its ignored keys dropped."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: config file not found")
@@ -90,9 +88,19 @@ def load_config(path: str | Path, with_interpolation: bool = False):
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a JSON object of arguments")
-    raw = {RENAMED_KEYS.get(k, k): v for k, v in raw.items() if k not in IGNORED_KEYS}
+    return {RENAMED_KEYS.get(k, k): v for k, v in raw.items() if k not in IGNORED_KEYS}
+
+
+def load_config(path: str | Path, with_interpolation: bool = False):
+    """Read a JSON config into (model, data, delta, training[, interpolation]) arguments; unknown keys are errors."""
+    from transformers import TrainingArguments
+
+    path = Path(path)
+    raw = read_config_json(path)
     classes = [ModelArguments, DataArguments, DeltaArguments]
     if with_interpolation:
         classes.append(InterpolationArguments)

@@ -19,9 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from module.files import atomic_write_json  # noqa: E402
+from module.files import atomic_write_json, folder_lock  # noqa: E402
 from module.loading import load_tokenizer  # noqa: E402
-from RoBERTa_model.config import load_config  # noqa: E402
+from module.runs import claim_settings  # noqa: E402
+from RoBERTa_model.config import load_config, read_config_json  # noqa: E402
 from RoBERTa_model.encoder import (  # noqa: E402
     TaskDataset,
     build_classifier,
@@ -31,8 +32,17 @@ from RoBERTa_model.encoder import (  # noqa: E402
     evaluate_classifier,
     load_task_split,
     set_trainable,
+    task_data_files,
     task_labels,
     unmatched_entries,
+)
+from RoBERTa_model.resume import (  # noqa: E402
+    RUN_SETTINGS,
+    has_training_results,
+    latest_complete_checkpoint,
+    remove_incomplete_checkpoints,
+    resumed_step,
+    training_settings,
 )
 from utils.errors import run_cli  # noqa: E402
 
@@ -78,14 +88,43 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"task": data_args.task_name, "labels": labels, "delta_type": delta_args.delta_type,
                      "trained_parameters": n_trained}
     out = Path(training_args.output_dir)
-    if training_args.do_train:
-        start = time.time()
-        train_result = trainer.train()
-        results["train_seconds"] = round(time.time() - start, 1)
-        results["train_loss"] = train_result.training_loss
-        results["global_step"] = train_result.global_step
-        trainer.save_model(str(out))
-        tokenizer.save_pretrained(str(out))
+    settings = training_settings(read_config_json(argv[0]), model_args, data_args,
+                                 task_data_files(data_args.data_dir, data_args.task_name, ["train", "dev"]))
+    with folder_lock(out):
+        if training_args.do_train:
+            claim_settings(out / RUN_SETTINGS, settings, has_training_results(out), "a training run",
+                           "use another output_dir or delete that folder")
+            for folder in remove_incomplete_checkpoints(out):
+                print(f"[run_glue] removed {folder}: a checkpoint left half-written (no weights or trainer state)")
+            resume = training_args.resume_from_checkpoint or latest_complete_checkpoint(out)
+            if resume:
+                print(f"[run_glue] resuming from {resume}")
+            start = time.time()
+            try:
+                train_result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+                trainer.save_model(str(out))
+                tokenizer.save_pretrained(str(out))
+            except OSError as exc:  # a full disk mid-save: the checkpoint being written is not left behind
+                remove_incomplete_checkpoints(out)
+                latest = latest_complete_checkpoint(out)
+                raise OSError(f"{getattr(exc, 'filename', None) or out}: cannot write ({exc.strerror or exc}); "
+                              f"the latest complete checkpoint is {latest or 'none'}") from None
+            results["train_seconds"] = round(time.time() - start, 1)
+            results["global_step"] = train_result.global_step
+            if not resume:
+                results["train_loss"] = train_result.training_loss
+            else:  # the Trainer's mean covers only the updates made after the resume
+                results["resumed_from"] = str(resume)
+                if train_result.global_step > resumed_step(resume):
+                    results["train_loss_after_resume"] = train_result.training_loss
+        evaluate_and_report(model, encoded, splits, training_args, tokenizer, results, out)
+    print(json.dumps({k: v for k, v in results.items() if k != "labels"}))
+    return 0
+
+
+def evaluate_and_report(model, encoded: dict, splits: dict, training_args, tokenizer, results: dict,
+                        out: Path) -> None:
+    """Evaluate the tuned model on dev (and test) and write `all_results.json`."""
     for name, examples in splits.items():
         if name == "dev" and not (training_args.do_eval or training_args.do_train):
             continue
@@ -96,8 +135,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[run_glue] {name}: accuracy {metrics['performance']:.4f} loss {metrics['loss']:.4f} "
               f"({len(examples)} examples)")
     atomic_write_json(out / "all_results.json", results)
-    print(json.dumps({k: v for k, v in results.items() if k != "labels"}))
-    return 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,36 +10,11 @@ from tqdm.auto import tqdm
 
 from module.analysis import point_record, write_sweep_files
 from module.files import atomic_write_json, folder_lock, remove_stale_temporaries
+from module.runs import RESULTS_VERSION, SettingsMismatch, claim_settings, fingerprint
+
+__all__ = ["RESULTS_VERSION", "PointStore", "SweepSettingsMismatch", "fingerprint", "run_sweep", "sweep_settings"]
 
 SETTINGS_FILE = "sweep.json"
-# Raised whenever a change of the code makes the same settings give other numbers, so that points (and runs,
-# utils/quickstart.py) computed before are never reused. 2: the original's decoding cleanup and first-point rule,
-# weight decay in full tuning, OpenDelta's encoder adapter (issue 12).
-RESULTS_VERSION = 2
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's contents."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def fingerprint(*paths: str | Path) -> list[dict]:
-    """Content hash and size of each file (or of every file in a folder, by relative name).
-
-    Part of a sweep's settings, so that points computed from other endpoints or data, even at the same paths,
-    are never reused.
-    """
-    result = []
-    for path in map(Path, paths):
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        result.append({"path": str(path), "files": [[str(f.relative_to(path)) if path.is_dir() else f.name,
-                                                     f.stat().st_size, file_sha256(f)]
-                                                    for f in files if f.exists()]})
-    return result
 
 
 def sweep_settings(settings: dict, endpoints: Sequence[str | Path], data_files: Sequence[str | Path]) -> dict:
@@ -49,7 +23,7 @@ def sweep_settings(settings: dict, endpoints: Sequence[str | Path], data_files: 
     return {**settings, "endpoints": fingerprint(*endpoints), "data": fingerprint(*data_files)}
 
 
-class SweepSettingsMismatch(ValueError):
+class SweepSettingsMismatch(SettingsMismatch):
     """The output folder already holds points of a sweep with other settings."""
 
 
@@ -57,20 +31,14 @@ class PointStore:
     """Finished points of one sweep, kept as `<out_dir>/points/x_<x>.json`, plus the sweep's settings."""
 
     def __init__(self, out_dir: str | Path, settings: dict):
-        settings = {**settings, "results_version": RESULTS_VERSION}
         self.out_dir = Path(out_dir)
         self.folder = self.out_dir / "points"
-        settings_path = self.out_dir / SETTINGS_FILE
-        if settings_path.exists():
-            old = json.loads(settings_path.read_text())
-            changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
-            if changed and any(self.folder.glob("x_*.json")):
-                raise SweepSettingsMismatch(
-                    f"{self.out_dir}: holds points of a sweep with other settings ({', '.join(changed[:3])} differ); "
-                    "use another --output_dir or delete that folder")
+        try:
+            self.settings = claim_settings(self.out_dir / SETTINGS_FILE, settings, any(self.folder.glob("x_*.json")),
+                                           "points of a sweep", "use another --output_dir or delete that folder")
+        except SettingsMismatch as e:
+            raise SweepSettingsMismatch(str(e)) from None
         self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(settings_path, settings)
-        self.settings = settings
 
     def _path(self, x: float) -> Path:
         return self.folder / f"x_{x:.3f}.json"

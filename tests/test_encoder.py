@@ -225,3 +225,92 @@ def test_changed_data_or_config_values_never_reuse_encoder_points(encoder_setup,
     assert run_cli(lambda: itp_pretrain_adapter.main([str(_config(tmp_path, "a", **values))])) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "data" in err[0]
+
+
+def _glue_config(root, data, backbone, out, **overrides) -> Path:
+    values = dict(model_name_or_path=str(backbone), task_name="toy-sentiment", data_dir=str(data),
+                  delta_type="adapter", bottleneck_dim=4, learning_rate=1e-3, max_steps=20,
+                  per_device_train_batch_size=8, per_device_eval_batch_size=16, save_strategy="steps", save_steps=10,
+                  seed=20, output_dir=str(out), do_train=True, do_eval=True, disable_tqdm=True,
+                  max_source_length=64)
+    return _config(root, f"glue-{out.name}", **(values | overrides))
+
+
+def _final_state(out: Path) -> dict:
+    from module.checkpoint import load_checkpoint
+
+    return load_checkpoint(out).tensors
+
+
+def test_run_glue_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(encoder_setup, tmp_path,
+                                                                                monkeypatch, capsys):
+    """Issue 13.7: a kill after checkpoint-10 (and a half-written checkpoint-20) resumes from checkpoint-10 and
+    ends where the uninterrupted run ends, bit for bit (dropout on)."""
+    from transformers import Trainer
+
+    root, data, backbone = encoder_setup
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert run_glue.main([str(_glue_config(tmp_path, data, backbone, straight))]) == 0
+
+    original_save = Trainer._save_checkpoint
+
+    def save_then_die(self, *args, **kwargs):
+        original_save(self, *args, **kwargs)
+        if self.state.global_step == 10:
+            raise KeyboardInterrupt  # the process is killed right after checkpoint-10 is complete
+
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save_then_die)
+    config = _glue_config(tmp_path, data, backbone, killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_glue.main([str(config)])
+    monkeypatch.setattr(Trainer, "_save_checkpoint", original_save)
+    (killed / "checkpoint-20").mkdir()
+    (killed / "checkpoint-20" / "config.json").write_text("{}")  # a save cut short: config only, no weights
+    capsys.readouterr()
+    assert run_glue.main([str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming from {killed / 'checkpoint-10'}" in out and "removed" in out
+    a, b = _final_state(straight), _final_state(killed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    ra, rb = (json.loads((p / "all_results.json").read_text()) for p in (straight, killed))
+    assert ra["eval_accuracy"] == rb["eval_accuracy"] and ra["eval_loss"] == rb["eval_loss"]
+    assert rb["global_step"] == 20 and rb["resumed_from"].endswith("checkpoint-10") and "train_loss" not in rb
+    assert (killed / "checkpoint-20" / "model.safetensors").is_file()
+
+
+def test_run_glue_never_resumes_a_run_made_with_other_settings(encoder_setup, tmp_path, capsys):
+    root, data, backbone = encoder_setup
+    out = tmp_path / "run"
+    assert run_glue.main([str(_glue_config(tmp_path, data, backbone, out, max_steps=10))]) == 0
+    before = sorted(p.name for p in out.iterdir())
+    capsys.readouterr()
+    other = _glue_config(tmp_path, data, backbone, out, max_steps=10, learning_rate=5e-3)
+    assert run_cli(lambda: run_glue.main([str(other)])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "other settings (config differ)" in err[0] and str(out) in err[0], err
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_run_glue_full_disk_while_saving_leaves_no_half_checkpoint(encoder_setup, tmp_path, monkeypatch, capsys):
+    """Issue 13.10: the error names the path, checkpoint-10 stays the latest complete one, no config-only folder."""
+    import errno
+
+    import transformers.modeling_utils as mu
+
+    root, data, backbone = encoder_setup
+    out = tmp_path / "run"
+    real = mu.safe_save_file
+    calls = []
+
+    def full_disk(tensors, filename, *args, **kwargs):
+        calls.append(filename)
+        if len(calls) == 2:  # checkpoint-20's weights
+            raise OSError(errno.ENOSPC, "No space left on device", filename)
+        return real(tensors, filename, *args, **kwargs)
+
+    monkeypatch.setattr(mu, "safe_save_file", full_disk)
+    assert run_cli(lambda: run_glue.main([str(_glue_config(tmp_path, data, backbone, out))])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "checkpoint-20" in err[0], err
+    assert "latest complete checkpoint is" in err[0] and "checkpoint-10" in err[0]
+    assert [p.name for p in out.iterdir() if p.name.startswith("checkpoint-")] == ["checkpoint-10"]

@@ -77,8 +77,9 @@ def encoder_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> 
     if _same_config(config_path, config) and (run_dir / "all_results.json").is_file():
         print(f"[quickstart] reusing {run_dir}")
         return run_dir
-    shutil.rmtree(run_dir, ignore_errors=True)
-    atomic_write_json(config_path, config)
+    if not _same_config(config_path, config):
+        shutil.rmtree(run_dir, ignore_errors=True)  # other settings: train again (same ones: run_glue resumes)
+        atomic_write_json(config_path, config)
     print(f"[quickstart] {LABELS[method]}, seed {seed} -> {run_dir}")
     run_glue.main([str(config_path)])
     return run_dir
