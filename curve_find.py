@@ -35,6 +35,7 @@ from module.files import setup_logger
 from module.interpolation import IncompatibleCheckpoints, interpolation_points
 from module.sweep import RESULTS_VERSION, run_sweep, sweep_settings
 from T5_model.evaluation import evaluate_batches, shift_right
+from T5_model.model import model_files
 from T5_model.trainer import MetricsLog, build_optimizer, build_scheduler, micro_batch_size, set_seed, split_batch
 from task_interpolation import SWEEP_SETTING_KEYS, load_endpoints, raw_scores, sweep_data_files, sweep_splits
 from utils.errors import run_cli
@@ -63,7 +64,8 @@ def curve_train_settings(args: argparse.Namespace) -> dict:
     dev files (so a curve is never resumed from bends trained on other endpoints or data)."""
     data = [split_path(args.task_dir, "train", args.train_file), split_path(args.task_dir, "dev", args.dev_file)]
     return sweep_settings({k: getattr(args, k) for k in TRAIN_SETTING_KEYS}
-                          | {"results_version": RESULTS_VERSION}, (args.load_PET_path_1, args.load_PET_path_2), data)
+                          | {"results_version": RESULTS_VERSION},
+                          (args.load_PET_path_1, args.load_PET_path_2, *model_files(args)), data)
 
 
 def build_curve_parser(description: str | None = None) -> argparse.ArgumentParser:
@@ -391,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
              "curve_train_updates": state["num_updates"], "curve_length": curve.length(LENGTH_POINTS),
              "line_length": curve.line_length()}
     settings = sweep_settings({**{k: getattr(args, k) for k in SWEEP_SETTING_KEYS + CURVE_SETTING_KEYS}, "task": task},
-                              (args.load_PET_path_1, args.load_PET_path_2, out_dir / "curve-best.pt"),
+                              (args.load_PET_path_1, args.load_PET_path_2, out_dir / "curve-best.pt",
+                               *model_files(args)),
                               sweep_data_files(args))
     records = run_sweep(xs, set_point, evaluate_point, out_dir, task, metric, settings,
                         itp_on_train=args.itp_on_train, extra_summary=extra, quiet=args.quiet, desc="curve sweep")

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from module.interpolation import Interpolator
     from module.sweep import run_sweep, sweep_settings
     from T5_model.evaluation import evaluate_batches
-    from T5_model.model import model_provider
+    from T5_model.model import model_files, model_provider
 
     out_dir = Path(args.output_dir)
     logger = setup_logger("interpolation", out_dir / "log.txt", quiet=args.quiet)
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         return results
 
     settings = sweep_settings({**{k: getattr(args, k) for k in SWEEP_SETTING_KEYS}, "task": task},
-                              (args.load_PET_path_1, args.load_PET_path_2), sweep_data_files(args))
+                              (args.load_PET_path_1, args.load_PET_path_2, *model_files(args)), sweep_data_files(args))
     with interpolator:
         records = run_sweep(interpolation_points(args.itpl_points), interpolator.set, evaluate_point, out_dir, task,
                             metric, settings, itp_on_train=args.itp_on_train, quiet=args.quiet, desc="interpolation")

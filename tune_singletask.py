@@ -13,13 +13,19 @@ import sys
 from pathlib import Path
 
 from dataloader.metrics import metric_for_task
-from dataloader.tasks import load_split, task_name
+from dataloader.tasks import load_split, split_path, task_name
 from module.files import setup_logger, upsert_csv_row
+from module.runs import RUN_SETTINGS, claim_settings, fingerprint
 from utils.errors import run_cli
 from utils.options import parse_args
 
 RESULT_FIELDS = ["prefix", "metric", "lr", "bsz", "dev_performance", "test_performance", "run"]
 DEFAULT_PREDICT_CHECKPOINT = "best-model.pt"  # the original's default name
+# flags that change no checkpoint of a tuning run: output, evaluation after training, the grid, the other scripts'
+NOT_TUNING_KEYS = {"output_dir", "quiet", "do_valid", "do_predict", "predict_checkpoint", "predict_batch_size",
+                   "test_file", "choose_test_1000", "log_interval", "output_interval", "learning_rate_list", "bsz_list",
+                   "load_PET_path_1", "load_PET_path_2", "itpl_points", "bend_num", "curve_type", "bend_init",
+                   "bend_std", "valid_t", "load_stage1_pet_path_list", "itp_on_train"}
 
 
 def load_task_splits(args: argparse.Namespace) -> dict:
@@ -68,6 +74,18 @@ def resolve_predict_checkpoint(run_dir: Path, name: str) -> Path:
                             "checkpoint-last.pt)")
 
 
+def tuning_settings(args: argparse.Namespace, task: str) -> dict:
+    """What shapes a tuning run's checkpoints: its flags (less those only about output and evaluation) and the
+    contents of the model, tokenizer, train and dev files and of the --checkpoint it starts from."""
+    from T5_model.model import model_files
+
+    values = {k: v for k, v in sorted(vars(args).items()) if k not in NOT_TUNING_KEYS}
+    files = [split_path(args.task_dir, "train", args.train_file), split_path(args.task_dir, "dev", args.dev_file)]
+    return {"args": values, "task": task, "model": fingerprint(*model_files(args)),
+            "data": fingerprint(*[f for f in files if f.is_file()]),
+            "checkpoint": fingerprint(args.checkpoint) if args.checkpoint else None}
+
+
 def run_cell(args: argparse.Namespace, task: str, metric: str, splits: dict, output_dir: Path) -> dict:
     """Train and/or evaluate one grid cell; returns its result row."""
     from T5_model.model import model_provider
@@ -75,6 +93,9 @@ def run_cell(args: argparse.Namespace, task: str, metric: str, splits: dict, out
 
     prefix = run_prefix(args.learning_rate, args.train_batch_size, args.seed)
     run_dir = output_dir / prefix
+    if args.do_train:  # a run folder's checkpoints are resumed or reused only under the same settings
+        claim_settings(run_dir / RUN_SETTINGS, tuning_settings(args, task), any(run_dir.glob("checkpoint*.pt")),
+                       "checkpoints of a tuning run", "use another --output_dir or delete that run folder")
     done = (run_dir / "checkpoint-last.pt").is_file()
     logger = setup_logger(f"tune.{prefix}", run_dir / "log.txt", quiet=args.quiet)
     set_seed(args.seed)

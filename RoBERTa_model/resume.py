@@ -7,12 +7,14 @@ import re
 import shutil
 from pathlib import Path
 
-from module.runs import fingerprint
+from module.runs import RUN_SETTINGS, fingerprint
+
+__all__ = ["RUN_SETTINGS", "checkpoint_folders", "latest_complete_checkpoint", "remove_incomplete_checkpoints",
+           "training_settings"]
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 STATE_FILE = "trainer_state.json"  # the Trainer writes it last: a folder holding it and weights is complete
-RUN_SETTINGS = "run_settings.json"
 # config keys that change no trained weight: where files go, what is logged or shown, test-only evaluation
 COSMETIC_KEYS = {"output_dir", "disable_tqdm", "report_to", "logging_steps", "logging_strategy", "logging_first_step",
                  "logging_dir", "save_steps", "save_total_limit", "save_strategy", "resume_from_checkpoint",

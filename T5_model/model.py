@@ -53,6 +53,12 @@ def load_t5(folder: str) -> nn.Module:
     return T5ForConditionalGeneration.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
 
 
+def model_files(args: argparse.Namespace) -> list[str]:
+    """The folders of the pre-trained model and tokenizer (their contents go into a run's or sweep's settings)."""
+    tokenizer = args.tokenizer_path or args.model
+    return [args.model] + ([tokenizer] if tokenizer != args.model else [])
+
+
 def model_provider(args: argparse.Namespace):
     """Return (model, config, tokenizer) as the original's `model_provider`, adapters attached and frozen as asked."""
     model = load_t5(args.model)

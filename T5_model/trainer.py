@@ -69,6 +69,33 @@ class MetricsLog:
         self.logger.info(f"{kind} | step {step} epoch {epoch} loss {loss:.5f}{perf} lr {lr:.3g}")
 
 
+def rng_state() -> dict:
+    """This process's torch (CPU and CUDA), NumPy and Python random-generator states, as plain tensors and lists."""
+    import numpy as np
+
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {"torch": torch.get_rng_state(), "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos),
+                                                       int(has_gauss), float(gauss)],
+             "python": [version, list(internal), gauss_next]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what `rng_state` captured."""
+    import numpy as np
+
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and torch."""
     import numpy as np
@@ -219,7 +246,7 @@ class Trainer:
                     raise ValueError(f"{path}: tensor {key!r} has shape {tuple(value.shape)}, "
                                      f"the model expects {tuple(own[key].shape)}")
                 own[key].copy_(value)
-        return {**ckpt.meta, "_optimizer": ckpt.optimizer, "_scheduler": ckpt.scheduler}
+        return {**ckpt.meta, "_optimizer": ckpt.optimizer, "_scheduler": ckpt.scheduler, "_rng": ckpt.rng}
 
     # ------------------------------------------------------------------ logging
     def _record(self, step: int, epoch: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
@@ -230,6 +257,11 @@ class Trainer:
              optimizer=None, scheduler=None) -> Path:
         """Write `<run_dir>/<name>` atomically (main process only)."""
         path = self.run_dir / name
+        rng = None
+        if optimizer is not None:  # a resumable checkpoint: every process's generators, so dropout continues exactly
+            from accelerate.utils import gather_object
+
+            rng = gather_object([rng_state()]) if self.accelerator.num_processes > 1 else [rng_state()]
         if self.accelerator.is_main_process:
             model = self.accelerator.unwrap_model(self.model)
             meta = {"args": vars(self.args), "num_updates": step, "epoch": epoch, "position_in_epoch": position,
@@ -238,7 +270,7 @@ class Trainer:
                     **(extra or {})}
             save_checkpoint(path, trained_state(model, self.args.tune_method), kind=self.args.tune_method, meta=meta,
                             optimizer=optimizer.state_dict() if optimizer else None,
-                            scheduler=scheduler.state_dict() if scheduler else None)
+                            scheduler=scheduler.state_dict() if scheduler else None, rng=rng)
             self.logger.info(f"saved {self.args.tune_method} tensors at step {step} to {path}")
         self.accelerator.wait_for_everyone()
         return path
@@ -279,6 +311,7 @@ class Trainer:
         self.model, optimizer = acc.prepare(self.model, optimizer)
 
         state = {"num_updates": 0, "epoch": 0, "position": 0, "best": -math.inf, "best_step": 0, "bad_valids": 0}
+        pending_rng = None  # generator states to restore once the resumed epoch has been seeded
         resume = self._latest_checkpoint()
         if resume is not None:
             meta = self.load_tensors(resume)
@@ -290,6 +323,11 @@ class Trainer:
                          position=meta.get("position_in_epoch", 0), best=meta.get("best_metric", -math.inf),
                          best_step=meta.get("best_step", 0), bad_valids=meta.get("bad_valids", 0))
             self.logger.info(f"resuming from {resume} at step {state['num_updates']}")
+            pending_rng = meta.get("_rng")
+            if pending_rng is not None and len(pending_rng) != acc.num_processes:
+                self.logger.warning(f"{resume} was saved by {len(pending_rng)} processes, this run has "
+                                    f"{acc.num_processes}: dropout draws will differ from an uninterrupted run")
+                pending_rng = None
             if acc.is_main_process:
                 self.metrics_log.resume_at(state["num_updates"])
 
@@ -307,6 +345,9 @@ class Trainer:
         while not stop and epoch < a.train_epochs:
             rng = random.Random(f"{a.seed}-{epoch}")
             torch.manual_seed(a.seed * 100_003 + epoch)
+            if pending_rng is not None:  # where the checkpoint left off in this epoch
+                set_rng_state(pending_rng[rank])
+                pending_rng = None
             for position, group in enumerate(train_batches(train, self.group_size, self.pad_id, rng)):
                 if epoch == state["epoch"] and position < state["position"]:
                     continue  # already trained before the resume point

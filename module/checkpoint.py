@@ -49,6 +49,7 @@ class Checkpoint:
     optimizer: dict | None = None
     scheduler: dict | None = None
     source: str = "project"  # "project" | "original" | "state_dict" | "hf"
+    rng: list | None = None  # random-generator states of each process, for a bit-exact resume
 
 
 # ----------------------------------------------------------------------------- safe unpickling
@@ -208,7 +209,7 @@ def _state_path(path: Path) -> Path:
 
 # ----------------------------------------------------------------------------- public API
 def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], kind: str, meta: dict | None = None,
-                    optimizer: dict | None = None, scheduler: dict | None = None) -> Path:
+                    optimizer: dict | None = None, scheduler: dict | None = None, rng: list | None = None) -> Path:
     """Atomically write a checkpoint: ``.safetensors`` (+ ``.state.pt``) or, for any other suffix, one torch file."""
     path = Path(path)
     if kind not in KINDS:
@@ -217,6 +218,7 @@ def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], k
         raise TypeError("tensors must be a dict of str -> torch.Tensor")
     _check_state(optimizer, "optimizer state")
     _check_state(scheduler, "scheduler state")
+    _check_state(rng, "random-generator state")
     meta = _jsonable(meta or {})
     aliases = alias_map(tensors, architecture=False)  # a tied parameter is written once, under its first name
     cpu = {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in tensors.items()
@@ -224,14 +226,14 @@ def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], k
     if path.suffix != ".safetensors":
         obj = {"format": FORMAT, "kind": kind, "tensors": cpu, "meta_json": json.dumps(meta)}
         obj |= {"aliases": aliases} if aliases else {}
-        obj |= {k: v for k, v in (("optimizer", optimizer), ("scheduler", scheduler)) if v is not None}
+        obj |= {k: v for k, v in (("optimizer", optimizer), ("scheduler", scheduler), ("rng", rng)) if v is not None}
         _atomic_write({path: lambda tmp: torch.save(obj, tmp)})
         return path
     header = {"mc_meta": json.dumps({"format": FORMAT, "kind": kind, "meta": meta}
                                     | ({"aliases": aliases} if aliases else {}))}
     writes = {}
-    if has_state := optimizer is not None or scheduler is not None:
-        state = {"format": FORMAT, "optimizer": optimizer, "scheduler": scheduler}
+    if has_state := optimizer is not None or scheduler is not None or rng is not None:
+        state = {"format": FORMAT, "optimizer": optimizer, "scheduler": scheduler, "rng": rng}
         writes[_state_path(path)] = lambda tmp: torch.save(state, tmp)
     writes[path] = lambda tmp: safetensors.torch.save_file(cpu, str(tmp), metadata=header)
     _atomic_write(writes)
@@ -250,7 +252,7 @@ def _load_safetensors(path: Path, device: str) -> Checkpoint:
     ckpt = Checkpoint(_with_aliases(tensors, info.get("aliases")), info["kind"], info.get("meta", {}))
     if _state_path(path).exists():
         state = torch.load(_state_path(path), map_location=device, weights_only=True)
-        ckpt.optimizer, ckpt.scheduler = state.get("optimizer"), state.get("scheduler")
+        ckpt.optimizer, ckpt.scheduler, ckpt.rng = state.get("optimizer"), state.get("scheduler"), state.get("rng")
     return ckpt
 
 
@@ -270,8 +272,8 @@ def _torch_load(path: Path, map_location: Any) -> Any:
 def _from_torch_obj(obj: Any) -> Checkpoint:
     if isinstance(obj, dict) and obj.get("format") == FORMAT and _is_tensor_dict(obj.get("tensors")):
         return Checkpoint(_with_aliases(obj["tensors"], obj.get("aliases")), obj["kind"],
-                          json.loads(obj.get("meta_json", "{}")),
-                          obj.get("optimizer"), obj.get("scheduler"))
+                          json.loads(obj.get("meta_json", "{}")), obj.get("optimizer"), obj.get("scheduler"),
+                          rng=obj.get("rng"))
     for kind in ("adapter", "model"):  # the original code: {"adapter" or "model": tensors, "config", "args", ...}
         group = obj.get(kind) if isinstance(obj, dict) else None
         group = group if isinstance(group, dict) else {}

@@ -17,6 +17,7 @@ from module.files import atomic_write_json
 # utils/quickstart.py) computed before are never reused. 2: the original's decoding cleanup and first-point rule,
 # weight decay in full tuning, OpenDelta's encoder adapter (issue 12).
 RESULTS_VERSION = 2
+RUN_SETTINGS = "run_settings.json"  # a training run's settings, in its folder
 
 
 def file_sha256(path: Path) -> str:

@@ -228,11 +228,11 @@ def test_changed_data_or_config_values_never_reuse_encoder_points(encoder_setup,
 
 
 def _glue_config(root, data, backbone, out, **overrides) -> Path:
-    values = dict(model_name_or_path=str(backbone), task_name="toy-sentiment", data_dir=str(data),
-                  delta_type="adapter", bottleneck_dim=4, learning_rate=1e-3, max_steps=20,
-                  per_device_train_batch_size=8, per_device_eval_batch_size=16, save_strategy="steps", save_steps=10,
-                  seed=20, output_dir=str(out), do_train=True, do_eval=True, disable_tqdm=True,
-                  max_source_length=64)
+    values = {"model_name_or_path": str(backbone), "task_name": "toy-sentiment", "data_dir": str(data),
+              "delta_type": "adapter", "bottleneck_dim": 4, "learning_rate": 1e-3, "max_steps": 20,
+              "per_device_train_batch_size": 8, "per_device_eval_batch_size": 16, "save_strategy": "steps",
+              "save_steps": 10, "seed": 20, "output_dir": str(out), "do_train": True, "do_eval": True,
+              "disable_tqdm": True, "max_source_length": 64}
     return _config(root, f"glue-{out.name}", **(values | overrides))
 
 

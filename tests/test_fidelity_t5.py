@@ -205,6 +205,7 @@ def test_two_gloo_processes_train_with_batches_smaller_than_the_world(tiny_t5_di
     assert done.returncode == 0, done.stderr[-3000:]
     last = load_checkpoint(out / "lr_5e-05_bsz_16_seed_20" / "checkpoint-last.pt")
     assert last.meta["num_updates"] == 6 and last.meta["num_processes"] == 2  # really two processes (gloo)
+    assert len(load_checkpoint(out / "lr_5e-05_bsz_16_seed_20" / "checkpoint@6.pt").rng) == 2  # one per process
     rows = (out / "result.csv").read_text().splitlines()
     assert len(rows) == 2 and done.stdout.count("lr_5e-05_bsz_16_seed_20: dev") == 1  # one process reports
 

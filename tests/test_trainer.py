@@ -109,3 +109,45 @@ def test_fast_evaluation_matches_generate_and_hf_loss(tiny_t5_dir, toy_task):
         slow_preds.append((batch.indices[0], tok.decode(gen[0], skip_special_tokens=True).strip()))
     assert [p for _, p in sorted(slow_preds)] == fast.predictions
     assert fast.loss == pytest.approx(token_sum / token_count, abs=1e-4)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_a_killed_run_resumed_mid_epoch_equals_the_uninterrupted_one_bit_for_bit(dropout, tokenizer_dir, toy_task,
+                                                                                 tmp_path):
+    """Issue 13.8: the generator states saved in checkpoint@N make dropout continue exactly where it stopped."""
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    model_dir = toy.build_tiny_t5(tmp_path / "t5", tok, dropout_rate=dropout)
+    common = ["--tune_method", "model", "--log_interval", "5", "--valid_interval", "1000", "--output_interval", "5",
+              "--learning_rate", "1e-3", "--train_batch_size", "16", "--train_iters", "10"]
+    for run in ("straight", "killed"):
+        _trainer(_args(model_dir, toy_task, tmp_path, *common), toy_task, tmp_path / run).train()
+    for name in ("checkpoint@10.pt", "checkpoint-last.pt"):  # killed after update 5 of 10 (64 examples: mid-epoch)
+        (tmp_path / "killed" / name).unlink()
+    assert load_checkpoint(tmp_path / "killed" / "checkpoint@5.pt").rng is not None
+    _trainer(_args(model_dir, toy_task, tmp_path, *common), toy_task, tmp_path / "killed").train()
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint-last.pt").tensors
+    b = load_checkpoint(tmp_path / "killed" / "checkpoint-last.pt").tensors
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+def test_a_finished_run_is_not_reused_for_other_training_data(tiny_t5_dir, toy_task, tmp_path, capsys):
+    """A rerun into the same folder with another --train_file used to skip training and report the old run."""
+    import tune_singletask
+    from utils.errors import run_cli
+
+    out = tmp_path / "grid"
+    argv = ["--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out), "--do_train",
+            "--tune_method", "adapter", "--adapter_size", "4", "--train_iters", "2", "--valid_interval", "2",
+            "--output_interval", "2", "--train_batch_size", "16", "--metric", "ACC", "--max_output_length", "6",
+            "--quiet"]
+    assert run_cli(lambda: tune_singletask.main(argv)) == 0
+    assert run_cli(lambda: tune_singletask.main([*argv, "--do_predict"])) == 0  # same training: reused
+    other = tmp_path / "other_train.tsv"
+    other.write_text("".join(line for line in (toy_task / "toy-sentiment_train.tsv").open() if "positive" in line))
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    capsys.readouterr()
+    assert run_cli(lambda: tune_singletask.main([*argv, "--train_file", str(other)])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "other settings" in err[0] and "lr_5e-05_bsz_16_seed_20" in err[0], err
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before

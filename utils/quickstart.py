@@ -13,12 +13,14 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from module.files import atomic_write_json  # noqa: E402
+from module.runs import SettingsMismatch  # noqa: E402
 from module.sweep import RESULTS_VERSION, SweepSettingsMismatch  # noqa: E402
 from utils.errors import run_cli  # noqa: E402
 from utils.options import positive_int  # noqa: E402
@@ -57,6 +59,17 @@ def forget_stale_runs(out: Path) -> bool:
     return stale
 
 
+def retrain_if_unknown(folder: Path, train: Callable[[], int]) -> None:
+    """Run `train`; when `folder` holds checkpoints it cannot vouch for (settings other or unrecorded, e.g. from
+    an older version), delete the folder and train again."""
+    try:
+        train()
+    except SettingsMismatch as exc:
+        print(f"[quickstart] {exc}: training again")
+        shutil.rmtree(folder)
+        train()
+
+
 def _same_config(path: Path, config: dict) -> bool:
     return path.is_file() and json.loads(path.read_text()) == config
 
@@ -81,7 +94,7 @@ def encoder_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> 
         shutil.rmtree(run_dir, ignore_errors=True)  # other settings: train again (same ones: run_glue resumes)
         atomic_write_json(config_path, config)
     print(f"[quickstart] {LABELS[method]}, seed {seed} -> {run_dir}")
-    run_glue.main([str(config_path)])
+    retrain_if_unknown(run_dir, lambda: run_glue.main([str(config_path)]))
     return run_dir
 
 
@@ -124,7 +137,7 @@ def t5_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> Path:
         shutil.rmtree(grid_dir, ignore_errors=True)  # other settings than the finished run: train again
         atomic_write_json(config_path, {"argv": argv})
     print(f"[quickstart] T5 {LABELS[method]}, seed {seed} -> {grid_dir}")
-    tune_singletask.main(argv)
+    retrain_if_unknown(grid_dir, lambda: tune_singletask.main(argv))
     return next(grid_dir.glob("lr_*_seed_*"))
 
 
