@@ -102,11 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     from T5_model.model import model_files, model_provider
 
     out_dir = Path(args.output_dir)
-    logger = setup_logger("interpolation", out_dir / "log.txt", quiet=args.quiet)
     torch.manual_seed(args.seed)
     model, _, tokenizer = model_provider(args)
     model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
     interpolator = Interpolator(model, theta1, theta2)
+    logger = setup_logger("interpolation", out_dir / "log.txt", quiet=args.quiet)  # once the inputs were checked
     targets = interpolator.targets  # each tied parameter once
     logger.info(f"interpolating {len(targets)} tensors ({sum(t.numel() for t in targets.values())} values) "
                 f"between {args.load_PET_path_1} and {args.load_PET_path_2}")

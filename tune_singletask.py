@@ -80,6 +80,7 @@ def tuning_settings(args: argparse.Namespace, task: str) -> dict:
     from T5_model.model import model_files
 
     values = {k: v for k, v in sorted(vars(args).items()) if k not in NOT_TUNING_KEYS}
+    values["apply_adapter"] = bool(args.apply_adapter or args.tune_method == "adapter")  # adapter tuning implies it
     files = [split_path(args.task_dir, "train", args.train_file), split_path(args.task_dir, "dev", args.dev_file)]
     return {"args": values, "task": task, "model": fingerprint(*model_files(args)),
             "data": fingerprint(*[f for f in files if f.is_file()]),
@@ -89,20 +90,20 @@ def tuning_settings(args: argparse.Namespace, task: str) -> dict:
 def run_cell(args: argparse.Namespace, task: str, metric: str, splits: dict, output_dir: Path) -> dict:
     """Train and/or evaluate one grid cell; returns its result row."""
     from T5_model.model import model_provider
-    from T5_model.trainer import Trainer, set_seed
+    from T5_model.trainer import Trainer, load_into_model, set_seed
 
     prefix = run_prefix(args.learning_rate, args.train_batch_size, args.seed)
     run_dir = output_dir / prefix
+    set_seed(args.seed)
+    model, _, tokenizer = model_provider(args)  # model, tokenizer and --checkpoint are checked before any write
+    if args.checkpoint:
+        load_into_model(model, args.checkpoint)
     if args.do_train:  # a run folder's checkpoints are resumed or reused only under the same settings
         claim_settings(run_dir / RUN_SETTINGS, tuning_settings(args, task), any(run_dir.glob("checkpoint*.pt")),
                        "checkpoints of a tuning run", "use another --output_dir or delete that run folder")
     done = (run_dir / "checkpoint-last.pt").is_file()
     logger = setup_logger(f"tune.{prefix}", run_dir / "log.txt", quiet=args.quiet)
-    set_seed(args.seed)
-    model, _, tokenizer = model_provider(args)
     trainer = Trainer(args, model, tokenizer, task, metric, splits, run_dir, logger)
-    if args.checkpoint:
-        trainer.load_tensors(args.checkpoint)
     row = {"prefix": task, "metric": metric, "lr": args.learning_rate, "bsz": args.train_batch_size,
            "dev_performance": "", "test_performance": "", "run": prefix}
     if args.do_train and done:
@@ -148,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _check_t5_folder(args.model, "--model")
     load_tokenizer(args.tokenizer_path)
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = Path(args.output_dir)  # made by the first file written into it, once the inputs were checked
     best = None
     for bsz in args.bsz_list or [args.train_batch_size]:
         for lr in args.learning_rate_list or [args.learning_rate]:

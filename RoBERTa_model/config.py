@@ -7,11 +7,18 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from RoBERTa_model.config_types import type_errors
+
 # keys of the original configs that only mattered to its `datasets`/generation set-up
 IGNORED_KEYS = {"dataset_config_name", "eval_dataset_config_name", "test_dataset_config_name", "eval_dataset_name",
                 "test_dataset_name", "predict_with_generate", "config_name", "overwrite_output_dir",
                 "dataset_name", "overwrite_cache", "max_target_length", "pad_to_max_length"}
 RENAMED_KEYS = {"evaluation_strategy": "eval_strategy", "do_test": "do_predict"}
+
+
+# values that size something: at least 1
+POSITIVE_KEYS = ("bottleneck_dim", "max_source_length", "per_device_train_batch_size", "per_device_eval_batch_size",
+                 "max_train_samples", "max_eval_samples", "max_test_samples", "gradient_accumulation_steps")
 
 
 class ConfigError(ValueError):
@@ -115,6 +122,11 @@ def load_config(path: str | Path, with_interpolation: bool = False):
     if unknown:
         hint = " (path1/path2 belong to itp_*.py configs)" if unknown[0] in ("path1", "path2") else ""
         raise ConfigError(f"{path}: unknown key {unknown[0]!r}{hint}")
+    for key, expected in type_errors(raw, [*classes, TrainingArguments]):
+        raise ConfigError(f"{path}: key {key!r} must be {expected}, got {raw[key]!r}")
+    for key in POSITIVE_KEYS:
+        if isinstance(raw.get(key), int) and raw[key] < 1:
+            raise ConfigError(f"{path}: key {key!r} must be at least 1, got {raw[key]!r}")
     training = {k: v for k, v in raw.items() if k in training_names}
     training.setdefault("output_dir", "runs/encoder")
     training.setdefault("report_to", "none")

@@ -16,6 +16,28 @@ class ModelLoadError(ValueError):
     """A model or tokenizer folder that cannot be used."""
 
 
+# T5 config keys that size a tensor or a loop: each must be a whole number of at least 1 when present
+T5_SIZE_KEYS = ("vocab_size", "d_model", "d_kv", "d_ff", "num_layers", "num_decoder_layers", "num_heads",
+                "relative_attention_num_buckets", "relative_attention_max_distance")
+
+
+def read_model_config(path: Path) -> dict:
+    """A model folder's config.json as a dict; ModelLoadError naming the file and key when it is not JSON, not
+    an object, or has a size that is not a positive whole number."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise ModelLoadError(f"{path}: not valid JSON ({reason})") from None
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{path}: expected a JSON object of model settings, got {type(config).__name__}")
+    for key in T5_SIZE_KEYS:
+        value = config.get(key)
+        if key in config and value is not None and (type(value) is not int or value < 1):
+            raise ModelLoadError(f"{path}: {key!r} must be a whole number of at least 1, got {value!r}")
+    return config
+
+
 def _check_t5_folder(folder: str, what: str) -> dict:
     path = Path(folder)
     config_file = path / "config.json"
@@ -26,7 +48,7 @@ def _check_t5_folder(folder: str, what: str) -> dict:
     if what == "--model":
         if not config_file.is_file():
             raise ModelLoadError(f"{what} {folder}: no config.json (expected a Hugging Face T5 folder)")
-        config = json.loads(config_file.read_text())
+        config = read_model_config(config_file)
         if config.get("model_type") not in ("t5", "mt5", "umt5"):
             raise ModelLoadError(
                 f"{what} {folder}: model_type is {config.get('model_type')!r}, expected 't5' "
@@ -50,7 +72,11 @@ def load_t5(folder: str) -> nn.Module:
 
     _check_t5_folder(folder, "--model")
     hf_logging.disable_progress_bar()
-    return T5ForConditionalGeneration.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
+    try:
+        return T5ForConditionalGeneration.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
+    except (TypeError, ValueError, OSError) as exc:  # e.g. transformers' typed config fields
+        reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise ModelLoadError(f"--model {folder}: cannot load ({reason[:200]})") from None
 
 
 def model_files(args: argparse.Namespace) -> list[str]:
@@ -63,6 +89,10 @@ def model_provider(args: argparse.Namespace):
     """Return (model, config, tokenizer) as the original's `model_provider`, adapters attached and frozen as asked."""
     model = load_t5(args.model)
     tokenizer = load_tokenizer(args.tokenizer_path or args.model)
+    if len(tokenizer) > model.config.vocab_size:
+        raise ModelLoadError(f"--tokenizer_path {args.tokenizer_path or args.model}: {len(tokenizer)} tokens, more "
+                             f"than the vocabulary of --model {args.model} ({model.config.vocab_size}); use the "
+                             "model's own tokenizer")
     if getattr(args, "apply_adapter", False) or args.tune_method == "adapter":
         init_seed = args.load_init_seed if getattr(args, "SGD_noise", False) else args.seed
         add_t5_adapters(model, args.adapter_type, args.adapter_size, args.r_mean, args.r_std, seed=init_seed)

@@ -69,6 +69,26 @@ class MetricsLog:
         self.logger.info(f"{kind} | step {step} epoch {epoch} loss {loss:.5f}{perf} lr {lr:.3g}")
 
 
+def load_into_model(model: torch.nn.Module, path: str | Path) -> dict:
+    """Copy a checkpoint's tensors into `model` (every name and shape must match, tied tensors must agree);
+    returns its metadata plus `_optimizer`, `_scheduler` and `_rng` states."""
+    ckpt = load_checkpoint(path)
+    own = model.state_dict()
+    unknown = [k for k in ckpt.tensors if k not in own]
+    if unknown:
+        raise ValueError(f"{path}: tensor {unknown[0]!r} does not exist in the model "
+                         f"(checkpoint kind {ckpt.kind!r}, {len(unknown)} unknown names)")
+    for key, value in ckpt.tensors.items():
+        if own[key].shape != value.shape:
+            raise ValueError(f"{path}: tensor {key!r} has shape {tuple(value.shape)}, the model expects "
+                             f"{tuple(own[key].shape)}")
+    check_tied_agree(own, ckpt.tensors, str(path))
+    with torch.no_grad():
+        for key, value in ckpt.tensors.items():
+            own[key].copy_(value)
+    return {**ckpt.meta, "_optimizer": ckpt.optimizer, "_scheduler": ckpt.scheduler, "_rng": ckpt.rng}
+
+
 def rng_state() -> dict:
     """This process's torch (CPU and CUDA), NumPy and Python random-generator states, as plain tensors and lists."""
     import numpy as np
@@ -232,21 +252,7 @@ class Trainer:
 
     def load_tensors(self, path: str | Path) -> dict:
         """Copy a checkpoint's tensors into the model (strictly: every name must exist); returns its metadata."""
-        ckpt = load_checkpoint(path)
-        model = self.accelerator.unwrap_model(self.model)
-        own = model.state_dict()
-        unknown = [k for k in ckpt.tensors if k not in own]
-        if unknown:
-            raise ValueError(f"{path}: tensor {unknown[0]!r} does not exist in the model "
-                             f"(checkpoint kind {ckpt.kind!r}, {len(unknown)} unknown names)")
-        check_tied_agree(own, ckpt.tensors, str(path))
-        with torch.no_grad():
-            for key, value in ckpt.tensors.items():
-                if own[key].shape != value.shape:
-                    raise ValueError(f"{path}: tensor {key!r} has shape {tuple(value.shape)}, "
-                                     f"the model expects {tuple(own[key].shape)}")
-                own[key].copy_(value)
-        return {**ckpt.meta, "_optimizer": ckpt.optimizer, "_scheduler": ckpt.scheduler, "_rng": ckpt.rng}
+        return load_into_model(self.accelerator.unwrap_model(self.model), path)
 
     # ------------------------------------------------------------------ logging
     def _record(self, step: int, epoch: int, kind: str, loss: float, performance: float | None, lr: float) -> None:

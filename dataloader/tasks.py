@@ -39,9 +39,13 @@ def read_tsv(path: str | Path) -> list[Example]:
     if not path.is_file():
         raise DataFormatError(f"{path}: file not found (expected a task file <task>_<split>.tsv)")
     examples = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise DataFormatError(f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x} at "
+                                      f"column {exc.start + 1}); save the file as UTF-8") from None
             if not line.strip():
                 continue
             fields = line.split("\t")

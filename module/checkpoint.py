@@ -13,6 +13,7 @@ import builtins
 import codecs
 import collections
 import contextlib
+import errno
 import json
 import os
 import pickle
@@ -37,6 +38,10 @@ EXPECTED = "expected a safetensors file, a torch .pt checkpoint with 'adapter' o
 
 class CheckpointError(ValueError):
     """A file exists but is not a checkpoint this module can read."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (full disk, ...); nothing of it was left behind."""
 
 
 @dataclass
@@ -182,8 +187,15 @@ def _atomic_write(writes: dict[Path, Callable[[Path], object]]) -> None:
     tmps = {path: path.with_name(f".{path.name}.tmp-{os.getpid()}") for path in writes}
     try:
         for path, write in writes.items():
-            write(tmps[path])
-            _fsync(tmps[path], os.O_RDWR)
+            try:
+                write(tmps[path])
+                _fsync(tmps[path], os.O_RDWR)
+            except (OSError, RuntimeError) as exc:  # torch reports a full disk as a RuntimeError
+                reason = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+                error = CheckpointWriteError(f"{path}: cannot write the checkpoint ({reason[:160]}); files "
+                                             "already there are unchanged")
+                error.errno = getattr(exc, "errno", None) or errno.EIO
+                raise error from exc
         for path, tmp in tmps.items():  # weights go last, so a reader never sees new weights with old state
             os.replace(tmp, path)
     except BaseException:

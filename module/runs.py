@@ -49,8 +49,16 @@ class SettingsMismatch(ValueError):
 
 
 def changed_keys(old: dict, new: dict) -> list[str]:
-    """The keys whose values differ between two settings dicts, sorted."""
-    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    """The keys whose values differ between two settings dicts, sorted; inside a dict on both sides, its keys
+    (``args.learning_rate``)."""
+    changed = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed += [f"{key}.{inner}" for inner in changed_keys(a, b)]
+        elif a != b:
+            changed.append(key)
+    return changed
 
 
 def read_settings(path: Path) -> dict | None:

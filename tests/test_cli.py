@@ -63,10 +63,12 @@ def test_adapter_run_writes_checkpoints_and_result(tiny_t5_dir, toy_task, tmp_pa
     assert (out_dir / "checkpoint-best.pt").is_file()
     meta = load_checkpoint(run / "checkpoint-last.pt").meta
     assert meta["num_updates"] == 40 and json.dumps(meta["args"])  # JSON metadata, no pickled objects
-    # a second run skips the finished cell and does not duplicate its row
+    # a second run of the same training (--apply_adapter is implied, the output interval changes no checkpoint's
+    # weights) skips the finished cell and does not duplicate its row
     again = _run("tune_singletask.py", "--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir",
                  str(out_dir), "--do_train", "--tune_method", "adapter", "--adapter_size", "12", "--train_iters", "40",
-                 "--metric", "ACC", "--learning_rate", "1e-3", "--train_batch_size", "16", "--quiet")
+                 "--valid_interval", "20", "--max_output_length", "8", "--metric", "ACC", "--learning_rate", "1e-3",
+                 "--train_batch_size", "16", "--quiet")
     assert again.returncode == 0, again.stderr
     assert len(list(csv.DictReader((out_dir / "result.csv").open()))) == 1
 

@@ -287,7 +287,7 @@ def test_run_glue_never_resumes_a_run_made_with_other_settings(encoder_setup, tm
     other = _glue_config(tmp_path, data, backbone, out, max_steps=10, learning_rate=5e-3)
     assert run_cli(lambda: run_glue.main([str(other)])) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "other settings (config differ)" in err[0] and str(out) in err[0], err
+    assert len(err) == 1 and "other settings (config.learning_rate differ)" in err[0] and str(out) in err[0], err
     assert sorted(p.name for p in out.iterdir()) == before
 
 

@@ -233,7 +233,7 @@ def test_checkpoints_of_the_earlier_adapter_count_as_houlsby_dense():
 @pytest.mark.parametrize("values,expected", [
     ({"delta_type": "lora"}, "delta_type must be one of 'adapter', 'houlsby_dense', 'none', got 'lora'"),
     ({"delta_type": "adapter", "unfrozen_modules": ["deltas", "[r]layer\\.\\d+"]}, "regular expressions"),
-    ({"delta_type": "adapter", "unfrozen_modules": "classifier"}, "unfrozen_modules must be a list"),
+    ({"delta_type": "adapter", "unfrozen_modules": "classifier"}, "'unfrozen_modules' must be a list"),
 ])
 def test_bad_delta_keys_are_one_line(values, expected, tmp_path):
     import json

@@ -151,3 +151,37 @@ def test_a_finished_run_is_not_reused_for_other_training_data(tiny_t5_dir, toy_t
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "other settings" in err[0] and "lr_5e-05_bsz_16_seed_20" in err[0], err
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+def test_a_full_disk_while_saving_names_the_file_and_keeps_the_previous_checkpoint(tiny_t5_dir, toy_task,
+                                                                                   tmp_path, monkeypatch, capsys):
+    """Issue 13.10: one line naming the checkpoint, no temporary file left, checkpoint@2 still the one to resume."""
+    import tune_singletask
+    from utils.errors import run_cli
+
+    out = tmp_path / "grid"
+    argv = ["--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out), "--do_train",
+            "--tune_method", "adapter", "--adapter_size", "4", "--train_iters", "4", "--valid_interval", "1000",
+            "--output_interval", "2", "--train_batch_size", "16", "--metric", "ACC", "--max_output_length", "6",
+            "--quiet"]
+    real_save = torch.save
+
+    def disk_full_at_step_4(obj, f, *args, **kwargs):
+        if "checkpoint@4" in str(f):
+            with open(f, "wb") as handle:  # part of the file reaches the disk, then it is full
+                handle.write(b"PK\x03\x04 partial")
+            raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 64 vs 0\n"
+                               "PytorchStreamWriter failed writing file data/0: file write failed")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", disk_full_at_step_4)
+    assert run_cli(lambda: tune_singletask.main(argv)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "checkpoint@4.pt: cannot write the checkpoint" in err[0], err
+    run = out / "lr_5e-05_bsz_16_seed_20"
+    assert sorted(p.name for p in run.glob("*.pt*")) + sorted(p.name for p in run.glob(".*")) == ["checkpoint@2.pt"]
+    assert load_checkpoint(run / "checkpoint@2.pt").meta["num_updates"] == 2
+    monkeypatch.setattr(torch, "save", real_save)
+    assert run_cli(lambda: tune_singletask.main(argv)) == 0  # disk freed: resumes from checkpoint@2
+    assert "resuming from" in (run / "log.txt").read_text()
+    assert load_checkpoint(run / "checkpoint-last.pt").meta["num_updates"] == 4

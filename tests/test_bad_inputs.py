@@ -1,0 +1,244 @@
+"""Bad inputs to every entry point: exit code 2, one line on stderr naming the file, key or flag, nothing written.
+
+Each case builds its inputs in a fresh folder; the command's output folder is `out` inside it. After the run the
+folder holds exactly the files it held before (no run folder, log, result or half-written checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests import toy
+from utils.errors import run_cli
+
+
+# ----------------------------------------------------------------------------- inputs shared by the cases
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, tiny_t5_dir, toy_task, minilm_dir):
+    """A tiny T5 with two adapter endpoints, a tiny encoder, and the toy task."""
+    import torch
+
+    from module.checkpoint import save_checkpoint
+    from T5_model.model import load_t5
+
+    root = tmp_path_factory.mktemp("bad-inputs")
+    model = load_t5(str(tiny_t5_dir))
+
+    ends = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        ends.append(save_checkpoint(root / f"full{seed}.pt", {k: v + 0.01 * torch.randn_like(v)
+                                                              for k, v in model.state_dict().items()}, "model"))
+    encoder = toy.build_tiny_encoder(root / "tiny-bert", minilm_dir)
+    data = root / "data"
+    toy.write_task(data, "toy-sentiment")
+    return {"t5": tiny_t5_dir, "task": toy_task, "ends": ends, "encoder": encoder, "data": data}
+
+
+def _t5_train(w: dict, case: Path, *extra: str) -> list[str]:
+    return ["--task_dir", str(w["task"]), "--model", str(w["t5"]), "--output_dir", str(case / "out"), "--do_train",
+            "--train_iters", "2", "--valid_interval", "2", "--output_interval", "2", "--train_batch_size", "16",
+            "--metric", "ACC", "--max_output_length", "6", "--quiet", *extra]
+
+
+def _t5_sweep(w: dict, case: Path, *extra: str) -> list[str]:
+    return ["--task_dir", str(w["task"]), "--model", str(w["t5"]), "--output_dir", str(case / "out"),
+            "--load_PET_path_1", str(w["ends"][0]), "--load_PET_path_2", str(w["ends"][1]), "--tune_method", "model",
+            "--itpl_points", "2", "--do_valid", "--metric", "ACC", "--max_output_length", "6", "--quiet", *extra]
+
+
+def _copy_task(w: dict, case: Path) -> Path:
+    task = case / "toy-sentiment"
+    shutil.copytree(w["task"], task)
+    return task
+
+
+def _non_utf8_task(w: dict, case: Path) -> Path:
+    task = _copy_task(w, case)
+    path = task / "toy-sentiment_train.tsv"
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[2] = b"caf\xe9 au lait\tpositive\n"  # Latin-1, line 3
+    path.write_bytes(b"".join(lines))
+    return task
+
+
+def _broken_t5(w: dict, case: Path, edit: Callable[[dict], object] | None, text: str | None = None) -> Path:
+    folder = case / "t5"
+    shutil.copytree(w["t5"], folder)
+    config = folder / "config.json"
+    if text is not None:
+        config.write_text(text)
+    else:
+        values = json.loads(config.read_text())
+        edit(values)
+        config.write_text(json.dumps(values))
+    return folder
+
+
+def _small_vocab_t5(w: dict, case: Path) -> Path:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(w["t5"]))
+    from transformers import T5ForConditionalGeneration
+
+    folder = case / "t5"
+    T5ForConditionalGeneration(toy.tiny_t5_config(len(tokenizer) // 2)).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+def _encoder_config(w: dict, case: Path, **values) -> Path:
+    base = {"model_name_or_path": str(w["encoder"]), "task_name": "toy-sentiment", "data_dir": str(w["data"]),
+            "output_dir": str(case / "out"), "delta_type": "adapter", "bottleneck_dim": 4, "max_steps": 2,
+            "do_train": True, "disable_tqdm": True, "per_device_train_batch_size": 8}
+    path = case / "config.json"
+    path.write_text(json.dumps({k: v for k, v in (base | values).items() if v is not None}))
+    return path
+
+
+def _itp_config(w: dict, case: Path, **values) -> Path:
+    base = {"path1": str(w["encoder"]), "path2": str(w["encoder"]), "do_train": None, "max_steps": None}
+    return _encoder_config(w, case, **(base | values))
+
+
+def _tune(argv):
+    import tune_singletask
+
+    return tune_singletask.main(argv)
+
+
+def _interpolate(argv):
+    import task_interpolation
+
+    return task_interpolation.main(argv)
+
+
+def _curve(argv):
+    import curve_find
+
+    return curve_find.main(argv)
+
+
+def _glue(argv):
+    from RoBERTa_model import run_glue
+
+    return run_glue.main(argv)
+
+
+def _itp_adapter(argv):
+    from RoBERTa_model import itp_pretrain_adapter
+
+    return itp_pretrain_adapter.main(argv)
+
+
+def _itp_boundary(argv):
+    from RoBERTa_model import itp_task_boundary_finetune
+
+    return itp_task_boundary_finetune.main(argv)
+
+
+def _dist(argv):
+    from utils import calculate_dist
+
+    return calculate_dist.main(argv)
+
+
+# (case id, entry point, argv from (world, case folder), what the one stderr line must name)
+CASES: list[tuple[str, Callable, Callable[[dict, Path], list[str]], str]] = [
+    # --- tune_singletask.py
+    ("tune-non-utf8-data", _tune, lambda w, c: _t5_train(w, c, "--task_dir", str(_non_utf8_task(w, c))),
+     "toy-sentiment_train.tsv:3: not UTF-8"),
+    ("tune-config-not-json", _tune, lambda w, c: _t5_train(w, c, "--model", str(_broken_t5(w, c, None, "{oops"))),
+     "config.json"),
+    ("tune-config-wrong-type", _tune,
+     lambda w, c: _t5_train(w, c, "--model", str(_broken_t5(w, c, lambda v: v.update(d_model="abc")))), "d_model"),
+    ("tune-config-negative", _tune,
+     lambda w, c: _t5_train(w, c, "--model", str(_broken_t5(w, c, lambda v: v.update(num_layers=-1)))),
+     "num_layers"),
+    ("tune-tokenizer-larger-than-vocab", _tune, lambda w, c: _t5_train(w, c, "--model", str(_small_vocab_t5(w, c))),
+     "vocabulary"),
+    ("tune-train-iters-huge", _tune, lambda w, c: _t5_train(w, c, "--train_iters", "1e400"), "--train_iters"),
+    ("tune-train-iters-zero", _tune, lambda w, c: _t5_train(w, c, "--train_iters", "0"), "--train_iters"),
+    ("tune-missing-init-checkpoint", _tune, lambda w, c: _t5_train(w, c, "--checkpoint", str(c / "nope.pt")),
+     "nope.pt"),
+    ("tune-bad-init-checkpoint", _tune,
+     lambda w, c: (c / "junk.pt").write_text("junk") and _t5_train(w, c, "--checkpoint", str(c / "junk.pt")),
+     "junk.pt"),
+    ("tune-missing-task", _tune, lambda w, c: _t5_train(w, c, "--task_dir", str(c / "no-task")), "no-task"),
+    ("tune-missing-model", _tune, lambda w, c: _t5_train(w, c, "--model", str(c / "no-model")), "no-model"),
+    # --- task_interpolation.py
+    ("itp-missing-endpoint", _interpolate, lambda w, c: _t5_sweep(w, c, "--load_PET_path_2", str(c / "gone.pt")),
+     "gone.pt"),
+    ("itp-non-utf8-dev", _interpolate,
+     lambda w, c: _t5_sweep(w, c, "--dev_file", str(_non_utf8_task(w, c) / "toy-sentiment_train.tsv")),
+     "toy-sentiment_train.tsv:3: not UTF-8"),
+    ("itp-config-wrong-type", _interpolate,
+     lambda w, c: _t5_sweep(w, c, "--model", str(_broken_t5(w, c, lambda v: v.update(num_heads="two")))),
+     "num_heads"),
+    ("itp-tokenizer-larger-than-vocab", _interpolate,
+     lambda w, c: _t5_sweep(w, c, "--model", str(_small_vocab_t5(w, c))), "vocabulary"),
+    ("itp-too-many-points", _interpolate, lambda w, c: _t5_sweep(w, c, "--itpl_points", "5000"), "--itpl_points"),
+    # --- curve_find.py
+    ("curve-missing-endpoint", _curve, lambda w, c: _t5_sweep(w, c, "--load_PET_path_1", str(c / "gone.pt")),
+     "gone.pt"),
+    ("curve-bad-bends", _curve, lambda w, c: _t5_sweep(w, c, "--bend_num", "0"), "--bend_num"),
+    ("curve-config-not-json", _curve, lambda w, c: _t5_sweep(w, c, "--model", str(_broken_t5(w, c, None, "[]"))),
+     "config.json"),
+    # --- run_glue.py
+    ("glue-learning-rate-string", _glue, lambda w, c: [str(_encoder_config(w, c, learning_rate="abc"))],
+     "learning_rate"),
+    ("glue-max-steps-string", _glue, lambda w, c: [str(_encoder_config(w, c, max_steps="ten"))], "max_steps"),
+    ("glue-bottleneck-negative", _glue, lambda w, c: [str(_encoder_config(w, c, bottleneck_dim=-1))],
+     "bottleneck_dim"),
+    ("glue-unfrozen-string", _glue, lambda w, c: [str(_encoder_config(w, c, unfrozen_modules="deltas"))],
+     "unfrozen_modules"),
+    ("glue-seed-float", _glue, lambda w, c: [str(_encoder_config(w, c, seed=2.5))], "seed"),
+    ("glue-max-source-length-string", _glue, lambda w, c: [str(_encoder_config(w, c, max_source_length="long"))],
+     "max_source_length"),
+    ("glue-non-utf8-data", _glue, lambda w, c: [str(_encoder_config(w, c, data_dir=str(_non_utf8_task(w, c).parent)))],
+     "toy-sentiment_train.tsv:3: not UTF-8"),
+    ("glue-config-not-utf8", _glue,
+     lambda w, c: (c / "c.json").write_bytes(b'{"seed": "\xff"}') and [str(c / "c.json")], "c.json"),
+    ("glue-missing-model", _glue, lambda w, c: [str(_encoder_config(w, c, model_name_or_path=str(c / "nomodel")))],
+     "nomodel"),
+    # --- itp_pretrain_adapter.py / itp_task_boundary_finetune.py
+    ("itp-adapter-points-float", _itp_adapter, lambda w, c: [str(_itp_config(w, c, itpl_points=2.5))],
+     "itpl_points"),
+    ("itp-adapter-points-string", _itp_adapter, lambda w, c: [str(_itp_config(w, c, itpl_points="26"))],
+     "itpl_points"),
+    ("itp-adapter-path-list", _itp_adapter, lambda w, c: [str(_itp_config(w, c, path1=["a", "b"]))], "path1"),
+    ("itp-boundary-tasks-string", _itp_boundary,
+     lambda w, c: [str(_itp_config(w, c, eval_task_names="toy-sentiment", delta_type="none"))], "eval_task_names"),
+    # --- utils/calculate_dist.py
+    ("dist-missing-input", _dist,
+     lambda w, c: ["--input1", str(w["ends"][0]), "--input2", str(c / "x.pt"), "--type", "model", "--path",
+                   str(c / "out")], "x.pt"),
+    ("dist-not-a-checkpoint", _dist,
+     lambda w, c: (c / "x.pt").write_text("{}") and ["--input1", str(w["ends"][0]), "--input2", str(c / "x.pt"),
+                                                      "--type", "model", "--path", str(c / "out")], "x.pt"),
+]
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("case_id,entry,build,expected", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gives_one_line_exit_2_and_writes_nothing(case_id, entry, build, expected, world, tmp_path,
+                                                            capsys):
+    argv = build(world, tmp_path)
+    before = _files(tmp_path)
+    capsys.readouterr()
+    try:
+        code = run_cli(lambda: entry(argv))
+    except SystemExit as exc:  # argparse: its own one-line error
+        code = exc.code
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert len(err) == 1 and "error: " in err[0] and expected in err[0], err
+    assert _files(tmp_path) == before, f"{case_id} left {sorted(set(_files(tmp_path)) - set(before))}"
