@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from utils.errors import run_cli  # noqa: E402
-from utils.options import OneLineParser  # noqa: E402
+from utils.options import OneLineParser, positive_int  # noqa: E402
 from utils.pretrain_t5 import add_run_flags, read_lines, save_folder, token_stream, update  # noqa: E402
 
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, as RoBERTa
@@ -50,17 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", default="data/pretrain_text/corpus.txt", help="plain text, one sentence per line")
     p.add_argument("--out", default="RoBERTa_model/checkpoint", help="folder receiving ckpt_<STEP>/")
     p.add_argument("--tokenizer", default=None, help="reuse this tokenizer folder instead of training one")
-    p.add_argument("--vocab_size", type=int, default=8000, help="size of the trained byte-level BPE vocabulary")
-    p.add_argument("--hidden_size", type=int, default=128)
-    p.add_argument("--num_layers", type=int, default=2)
-    p.add_argument("--num_heads", type=int, default=2)
-    p.add_argument("--intermediate_size", type=int, default=512)
-    p.add_argument("--max_position_embeddings", type=int, default=None, help="default: --seq_len + 2")
+    p.add_argument("--vocab_size", type=positive_int, default=8000, help="size of the trained byte-level BPE vocab")
+    p.add_argument("--hidden_size", type=positive_int, default=128)
+    p.add_argument("--num_layers", type=positive_int, default=2)
+    p.add_argument("--num_heads", type=positive_int, default=2)
+    p.add_argument("--intermediate_size", type=positive_int, default=512)
+    p.add_argument("--max_position_embeddings", type=positive_int, default=None, help="default: --seq_len + 2")
     p.add_argument("--dropout", type=float, default=0.1, help="hidden and attention dropout")
-    p.add_argument("--seq_len", type=int, default=128, help="tokens per example, <s> and </s> included")
+    p.add_argument("--seq_len", type=positive_int, default=128, help="tokens per example, <s> and </s> included")
     p.add_argument("--mlm_probability", type=float, default=0.15)
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch_size", type=int, default=64)
+    p.add_argument("--steps", type=positive_int, default=2000)
+    p.add_argument("--batch_size", type=positive_int, default=64)
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW peak learning rate")
     p.add_argument("--warmup_steps", type=int, default=100, help="linear warm-up, then linear decay to 0 at --steps")
     p.add_argument("--weight_decay", type=float, default=0.01, help="not applied to biases and LayerNorms")

@@ -142,6 +142,29 @@ def _itp_boundary(argv):
     return itp_task_boundary_finetune.main(argv)
 
 
+def _pretrain_t5(argv):
+    from utils import pretrain_t5
+
+    return pretrain_t5.main(argv)
+
+
+def _pretrain_mlm(argv):
+    from RoBERTa_model import pretrain_mlm
+
+    return pretrain_mlm.main(argv)
+
+
+def _cartography(argv):
+    from utils import process_cartography
+
+    return process_cartography.main(argv)
+
+
+def _text(case: Path, data: bytes = b"a first line\nthe second line\n") -> str:
+    (case / "corpus.txt").write_bytes(data)
+    return str(case / "corpus.txt")
+
+
 def _dist(argv):
     from utils import calculate_dist
 
@@ -221,6 +244,26 @@ CASES: list[tuple[str, Callable, Callable[[dict, Path], list[str]], str]] = [
     ("dist-not-a-checkpoint", _dist,
      lambda w, c: (c / "x.pt").write_text("{}") and ["--input1", str(w["ends"][0]), "--input2", str(c / "x.pt"),
                                                       "--type", "model", "--path", str(c / "out")], "x.pt"),
+    # --- utils/pretrain_t5.py, RoBERTa_model/pretrain_mlm.py
+    ("pretrain-t5-missing-text", _pretrain_t5, lambda w, c: ["--text", str(c / "none.txt"), "--out", str(c / "out"),
+                                                             "--init_embeddings", "none"], "none.txt"),
+    ("pretrain-t5-non-utf8", _pretrain_t5,
+     lambda w, c: ["--text", _text(c, b"fine\ncaf\xe9\n"), "--out", str(c / "out"), "--init_embeddings", "none"],
+     "corpus.txt:2: not UTF-8"),
+    ("pretrain-t5-zero-steps", _pretrain_t5, lambda w, c: ["--text", _text(c), "--out", str(c / "out"), "--steps", "0"],
+     "--steps"),
+    ("pretrain-mlm-zero-width", _pretrain_mlm,
+     lambda w, c: ["--text", _text(c), "--out", str(c / "out"), "--hidden_size", "0"], "--hidden_size"),
+    ("pretrain-mlm-non-utf8", _pretrain_mlm,
+     lambda w, c: ["--text", _text(c, b"\xff\n"), "--out", str(c / "out")], "corpus.txt:1: not UTF-8"),
+    # --- utils/process_cartography.py
+    ("cartography-missing", _cartography,
+     lambda w, c: ["--cartography_path", str(c / "none.json"), "--analysis_path", str(c / "a.json"),
+                   "--save_path", str(c / "out" / "forgotten.txt")], "none.json"),
+    ("cartography-not-json", _cartography,
+     lambda w, c: (c / "cart.json").write_text("{") and ["--cartography_path", str(c / "cart.json"),
+                                                          "--analysis_path", str(c / "cart.json"),
+                                                          "--save_path", str(c / "out" / "f.txt")], "cart.json"),
 ]
 
 

@@ -28,7 +28,7 @@ import torch  # noqa: E402
 
 from module.files import atomic_write_json  # noqa: E402
 from utils.errors import run_cli  # noqa: E402
-from utils.options import OneLineParser  # noqa: E402
+from utils.options import OneLineParser, positive_int  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,22 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", default="data/pretrain_text/corpus.txt", help="plain text, one sentence per line")
     p.add_argument("--out", default="pretrained_models/t5-small-home", help="output folder")
     p.add_argument("--tokenizer", default=None, help="reuse this tokenizer folder instead of training one")
-    p.add_argument("--vocab_size", type=int, default=4000)
-    p.add_argument("--d_model", type=int, default=128)
-    p.add_argument("--d_kv", type=int, default=32)
-    p.add_argument("--d_ff", type=int, default=512)
-    p.add_argument("--num_layers", type=int, default=2)
-    p.add_argument("--num_decoder_layers", type=int, default=None)
-    p.add_argument("--num_heads", type=int, default=4)
+    p.add_argument("--vocab_size", type=positive_int, default=4000)
+    p.add_argument("--d_model", type=positive_int, default=128)
+    p.add_argument("--d_kv", type=positive_int, default=32)
+    p.add_argument("--d_ff", type=positive_int, default=512)
+    p.add_argument("--num_layers", type=positive_int, default=2)
+    p.add_argument("--num_decoder_layers", type=positive_int, default=None)
+    p.add_argument("--num_heads", type=positive_int, default=4)
     p.add_argument("--dropout_rate", type=float, default=0.0)
     p.add_argument("--scale_decoder_outputs", action="store_true",
                    help="T5 v1.0 output layer: scale the decoder output by d_model**-0.5 (transformers 5 always "
                         "shares T5's input and output embeddings; a v1.1 config only turns this scaling off)")
-    p.add_argument("--seq_len", type=int, default=64, help="tokens of raw text per example (before corruption)")
+    p.add_argument("--seq_len", type=positive_int, default=64, help="raw-text tokens per example (before corruption)")
     p.add_argument("--noise_density", type=float, default=0.15)
     p.add_argument("--mean_span", type=float, default=3.0)
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch_size", type=int, default=64)
+    p.add_argument("--steps", type=positive_int, default=2000)
+    p.add_argument("--batch_size", type=positive_int, default=64)
     p.add_argument("--init_embeddings", default="pretrained_models/all-MiniLM-L6-v2",
                    help="start the piece embeddings from this local model folder's word embeddings (mean of each "
                         "piece's sub-words, PCA to d_model); 'none' starts from random ones")
@@ -111,9 +111,13 @@ def read_lines(path: str | Path, limit: int | None = None) -> list[str]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: text file not found (prepare it with: python utils/prepare_data.py --text)")
     lines = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as "
+                                 "UTF-8") from None
             if line:
                 lines.append(line)
                 if limit and len(lines) >= limit:
