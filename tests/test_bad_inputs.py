@@ -6,6 +6,7 @@ folder holds exactly the files it held before (no run folder, log, result or hal
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from collections.abc import Callable
@@ -106,69 +107,26 @@ def _itp_config(w: dict, case: Path, **values) -> Path:
     return _encoder_config(w, case, **(base | values))
 
 
-def _tune(argv):
-    import tune_singletask
-
-    return tune_singletask.main(argv)
-
-
-def _interpolate(argv):
-    import task_interpolation
-
-    return task_interpolation.main(argv)
+def _entry(module: str) -> Callable[[list[str]], int]:
+    """The `main` of an entry point, imported when a case runs."""
+    return lambda argv: importlib.import_module(module).main(argv)
 
 
-def _curve(argv):
-    import curve_find
-
-    return curve_find.main(argv)
-
-
-def _glue(argv):
-    from RoBERTa_model import run_glue
-
-    return run_glue.main(argv)
-
-
-def _itp_adapter(argv):
-    from RoBERTa_model import itp_pretrain_adapter
-
-    return itp_pretrain_adapter.main(argv)
-
-
-def _itp_boundary(argv):
-    from RoBERTa_model import itp_task_boundary_finetune
-
-    return itp_task_boundary_finetune.main(argv)
-
-
-def _pretrain_t5(argv):
-    from utils import pretrain_t5
-
-    return pretrain_t5.main(argv)
-
-
-def _pretrain_mlm(argv):
-    from RoBERTa_model import pretrain_mlm
-
-    return pretrain_mlm.main(argv)
-
-
-def _cartography(argv):
-    from utils import process_cartography
-
-    return process_cartography.main(argv)
+_tune = _entry("tune_singletask")
+_interpolate = _entry("task_interpolation")
+_curve = _entry("curve_find")
+_glue = _entry("RoBERTa_model.run_glue")
+_itp_adapter = _entry("RoBERTa_model.itp_pretrain_adapter")
+_itp_boundary = _entry("RoBERTa_model.itp_task_boundary_finetune")
+_pretrain_t5 = _entry("utils.pretrain_t5")
+_pretrain_mlm = _entry("RoBERTa_model.pretrain_mlm")
+_cartography = _entry("utils.process_cartography")
+_dist = _entry("utils.calculate_dist")
 
 
 def _text(case: Path, data: bytes = b"a first line\nthe second line\n") -> str:
     (case / "corpus.txt").write_bytes(data)
     return str(case / "corpus.txt")
-
-
-def _dist(argv):
-    from utils import calculate_dist
-
-    return calculate_dist.main(argv)
 
 
 # (case id, entry point, argv from (world, case folder), what the one stderr line must name)
