@@ -70,7 +70,7 @@ def curve_train_settings(args: argparse.Namespace) -> dict:
 
 def build_curve_parser(description: str | None = None) -> argparse.ArgumentParser:
     """The T5-track parser with curve_find.py's own defaults: no gradient clipping (the original's)."""
-    parser = build_parser(description)
+    parser = build_parser(description, entry="curve")
     parser.set_defaults(max_grad_norm=0.0)
     for action in parser._actions:  # the shared flag's help would promise tune_singletask.py's default
         if action.dest == "max_grad_norm":

@@ -87,7 +87,7 @@ def raw_scores(predictions: list[str], answers: list[list[str]], metric: str) ->
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
-    args = parse_args(argv, description=__doc__.splitlines()[0])
+    args = parse_args(argv, description=__doc__.splitlines()[0], entry="interpolate")
     if not args.load_PET_path_1 or not args.load_PET_path_2:
         raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
     task = task_name(args.task_dir)

@@ -50,114 +50,148 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser(description: str | None = None) -> argparse.ArgumentParser:
-    """Return the parser holding every flag of the original `utils/options.py`, plus this project's."""
-    p = OneLineParser(description=description)
-    g = p.add_argument_group("data and model")
-    g.add_argument("--task_dir", required=True, help="task folder data/<task>/ holding <task>_{train,dev,test}.tsv")
-    g.add_argument("--train_file", default=None, help="override the train TSV (default: <task_dir>/<task>_train.tsv)")
-    g.add_argument("--dev_file", default=None, help="override the dev TSV")
-    g.add_argument("--test_file", default=None, help="override the test TSV")
-    g.add_argument("--dataset", default="nlp_forest_single", help="kept for compatibility; unused")
-    g.add_argument("--model", default="pretrained_models/t5-small-home", help="local folder of a T5 checkpoint")
-    g.add_argument("--tokenizer_path", default=None, help="local tokenizer folder (default: --model)")
-    g.add_argument("--output_dir", required=True)
-    g.add_argument("--do_train", action="store_true")
-    g.add_argument("--do_valid", action="store_true")
-    g.add_argument("--do_predict", action="store_true")
-    g.add_argument("--predict_checkpoint", default="best-model.pt",
-                   help="checkpoint evaluated by --do_predict without --do_train (a path, or a name in the run folder)")
-    g.add_argument("--checkpoint", default=None, help="checkpoint whose tensors initialise the model before training")
-    g.add_argument("--do_lowercase", action="store_true")
-    g.add_argument("--freeze_embeds", action="store_true", help="full tuning: keep the shared embeddings frozen")
-    g.add_argument("--metric", default=None,
-                   help="metric kind (ACC, EM, QA-F1, ...) for a task missing from dataloader/metrics.py")
+ENTRIES = ("tune", "interpolate", "curve")  # tune_singletask.py, task_interpolation.py, curve_find.py
+_T, _I, _C = {"tune"}, {"interpolate"}, {"curve"}
+_ALL, _SWEEPS, _TRAINING = _T | _I | _C, _I | _C, _T | _C
 
-    g = p.add_argument_group("pre-processing and decoding")
-    g.add_argument("--max_input_length", type=positive_int, default=512)
-    g.add_argument("--max_output_length", type=positive_int, default=64)
-    g.add_argument("--num_beams", type=positive_int, default=4,
-                   help="kept for compatibility: validation, test and sweeps decode greedily, as the original did")
-    g.add_argument("--append_another_bos", action="store_true",
-                   help="prepend one extra start token (T5: the pad/decoder-start id) to every input")
+# (group, flag, entry points that use it, add_argument keywords): every flag of the original utils/options.py,
+# with its name and default, plus this project's; each entry point lists the flags it uses first, by group, and
+# the rest (accepted so that the paper's scripts run) in one group at the end
+FLAGS: list[tuple[str, str, set[str], dict]] = [
+    ("data and model", "--task_dir", _ALL, {"required": True, "help": "task folder data/<task>/ holding "
+                                            "<task>_{train,dev,test}.tsv"}),
+    ("data and model", "--train_file", _ALL, {"help": "train TSV instead of <task_dir>/<task>_train.tsv"}),
+    ("data and model", "--dev_file", _ALL, {"help": "dev TSV instead of <task_dir>/<task>_dev.tsv"}),
+    ("data and model", "--test_file", _T | _I, {"help": "test TSV instead of <task_dir>/<task>_test.tsv"}),
+    ("data and model", "--model", _ALL, {"default": "pretrained_models/t5-small-home",
+                                         "help": "local folder of a pre-trained T5 (model hubs are not used)"}),
+    ("data and model", "--tokenizer_path", _ALL, {"help": "local tokenizer folder (None: the --model folder)"}),
+    ("data and model", "--output_dir", _ALL, {"required": True, "help": "folder receiving the results"}),
+    ("data and model", "--metric", _ALL, {"help": "metric (ACC, EM, QA-F1, Classification-F1, ...) for a task "
+                                          "missing from dataloader/metrics.py (None: the task's own)"}),
+    ("data and model", "--do_lowercase", _ALL, {"action": "store_true", "help": "lower-case inputs and answers"}),
+    ("data and model", "--dataset", set(), {"default": "nlp_forest_single", "help": "the original's; unused"}),
+    ("what to run", "--do_train", _T, {"action": "store_true", "help": "train every grid cell"}),
+    ("what to run", "--do_valid", _ALL, {"action": "store_true", "help": "evaluate on the dev file"}),
+    ("what to run", "--do_predict", _ALL, {"action": "store_true", "help": "evaluate on the test file"}),
+    ("what to run", "--predict_checkpoint", _T, {"default": "best-model.pt", "help": "checkpoint --do_predict "
+                                                 "evaluates: a path, or a name inside the run folder"}),
+    ("what to run", "--checkpoint", _T, {"help": "checkpoint whose tensors initialise the model before training"}),
+    ("what to run", "--choose_dev_1000", _ALL, {"action": "store_true", "help": "use the first 1000 dev examples"}),
+    ("what to run", "--choose_test_1000", _T | _I, {"action": "store_true",
+                                                   "help": "use the first 1000 test examples"}),
+    ("what to run", "--quiet", _ALL, {"action": "store_true", "help": "no progress bar; log to the file only"}),
+    ("pre-processing and decoding", "--max_input_length", _ALL, {"type": positive_int, "default": 512,
+                                                                 "help": "input tokens kept"}),
+    ("pre-processing and decoding", "--max_output_length", _ALL, {"type": positive_int, "default": 64,
+                                                                  "help": "answer and generated tokens kept"}),
+    ("pre-processing and decoding", "--append_another_bos", _ALL, {
+        "action": "store_true", "help": "prepend one extra start token (T5: the pad/decoder-start id) to inputs"}),
+    ("pre-processing and decoding", "--predict_batch_size", _ALL, {"type": positive_int, "default": 32,
+                                                                   "help": "batch size of evaluation"}),
+    ("pre-processing and decoding", "--num_beams", set(), {
+        "type": positive_int, "default": 4, "help": "the original's; evaluation decodes greedily, as it did"}),
+    ("training", "--train_batch_size", _TRAINING, {"type": positive_int, "default": 32,
+                                                   "help": "examples per update"}),
+    ("training", "--learning_rate", _TRAINING, {"type": _finite_float, "default": 5e-5,
+                                                "help": "Adafactor learning rate"}),
+    ("training", "--weight_decay", _T, {"type": _finite_float, "default": 0.01, "help": "full tuning: weight decay "
+                                        "of every weight but biases and layer norms (adapters: none)"}),
+    ("training", "--max_grad_norm", _TRAINING, {"type": _finite_float, "default": 0.01,
+                                                "help": "clip the gradient norm to this (0: no clipping)"}),
+    ("training", "--gradient_accumulation_steps", _TRAINING, {
+        "type": positive_int, "default": 1, "help": "micro-batches each update's batch is split into (never "
+                                                    "enlarges the batch)"}),
+    ("training", "--micro_batch_size", _TRAINING, {"type": positive_int, "default": 16, "help": "largest batch "
+                                                   "run at once; larger ones accumulate gradients"}),
+    ("training", "--train_iters", _TRAINING, {"type": _big_int, "default": 10_000_000,
+                                              "help": "updates to train (1e7 is accepted)"}),
+    ("training", "--train_epochs", _TRAINING, {"type": _big_int, "default": 10_000_000,
+                                               "help": "epochs to train at most"}),
+    ("training", "--lr_decay_style", _TRAINING, {"choices": LR_SCHEDULES, "default": "constant",
+                                                 "help": "learning-rate schedule"}),
+    ("training", "--warmup_steps", _TRAINING, {"type": int, "default": 500,
+                                               "help": "warm-up updates of constant_with_warmup/linear"}),
+    ("training", "--warmup_rate", _TRAINING, {"type": _finite_float, "default": 0.06,
+                                              "help": "warm-up as a fraction of --train_iters when --warmup_steps "
+                                                      "is 0"}),
+    ("training", "--valid_interval", _TRAINING, {"type": positive_int, "default": 5000,
+                                                 "help": "validate every N updates"}),
+    ("training", "--output_interval", _TRAINING, {"type": positive_int, "default": 10000,
+                                                  "help": "save a resumable checkpoint every N updates"}),
+    ("training", "--log_interval", _TRAINING, {"type": positive_int, "default": 100,
+                                               "help": "log the mean train loss every N updates"}),
+    ("training", "--early_stop", _TRAINING, {"type": int, "default": -1,
+                                             "help": "stop after N validations without improvement (-1: never)"}),
+    ("training", "--freeze_embeds", _T, {"action": "store_true",
+                                         "help": "full tuning: keep the shared embeddings frozen"}),
+    ("training", "--seed", _ALL, {"type": int, "default": 20, "help": "seed of data order, dropout and adapters"}),
+    ("training", "--load_init_seed", _T, {"type": int, "default": 20,
+                                          "help": "with --SGD_noise: the seed whose initialisation is used"}),
+    ("training", "--warmup_proportion", set(), {"type": _finite_float, "default": 0.01,
+                                                "help": "the original's; unused"}),
+    ("training", "--adam_epsilon", set(), {"type": _finite_float, "default": 1e-8, "help": "the original's; unused"}),
+    ("training", "--wait_step", set(), {"type": int, "default": 10_000_000,
+                                        "help": "the original's; unused (see --early_stop)"}),
+    ("grid", "--learning_rate_list", _T, {"nargs": "*", "type": _finite_float, "default": [],
+                                          "help": "learning rates of the grid (empty: --learning_rate)"}),
+    ("grid", "--bsz_list", _T, {"nargs": "*", "type": positive_int, "default": [],
+                                "help": "batch sizes of the grid (empty: --train_batch_size)"}),
+    ("grid", "--one_prefix", set(), {"action": "store_true", "help": "the original's; unused"}),
+    ("tuning method", "--tune_method", _ALL, {"choices": TUNE_METHODS, "default": "model",
+                                              "help": "full model, or adapters (finetune: the original's name "
+                                                      "for model)"}),
+    ("tuning method", "--apply_adapter", _T, {"action": "store_true",
+                                              "help": "add adapters (implied by --tune_method adapter)"}),
+    ("tuning method", "--adapter_type", _ALL, {"choices": ADAPTER_TYPES, "default": "houlsby",
+                                               "help": "adapter placement"}),
+    ("tuning method", "--adapter_size", _ALL, {"type": positive_int, "default": 64, "help": "adapter bottleneck"}),
+    ("tuning method", "--r_mean", _T, {"type": _finite_float, "default": 0.0, "help": "mean of adapter weights"}),
+    ("tuning method", "--r_std", _T, {"type": _finite_float, "default": 0.02, "help": "std of adapter weights"}),
+    ("path", "--load_PET_path_1", _SWEEPS, {"help": "first endpoint checkpoint (x = 0)"}),
+    ("path", "--load_PET_path_2", _SWEEPS, {"help": "second endpoint checkpoint (x = 1)"}),
+    ("path", "--itpl_points", _SWEEPS, {"type": positive_int, "default": 26,
+                                        "help": "evenly spaced points evaluated, endpoints included (2 to 1001)"}),
+    ("path", "--itp_on_train", _SWEEPS, {"action": "store_true", "help": "evaluate the sweep on the train file "
+                                         "(for utils/process_cartography.py)"}),
+    ("curve", "--bend_num", _C, {"type": int, "default": 3, "help": "trainable bends, at least 1 (the paper's "
+                                 "scripts pass 1)"}),
+    ("curve", "--curve_type", _C, {"choices": ("bezier", "polychain"), "default": "bezier",
+                                   "help": "Bezier curve of degree bend_num+1, or a piecewise-linear chain"}),
+    ("curve", "--bend_init", _C, {"choices": ("midpoint", "random"), "help": "bends on the line or N(0, "
+                                  "--bend_std) (None: midpoint for model, random for adapter)"}),
+    ("curve", "--bend_std", _C, {"type": _finite_float, "default": 0.02, "help": "std of random bends"}),
+    ("curve", "--valid_t", _C, {"nargs": "+", "type": _finite_float, "metavar": "T",
+                                "help": "t in [0, 1] where the curve is validated (None: the original's points)"}),
+    ("curve", "--load_stage1_pet_path_list", _C, {"nargs": "+", "metavar": "PATH",
+                                                  "help": "the original's flag for the two endpoints"}),
+    ("special settings", "--SGD_noise", _T, {"action": "store_true", "help": "initialise from --load_init_seed; "
+                                             "--seed changes only data order and dropout"}),
+    ("special settings", "--datasplit", _ALL, {"choices": ("", "split1", "split2"), "default": "",
+                                               "help": "train on one half of the train file"}),
+    ("special settings", "--cartography", _T, {"action": "store_true",
+                                               "help": "record per-example correctness and confidence each epoch"}),
+]
+UNUSED_GROUP = "accepted for the original's scripts, unused here"
 
-    g = p.add_argument_group("training")
-    g.add_argument("--train_batch_size", type=positive_int, default=32)
-    g.add_argument("--predict_batch_size", type=positive_int, default=32)
-    g.add_argument("--learning_rate", type=_finite_float, default=5e-5)
-    g.add_argument("--warmup_proportion", type=_finite_float, default=0.01, help="kept for compatibility; unused")
-    g.add_argument("--weight_decay", type=_finite_float, default=0.01,
-                   help="full tuning (--tune_method model): Adafactor's weight decay on every weight except biases "
-                        "and layer-norm weights, as the original; adapter tuning uses none, as the original")
-    g.add_argument("--adam_epsilon", type=_finite_float, default=1e-8, help="kept for compatibility; unused")
-    g.add_argument("--max_grad_norm", type=_finite_float, default=0.01)
-    g.add_argument("--gradient_accumulation_steps", type=positive_int, default=1,
-                   help="number of micro-batches one update's batch (--train_batch_size / a --bsz_list entry) is "
-                        "split into; it never changes the batch of an update")
-    g.add_argument("--micro_batch_size", type=positive_int, default=16,
-                   help="largest batch run at once; a larger batch is split and its gradients accumulated "
-                        "(the original: micro-batches of 16)")
-    g.add_argument("--train_epochs", type=_big_int, default=10_000_000)
-    g.add_argument("--warmup_steps", type=int, default=500, help="used by --lr_decay_style constant_with_warmup/linear")
-    g.add_argument("--warmup_rate", type=_finite_float, default=0.06,
-                   help="warm-up as a fraction of --train_iters when --warmup_steps is 0")
-    g.add_argument("--lr_decay_style", choices=LR_SCHEDULES, default="constant")
-    g.add_argument("--train_iters", type=_big_int, default=10_000_000)
-    g.add_argument("--wait_step", type=int, default=10_000_000, help="kept for compatibility; see --early_stop")
-    g.add_argument("--quiet", action="store_true", help="no progress bar, log to the file only")
-    g.add_argument("--valid_interval", type=positive_int, default=5000)
-    g.add_argument("--output_interval", type=positive_int, default=10000)
-    g.add_argument("--log_interval", type=positive_int, default=100)
-    g.add_argument("--early_stop", type=int, default=-1, help="stop after N validations without improvement")
-    g.add_argument("--seed", type=int, default=20)
-    g.add_argument("--choose_test_1000", action="store_true")
-    g.add_argument("--choose_dev_1000", action="store_true")
-    g.add_argument("--load_init_seed", type=int, default=20,
-                   help="with --SGD_noise: the seed whose initialisation is used")
 
-    g = p.add_argument_group("grid")
-    g.add_argument("--learning_rate_list", nargs="*", type=_finite_float, default=[])
-    g.add_argument("--bsz_list", nargs="*", type=positive_int, default=[])
-    g.add_argument("--tune_method", choices=TUNE_METHODS, default="model", help="model or adapter")
-    g.add_argument("--one_prefix", action="store_true", help="kept for compatibility; unused")
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the description's line breaks and shows every flag's default."""
 
-    g = p.add_argument_group("adapter")
-    g.add_argument("--apply_adapter", action="store_true")
-    g.add_argument("--adapter_type", choices=ADAPTER_TYPES, default="houlsby")
-    g.add_argument("--adapter_size", type=positive_int, default=64)
-    g.add_argument("--r_mean", type=_finite_float, default=0.0)
-    g.add_argument("--r_std", type=_finite_float, default=0.02)
 
-    g = p.add_argument_group("interpolation")
-    g.add_argument("--load_PET_path_1", default=None)
-    g.add_argument("--load_PET_path_2", default=None)
-    g.add_argument("--itpl_points", type=positive_int, default=26)
-
-    g = p.add_argument_group("curve")
-    g.add_argument("--bend_num", type=int, default=3,
-                   help="curve_find.py: number of trainable bends, at least 1 (default: 3, the original's; "
-                        "scripts/*_curve_find.sh pass 1, as the original's do)")
-    g.add_argument("--curve_type", choices=("bezier", "polychain"), default="bezier",
-                   help="curve_find.py: Bezier curve of degree bend_num+1, or a piecewise-linear chain")
-    g.add_argument("--bend_init", choices=("midpoint", "random"), default=None,
-                   help="curve_find.py: bends on the straight line, or drawn from N(0, --bend_std) "
-                        "(default: midpoint for --tune_method model, random for adapter)")
-    g.add_argument("--bend_std", type=_finite_float, default=0.02, help="curve_find.py: std of random bends")
-    g.add_argument("--valid_t", nargs="+", type=_finite_float, default=None, metavar="T",
-                   help="curve_find.py: the t in [0, 1] at which the curve is validated; curve-best.pt has the "
-                        "best mean dev metric over them (default: the original's, 0.7725638477843416 "
-                        "0.3729565378240084 0.512935405959747 from its valid_random_itpl_points.csv for "
-                        "--tune_method adapter, 0.25 0.5 0.75 for model)")
-    g.add_argument("--load_stage1_pet_path_list", nargs="+", default=None, metavar="PATH",
-                   help="curve_find.py: the original's name for the two endpoints, the same as "
-                        "--load_PET_path_1 PATH1 --load_PET_path_2 PATH2")
-
-    g = p.add_argument_group("special settings")
-    g.add_argument("--SGD_noise", action="store_true",
-                   help="initialise from --load_init_seed; --seed then changes only data order and dropout")
-    g.add_argument("--datasplit", choices=("", "split1", "split2"), default="")
-    g.add_argument("--cartography", action="store_true")
-    g.add_argument("--itp_on_train", action="store_true")
+def build_parser(description: str | None = None, entry: str = "tune") -> argparse.ArgumentParser:
+    """The parser of one T5-track entry point (`ENTRIES`): its own flags by group, then the rest of the original's."""
+    if entry not in ENTRIES:
+        raise ValueError(f"entry must be one of {ENTRIES}, got {entry!r}")
+    p = OneLineParser(description=description, formatter_class=HelpFormatter)
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for own in (True, False):
+        for group, flag, users, kwargs in FLAGS:
+            if (entry in users) == own:
+                title = group if own else UNUSED_GROUP
+                if title not in groups:
+                    groups[title] = p.add_argument_group(title)
+                groups[title].add_argument(flag, **kwargs)
     return p
 
 
@@ -185,7 +219,8 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> arg
     return args
 
 
-def parse_args(argv: Sequence[str] | None = None, description: str | None = None) -> argparse.Namespace:
-    """Parse and check the T5-track command line."""
-    parser = build_parser(description)
+def parse_args(argv: Sequence[str] | None = None, description: str | None = None,
+               entry: str = "tune") -> argparse.Namespace:
+    """Parse and check the T5-track command line of one entry point."""
+    parser = build_parser(description, entry)
     return check_args(parser.parse_args(argv), parser)
