@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from dataloader.batching import IGNORE_INDEX, encode_split, eval_batches, train_batches
 from dataloader.metrics import evaluate, metric_for_task
-from dataloader.tasks import load_split, split_path, task_name
+from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.aliases import check_tied_agree
 from module.analysis import write_sweep_files
 from module.checkpoint import load_checkpoint
@@ -310,7 +310,7 @@ class CurveTrainer:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: check everything, train the curve, then sweep it."""
     args = parse_curve_args(argv)
-    task = task_name(args.task_dir)
+    task = task_name(check_task_dir(args.task_dir))
     metric = metric_for_task(task, args.metric)
     eval_splits = sweep_splits(args)
     train_splits = {"train": load_split(args.task_dir, "train", override=args.train_file, datasplit=args.datasplit),

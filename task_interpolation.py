@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from dataloader.metrics import evaluate, label_word_warning, metric_for_task, per_example_scores
-from dataloader.tasks import load_split, split_path, task_name
+from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.adapter import is_adapter_tensor
 from module.checkpoint import load_checkpoint
 from module.files import setup_logger
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv, description=__doc__.splitlines()[0], entry="interpolate")
     if not args.load_PET_path_1 or not args.load_PET_path_2:
         raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
-    task = task_name(args.task_dir)
+    task = task_name(check_task_dir(args.task_dir))
     metric = metric_for_task(task, args.metric)
     splits = sweep_splits(args)
     theta1, theta2 = load_endpoints(args)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from dataloader.metrics import metric_for_task
-from dataloader.tasks import load_split, split_path, task_name
+from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.files import setup_logger, upsert_csv_row
 from module.runs import RUN_SETTINGS, claim_settings, fingerprint
 from utils.errors import run_cli
@@ -142,7 +142,7 @@ def is_main_process() -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: validate everything, then run the grid."""
     args = parse_args(argv, description=__doc__.splitlines()[0])
-    task = task_name(args.task_dir)
+    task = task_name(check_task_dir(args.task_dir))
     metric = metric_for_task(task, args.metric)
     splits = load_task_splits(args)
     from T5_model.model import _check_t5_folder, load_tokenizer

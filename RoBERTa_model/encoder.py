@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dataloader.tasks import Example, load_split, split_path
+from dataloader.tasks import DataFormatError, Example, check_task_dir, load_split, split_path
 from module.adapter import ENCODER_DELTA_TYPES, add_encoder_adapters, is_adapter_tensor
 from module.checkpoint import load_checkpoint
 
@@ -37,8 +37,11 @@ def task_folder(data_dir: str | Path, task_name: str) -> Path:
     for name in (task_name, f"glue-{task_name}", f"superglue-{task_name}"):
         if (Path(data_dir) / name).is_dir():
             return Path(data_dir) / name
-    raise EncoderError(f"{Path(data_dir) / task_name}: task folder not found (prepare it with "
-                       "python utils/prepare_data.py, or set data_dir)")
+    try:
+        check_task_dir(Path(data_dir) / task_name, "task_name")
+    except DataFormatError as exc:
+        raise EncoderError(f"{exc} (prepare it with python utils/prepare_data.py, or set data_dir)") from None
+    raise EncoderError(f"{Path(data_dir) / task_name}: not a task folder")
 
 
 def task_labels(task_name: str, examples: list[Example]) -> list[str]:

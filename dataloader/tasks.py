@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,19 @@ class Example:
 def task_name(task_dir: str | Path) -> str:
     """The task's name is the base name of its folder as given (a symlink's own name, not its target's)."""
     return Path(os.path.abspath(task_dir)).name
+
+
+def check_task_dir(task_dir: str | Path, what: str = "--task_dir") -> Path:
+    """The task folder, or DataFormatError: it does not exist (naming close matches beside it) or is a file."""
+    path = Path(task_dir)
+    if path.is_dir():
+        return path
+    parent = path.parent if path.parent.is_dir() else None
+    siblings = sorted(p.name for p in parent.iterdir() if p.is_dir()) if parent else []
+    close = difflib.get_close_matches(path.name, siblings, n=3, cutoff=0.6)
+    hint = f"; close matches under {parent}/: {', '.join(close)}" if close else (
+        f"; {parent}/ holds: {', '.join(siblings[:8])}" if siblings else "")
+    raise DataFormatError(f"{what} {task_dir}: task folder not found{hint}")
 
 
 def split_path(task_dir: str | Path, split: str, override: str | None = None) -> Path:

@@ -150,6 +150,12 @@ CASES: list[tuple[str, Callable, Callable[[dict, Path], list[str]], str]] = [
     ("tune-bad-init-checkpoint", _tune,
      lambda w, c: (c / "junk.pt").write_text("junk") and _t5_train(w, c, "--checkpoint", str(c / "junk.pt")),
      "junk.pt"),
+    ("tune-mistyped-task", _tune, lambda w, c: _t5_train(w, c, "--task_dir", str(w["task"].parent / "toy-sentimnt")),
+     "task folder not found; close matches under"),
+    ("itp-mistyped-task", _interpolate,
+     lambda w, c: _t5_sweep(w, c, "--task_dir", str(w["task"].parent / "toy-sentimnt")), "toy-sentiment"),
+    ("glue-mistyped-task", _glue, lambda w, c: [str(_encoder_config(w, c, task_name="toy-sentimnt"))],
+     "close matches under"),
     ("tune-missing-task", _tune, lambda w, c: _t5_train(w, c, "--task_dir", str(c / "no-task")), "no-task"),
     ("tune-missing-model", _tune, lambda w, c: _t5_train(w, c, "--model", str(c / "no-model")), "no-model"),
     # --- task_interpolation.py
