@@ -86,6 +86,12 @@ def _check_delta(path: Path, delta: DeltaArguments) -> None:
                           "name the modules (e.g. 'classifier', 'output.LayerNorm')")
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def read_config_json(path: str | Path) -> dict:
     """A config file's keys and values, with the original's renamed keys mapped and its ignored keys dropped."""
     path = Path(path)
@@ -130,6 +136,8 @@ def load_config(path: str | Path, with_interpolation: bool = False):
     training = {k: v for k, v in raw.items() if k in training_names}
     training.setdefault("output_dir", "runs/encoder")
     training.setdefault("report_to", "none")
+    training.setdefault("disable_tqdm", False)  # not transformers' verbosity-dependent default: always a bar
+    training.setdefault("dataloader_pin_memory", _has_cuda())  # no pin_memory warning on CPU
     try:
         parts.append(TrainingArguments(**training))
     except (TypeError, ValueError) as exc:

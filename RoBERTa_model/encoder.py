@@ -14,6 +14,7 @@ from torch import nn
 from dataloader.tasks import DataFormatError, Example, check_task_dir, load_split, split_path
 from module.adapter import ENCODER_DELTA_TYPES, add_encoder_adapters, is_adapter_tensor
 from module.checkpoint import load_checkpoint
+from module.loading import quiet_transformers
 
 # Label order of known tasks (GLUE's ids where they exist); other tasks use the sorted label words.
 CANONICAL_LABELS = {
@@ -205,11 +206,15 @@ def build_classifier(model_path: str, labels: list[str], delta_type: str = "none
     `model_path` may be a plain encoder (a new head is made) or a checkpoint of this track (its adapters and
     head are restored; the head's labels must equal `labels`).
     """
-    from transformers import AutoConfig, AutoModelForSequenceClassification
-    from transformers.utils import logging as hf_logging
+    with quiet_transformers():  # the new head's "newly initialized" warning and the loading bar
+        return _build_classifier(model_path, labels, delta_type, bottleneck_dim, r_mean, r_std, seed, task)
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+
+def _build_classifier(model_path: str, labels: list[str], delta_type: str = "none", bottleneck_dim: int = 24,
+                      r_mean: float | None = None, r_std: float | None = None, seed: int = 0,
+                      task: str | None = None) -> nn.Module:
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
     raw = _read_config(model_path)
     saved_delta = raw.get(DELTA_KEY)
     head_labels = [raw["id2label"][str(i)] for i in range(len(raw["id2label"]))] if raw.get("id2label") else None

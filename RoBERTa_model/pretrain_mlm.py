@@ -38,7 +38,14 @@ import torch  # noqa: E402
 
 from utils.errors import run_cli  # noqa: E402
 from utils.options import OneLineParser, positive_int  # noqa: E402
-from utils.pretrain_t5 import add_run_flags, read_lines, save_folder, token_stream, update  # noqa: E402
+from utils.pretrain_t5 import (  # noqa: E402
+    add_run_flags,
+    read_lines,
+    recent_loss,
+    save_folder,
+    token_stream,
+    update,
+)
 
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, as RoBERTa
 CHECK_TEXTS = ("the movie was good", "A person, on a horse - naïve café 日本 😀!", "  two  spaces , and a tab\there")
@@ -278,11 +285,11 @@ def main(argv: list[str] | None = None) -> int:
         step += 1
         losses.append(float(loss.detach()))
         bar.update(1)
-        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        bar.set_postfix(loss=f"{recent_loss(losses):.3f}")
         out_of_time = args.max_minutes is not None and time.time() - started > 60 * args.max_minutes
         if step in save_steps or out_of_time or step == args.steps:
             now = time.time()
-            info.update(step=step, loss=float(np.mean(losses[-max(1, min(50, step // 10)):])),  # last 10%, <= 50
+            info.update(step=step, loss=recent_loss(losses),
                         seconds=round(now - started, 1), steps_per_second=round(step / (now - train_started), 3),
                         loss_curve=loss_curve(losses, curve_every))
             save_folder(model, tokenizer, out / f"ckpt_{step}", info)

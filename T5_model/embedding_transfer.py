@@ -65,7 +65,7 @@ def transfer_embeddings(model, tokenizer, folder: str | Path) -> dict:
     source = source_embeddings(folder)
     rows, vectors = piece_vectors(tokenizer, load_tokenizer(folder, "--init_embeddings"), source)
     weight = model.get_input_embeddings().weight
-    projected, kept = project(vectors, weight.shape[1], float(weight.std()))
+    projected, kept = project(vectors, weight.shape[1], float(weight.detach().std()))
     with torch.no_grad():
         weight[rows, : projected.shape[1]] = projected.to(weight.dtype)
     return {"from": str(folder), "pieces": len(rows), "vocabulary": len(tokenizer), "variance_kept": round(kept, 3)}

@@ -158,7 +158,19 @@ def setup_logger(name: str, log_file: str | Path | None = None, quiet: bool = Fa
         handler.setFormatter(fmt)
         logger.addHandler(handler)
     if not quiet:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = TqdmHandler()
         handler.setFormatter(fmt)
         logger.addHandler(handler)
     return logger
+
+
+class TqdmHandler(logging.Handler):
+    """Writes log lines to stderr through `tqdm.write`, so that they print above a progress bar, not into it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm.auto import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "vocab.txt", "vocab.json", "sentencepiece.bpe.model")
@@ -25,3 +27,20 @@ def load_tokenizer(folder: str | Path, what: str = "tokenizer"):
         raise TokenizerFolderError(f"{what} {folder}: no tokenizer files ({', '.join(TOKENIZER_FILES)}); "
                                    "point it at the folder of the pre-trained model")
     return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' warnings and its loading bars for the block, then restore them (a global setting
+    left on would also switch off every later Trainer's progress bar)."""
+    from transformers.utils import logging as hf_logging
+
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from module.analysis import point_record, write_sweep_files
 from module.files import atomic_write_json, folder_lock, remove_stale_temporaries
+from module.report import BARRIER_NOTE, summary_table
 from module.runs import RESULTS_VERSION, SettingsMismatch, claim_settings, fingerprint
 
 __all__ = ["RESULTS_VERSION", "PointStore", "SweepSettingsMismatch", "fingerprint", "run_sweep", "sweep_settings"]
@@ -80,7 +81,9 @@ def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate:
         with tqdm(total=len(xs), initial=len(xs) - len(todo), desc=desc, unit="pt", disable=quiet) as bar:
             for x in todo:
                 set_point(x)
-                store.save(point_record(x, evaluate()))
+                results = evaluate()
+                store.save(point_record(x, results))
+                bar.set_postfix({"x": x, **{split: f"{r['performance']:.3f}" for split, r in results.items()}})
                 done = store.records(xs)
                 if len(done) >= 2:  # barriers and changes need two points
                     write_sweep_files(out_dir, done, prefix, metric, itp_on_train, plot=False,
@@ -88,4 +91,7 @@ def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate:
                 bar.update(1)
         records = store.records(xs)
         write_sweep_files(out_dir, records, prefix, metric, itp_on_train, plot=True, extra_summary=extra_summary)
+    if (Path(out_dir) / "summary.json").is_file():
+        summary = json.loads((Path(out_dir) / "summary.json").read_text())
+        print(f"\n{summary_table({Path(out_dir).name: summary}, metric)}\n{BARRIER_NOTE}")
     return records

@@ -105,6 +105,11 @@ def init_t5(config, seed: int = 0):
     return model
 
 
+def recent_loss(losses: list[float]) -> float:
+    """The loss the progress bar shows and the run reports: the mean of the last 10% of steps, at most 50."""
+    return float(np.mean(losses[-max(1, min(50, len(losses) // 10)):]))
+
+
 def read_lines(path: str | Path, limit: int | None = None) -> list[str]:
     """Non-empty stripped lines of a text file."""
     path = Path(path)
@@ -249,15 +254,15 @@ def main(argv: list[str] | None = None) -> int:
         step += 1
         losses.append(float(loss.detach()))
         bar.update(1)
-        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        bar.set_postfix(loss=f"{recent_loss(losses):.3f}")
         out_of_time = args.max_minutes is not None and time.time() - started > 60 * args.max_minutes
         if step in save_steps or out_of_time or step == args.steps:
-            info.update(step=step, loss=float(np.mean(losses[-50:])), seconds=round(time.time() - started, 1))
+            info.update(step=step, loss=recent_loss(losses), seconds=round(time.time() - started, 1))
             save_folder(model, tokenizer, out / f"ckpt_{step}", info)
         if out_of_time:
             break
     bar.close()
-    info.update(step=step, loss=float(np.mean(losses[-50:])), seconds=round(time.time() - started, 1),
+    info.update(step=step, loss=recent_loss(losses), seconds=round(time.time() - started, 1),
                 loss_curve=[round(float(np.mean(losses[i: i + 50])), 4) for i in range(0, len(losses), 50)])
     final = out / f"ckpt_{step}"
     for name in os.listdir(final):

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from module.files import atomic_write_json  # noqa: E402
+from module.report import BARRIER_NOTE, summary_table  # noqa: E402
 from module.runs import SettingsMismatch  # noqa: E402
 from module.sweep import RESULTS_VERSION, SweepSettingsMismatch  # noqa: E402
 from utils.errors import run_cli  # noqa: E402
@@ -165,25 +166,16 @@ def report(sweeps: dict[str, Path], out: Path) -> str:
     """The summary table, and the overlay figure of both pairs."""
     from utils.plotting import plot_overlay
 
-    lines = [f"{'pair':<18} {'split':<5} {'acc x=0':>8} {'acc x=1':>8} {'worst acc':>13} "
-             f"{'barrier acc (mean/lin/sub)':>27} {'barrier loss (mean/lin/sub)':>28}"]
+    summaries = {LABELS[m]: json.loads((d / "summary.json").read_text()) for m, d in sweeps.items()}
     curves = {}
     for method, sweep_dir in sweeps.items():
-        summary = json.loads((sweep_dir / "summary.json").read_text())
-        for split, block in summary["splits"].items():
-            perf, loss = block["performance"], block["loss"]
-            b = [perf[k] for k in ("barrier_endpoint_mean", "barrier_linear", "barrier_subsegment")]
-            c = [loss[k] for k in ("barrier_endpoint_mean", "barrier_linear", "barrier_subsegment")]
-            lines.append(f"{LABELS[method]:<18} {split:<5} {perf['endpoints'][0]:>8.3f} {perf['endpoints'][1]:>8.3f} "
-                         f"{perf['worst']['value']:>6.3f} @{perf['worst']['x']:<5} "
-                         f"{b[0]:>8.3f}/{b[1]:.3f}/{b[2]:.3f} {c[0]:>10.3f}/{c[1]:.3f}/{c[2]:.3f}")
         records = sorted((json.loads(p.read_text()) for p in (sweep_dir / "points").glob("x_*.json")),
                          key=lambda r: r["x"])
         for split in records[0]["splits"]:
             curves[f"{LABELS[method]} ({split})"] = ([r["x"] for r in records],
                                                       [r["splits"][split]["performance"] for r in records])
     plot_overlay(curves, "accuracy", out / "overlay.png", title="Linear paths between seeds 20 and 30")
-    return "\n".join(lines)
+    return summary_table(summaries, "acc")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,8 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         sweeps[method] = sweep(out, method, runs, args)
     table = report(sweeps, out)
     print("\n" + table + "\n")
-    print("barriers: positive = the path is worse than the reference (mean of endpoints / straight line / "
-          "any sub-segment); accuracy drops and loss rises both count as positive")
+    print(BARRIER_NOTE)
     for method, sweep_dir in sweeps.items():
         print(f"{LABELS[method]}: {sweep_dir}/result.csv, summary.json, interpolation.png")
     print(f"overlay of both pairs: {out / 'overlay.png'}")
