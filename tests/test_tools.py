@@ -128,6 +128,9 @@ def test_cli_project_vs_original_pickle_writes_distance_files(tmp_path):
     assert lines[0::2] == ["L2 distance is: ", "num of para is: ", "average L2 distance is: ", "Cos distance is: "]
     assert float(lines[1]) == pytest.approx(5.0) and lines[3] == "2"
     assert float(lines[5]) == pytest.approx(5 / math.sqrt(2)) and float(lines[7]) == pytest.approx(0.0, abs=1e-15)
+    named = json.loads((out / "distance.json").read_text())
+    assert named["l2_distance"] == float(lines[1]) and named["num_parameters"] == 2
+    assert named["cosine_similarity"] == float(lines[7]) and named["rms_distance"] == float(lines[5])
     table = (out / "distance_per_layer.tsv").read_text().splitlines()
     assert table[0] == "group\tparams\tl2\tcosine"
     group, params, l2, cosine = table[1].split("\t")
@@ -216,7 +219,7 @@ def test_cli_text_json_and_table(tmp_path):
     assert (tmp_path / "out" / "result.txt").read_text() == pc.format_original(rows)
     lines = (tmp_path / "out" / "result.txt.tsv").read_text().splitlines()
     assert lines[0].split("\t") == list(pc.FIELDS)
-    assert lines[2].split("\t") == ["0.0", "0.5", "0", "-", "-", "-", "-"]
+    assert lines[2].split("\t") == ["0.0", "0.5", "0", "", "", "", ""]
     last = lines[3].split("\t")
     assert last[:3] == ["0.5", "1.0", "3"] and float(last[3]) == pytest.approx(2 / 3) and float(last[6]) == 1.0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["result.txt", "result.txt.tsv"]  # no temp files
@@ -278,7 +281,12 @@ def test_save_path_holds_the_originals_text(tmp_path, capsys):
     assert save.read_text() == ORIGINAL_TEXT
     table = [line.split("\t") for line in (tmp_path / "result.txt.tsv").read_text().splitlines()]
     assert table[3] == ["0.25", "0.5", "10", "0.4", "0.496952575", "0.12678739101536332", "2.5"]
-    assert table[2] == ["0.0", "0.25", "0", "-", "-", "-", "-"] and f"saved to {save}" in out
+    assert table[2] == ["0.0", "0.25", "0", "", "", "", ""] and f"saved to {save}" in out
+    import pandas as pd
+
+    frame = pd.read_csv(tmp_path / "result.txt.tsv", sep="\t")  # numbers, with NaN where no example was forgotten
+    assert all(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns)
+    assert frame["correctness"].isna().sum() == 2 and frame["correctness"].iloc[1] == 0.4
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

@@ -19,7 +19,9 @@ flat vectors are never built. Reported, as in the original:
 * ``num of para``      number of scalars n
 * ``average distance`` the per-parameter RMS distance sqrt(||a - b||^2 / n)
 
-``--path DIR`` also writes ``DIR/distance.txt`` in the original's layout (label line, value line).
+``--path DIR`` also writes ``DIR/distance.txt`` in the original's layout (label line, value line) and
+``DIR/distance.json`` with the same numbers named for what they are (``l2_distance``, ``cosine_similarity``,
+``num_parameters``, ``rms_distance``).
 ``--per_layer`` adds a table (group, params, l2, cosine) per tensor group, see ``group_name``; with ``--path``
 it is written to ``DIR/distance_per_layer.tsv`` too.
 """
@@ -40,7 +42,7 @@ import torch  # noqa: E402
 from module.adapter import is_adapter_tensor  # noqa: E402
 from module.aliases import common_aliases, without_aliases  # noqa: E402
 from module.checkpoint import load_checkpoint  # noqa: E402
-from module.files import atomic_write_text  # noqa: E402
+from module.files import atomic_write_json, atomic_write_text  # noqa: E402
 from utils.errors import run_cli  # noqa: E402
 
 CHUNK = 1 << 22  # scalars converted to float64 at a time (32 MiB per operand)
@@ -169,6 +171,13 @@ def format_distance(result: Mapping) -> str:
             f"Cos distance is: \n{result['cosine']}\n")
 
 
+def distance_record(result: Mapping, args: argparse.Namespace, left_out: list[str]) -> dict:
+    """`distance.json`: the numbers of distance.txt under honest names, and what was compared."""
+    return {"l2_distance": result["l2"], "cosine_similarity": result["cosine"], "num_parameters": result["params"],
+            "rms_distance": result["rms"], "input1": str(args.input1), "input2": str(args.input2),
+            "type": args.type, "count_aliases": args.count_aliases, "tied_names_left_out": left_out}
+
+
 def format_groups_tsv(rows: Iterable[Mapping]) -> str:
     lines = ["group\tparams\tl2\tcosine"]
     lines += [f"{r['group']}\t{r['params']}\t{r['l2']}\t{r['cosine']}" for r in rows]
@@ -229,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.path:
         folder = Path(args.path)
         atomic_write_text(folder / "distance.txt", format_distance(result))
+        atomic_write_json(folder / "distance.json", distance_record(result, args, left_out))
         if groups is not None:
             atomic_write_text(folder / "distance_per_layer.tsv", format_groups_tsv(groups))
         print(f"saved to {folder}")

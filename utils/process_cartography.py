@@ -205,12 +205,12 @@ def check_sweep_on_train(analysis_path: str | Path) -> None:
 
 def _cell(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
+        return ""  # an empty cell: pandas and spreadsheets read it as missing, the column stays numeric
     return str(value)
 
 
 def format_table(rows: list[Mapping]) -> str:
-    """Tab-separated table with a header line; missing means are '-'."""
+    """Tab-separated table with a header line; missing means are empty cells."""
     lines = ["\t".join(FIELDS)] + ["\t".join(_cell(r[f]) for f in FIELDS) for r in rows]
     return "\n".join(lines) + "\n"
 
