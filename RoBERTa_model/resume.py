@@ -7,13 +7,13 @@ import re
 import shutil
 from pathlib import Path
 
+from module.loading import WEIGHT_FILES
 from module.runs import RUN_SETTINGS, fingerprint
 
 __all__ = ["RUN_SETTINGS", "checkpoint_folders", "latest_complete_checkpoint", "remove_incomplete_checkpoints",
            "training_settings"]
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 STATE_FILE = "trainer_state.json"  # the Trainer writes it last: a folder holding it and weights is complete
 # config keys that change no trained weight: where files go, what is logged or shown, test-only evaluation
 COSMETIC_KEYS = {"output_dir", "disable_tqdm", "report_to", "logging_steps", "logging_strategy", "logging_first_step",

@@ -1,0 +1,336 @@
+"""Write the model at one point x of a sweep between two tuned checkpoints as a standalone folder.
+
+    python utils/export_point.py --path1 A --path2 B --x 0.4 --out DIR [--model BACKBONE] [--tokenizer TOK]
+
+The folder holds θ(x) = (1 − x)·θ1 + x·θ2, computed exactly as the sweeps compute it (task_interpolation.py,
+RoBERTa_model/itp_pretrain_adapter.py), plus `export.json` (x, both endpoints with the SHA-256 of their weights).
+
+* T5 track: A and B are project checkpoint files (`checkpoint-last.pt`, ...) or T5 folders; `--model` is the
+  backbone they were tuned from (required for files: they hold tensors, not the architecture).
+* Encoder track: A and B are run_glue.py `checkpoint-<step>/` folders with the same head (same labels); the
+  task-boundary pairs of itp_task_boundary_finetune.py (two heads) are refused.
+* Full fine-tuning: DIR is a Hugging Face folder (model.safetensors, config.json, tokenizer) that plain
+  `T5ForConditionalGeneration.from_pretrained(DIR)` / `AutoModelForSequenceClassification.from_pretrained(DIR)`
+  loads with the predictions of the sweep at x.
+* Adapters (T5 Houlsby/Pfeiffer, encoder OpenDelta): an adapter is non-linear in its weights, so θ(x) cannot be
+  folded into the backbone. DIR gets `adapter.safetensors` (the interpolated tensors: adapters, and for the
+  encoder its head and whatever else the runs changed) and `export.json` pointing to the backbone (`--model`);
+  `load_export(DIR)` or the project's loaders (tune_singletask.py `--checkpoint`, `build_classifier` +
+  `load_tensors`) rebuild the sweep's model at x.
+
+Inputs are checked before anything is written; DIR is written under a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from module.adapter import add_t5_adapters, is_adapter_tensor  # noqa: E402
+from module.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from module.files import atomic_write_json  # noqa: E402
+from module.interpolation import Interpolator, check_same_keys  # noqa: E402
+from module.loading import TOKENIZER_FILES, WEIGHT_FILES  # noqa: E402
+from module.runs import file_sha256  # noqa: E402
+from utils.errors import run_cli  # noqa: E402
+
+FORMAT = "mode-connectivity-export/v1"
+T5_TYPES = ("t5", "mt5", "umt5")
+ADAPTER_FILE = "adapter.safetensors"
+
+
+@dataclass
+class Export:
+    """What is written: a model for `save_pretrained` (kind "model") or tensors for an adapter checkpoint."""
+
+    track: str  # "t5" | "encoder"
+    kind: str  # "model" | "adapter"
+    model: nn.Module
+    tokenizer: object | None = None
+    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    ckpt_kind: str = "adapter"  # the kind the adapter checkpoint is saved with
+    pointer: dict = field(default_factory=dict)  # adapter exports: what rebuilds the model around the tensors
+
+
+# ----------------------------------------------------------------------------- inputs
+def check_point(x: float, out: Path) -> None:
+    """x must lie in [0, 1] and `out` must not exist or be an empty folder."""
+    if not math.isfinite(x) or not 0.0 <= x <= 1.0:
+        raise ValueError(f"--x must be between 0 and 1 (0: path1, 1: path2), got {x}")
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise ValueError(f"--out {out}: exists and is not an empty folder (choose another or delete it)")
+
+
+def endpoint_track(path: Path) -> str:
+    """"t5" for a checkpoint file or a T5 folder, "encoder" for any other model folder."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: endpoint not found")
+    if path.is_file():
+        return "t5"
+    config = path / "config.json"
+    if not config.is_file():
+        raise ValueError(f"{path}: a folder without config.json (expected a checkpoint-<step>/ or model folder)")
+    from T5_model.model import read_model_config
+
+    return "t5" if read_model_config(config).get("model_type") in T5_TYPES else "encoder"
+
+
+def weights_file(path: Path) -> Path:
+    """The file holding an endpoint's or backbone's weights (the path itself for a checkpoint file)."""
+    if path.is_file():
+        return path
+    found = next((path / name for name in WEIGHT_FILES if (path / name).is_file()), None)
+    if found is None:
+        raise ValueError(f"{path}: no {', '.join(WEIGHT_FILES)} in this folder")
+    return found
+
+
+def describe(path: Path) -> dict:
+    """An endpoint or backbone in export.json: absolute path, weights file and its SHA-256."""
+    weights = weights_file(path)
+    return {"path": str(path.resolve()), "weights": weights.name, "sha256": file_sha256(weights)}
+
+
+def has_tokenizer(folder: Path) -> bool:
+    """True when `folder` holds tokenizer files."""
+    return folder.is_dir() and any((folder / name).is_file() for name in TOKENIZER_FILES)
+
+
+# ----------------------------------------------------------------------------- T5 track
+def t5_adapter_layout(tensors: dict[str, torch.Tensor]) -> tuple[str, int]:
+    """(adapter_type, adapter_size) of T5 adapter tensors: houlsby when self-attention (layer 0) has adapters."""
+    size = next((v.shape[-1] for k, v in tensors.items() if k.endswith("adapter_A")), None)
+    if size is None:
+        raise ValueError("the endpoints hold adapter tensors but no T5 adapter (no '...adapter.adapter_A')")
+    houlsby = any(re.search(r"\.layer\.0\.adapter\.adapter_A$", k) for k in tensors)
+    return ("houlsby" if houlsby else "pfeiffer"), int(size)
+
+
+def t5_export(path1: Path, path2: Path, x: float, backbone: str | None, tokenizer: str | None) -> Export:
+    """θ(x) in the model task_interpolation.py builds: the backbone, with adapters when the endpoints have them."""
+    from T5_model.model import load_t5, load_tokenizer
+
+    if backbone is None:
+        if path1.is_file():
+            raise ValueError(f"{path1}: a checkpoint file holds tensors only; pass --model, the T5 folder it was "
+                             "tuned from")
+        backbone = str(path1)
+    ckpt1, ckpt2 = load_checkpoint(path1), load_checkpoint(path2)
+    check_same_keys(ckpt1.tensors, ckpt2.tensors, (str(path1), str(path2)))
+    model = load_t5(backbone)
+    adapters = any(is_adapter_tensor(k) for k in ckpt1.tensors)
+    pointer = {}
+    if adapters:
+        adapter_type, size = t5_adapter_layout(ckpt1.tensors)
+        add_t5_adapters(model, adapter_type, size)
+        tune_method = "adapter" if ckpt1.kind == "adapter" else "model"
+        pointer = {"model": str(Path(backbone).resolve()), "adapter_type": adapter_type, "adapter_size": size,
+                   "tune_method": tune_method}
+    model.eval()
+    interpolator = Interpolator(model, ckpt1.tensors, ckpt2.tensors)
+    interpolator.set(x)
+    if adapters:
+        state = model.state_dict()
+        tensors = {k: state[k] for k in ckpt1.tensors}
+        kind = ckpt1.kind if ckpt1.kind in ("adapter", "model") else "model"
+        return Export("t5", "adapter", model, tensors=tensors, ckpt_kind=kind, pointer=pointer)
+    return Export("t5", "model", model, load_tokenizer(tokenizer or backbone))
+
+
+# ----------------------------------------------------------------------------- encoder track
+def encoder_delta(path: Path) -> tuple[list[str], dict, str]:
+    """A checkpoint's head labels, delta settings and delta_type (earlier bias-free adapters: houlsby_dense)."""
+    from RoBERTa_model.encoder import checkpoint_info
+
+    labels, delta = checkpoint_info(path)
+    delta_type = delta.get("delta_type") or "none"
+    if delta_type == "adapter":
+        names = load_checkpoint(path).tensors
+        delta_type = "houlsby_dense" if any(n.endswith(".adapter.adapter_A") for n in names) else "adapter"
+    return labels, delta, delta_type
+
+
+def changed_keys(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: dict[str, torch.Tensor]) -> list[str]:
+    """The tensors an adapter export must hold: adapters, everything outside the backbone (the head) and any
+    tensor one of the runs changed from the backbone (unfrozen LayerNorms, ...)."""
+    own = model.state_dict()
+    prefix = f"{model.base_model_prefix}."
+
+    def changed(key: str) -> bool:
+        if is_adapter_tensor(key) or not key.startswith(prefix) or key not in own:
+            return True
+        mine = own[key]
+        return any(t.shape != mine.shape or not torch.equal(t.to(mine.dtype), mine) for t in (theta1[key], theta2[key]))
+
+    return [k for k in theta1 if changed(k)]
+
+
+def encoder_export(path1: Path, path2: Path, x: float, backbone: str | None, tokenizer: str | None) -> Export:
+    """θ(x) in the model the encoder sweeps build: path1's classifier (full tuning) or the backbone with adapters."""
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    from module.loading import load_tokenizer
+    from RoBERTa_model.encoder import build_classifier
+
+    (labels1, delta1, type1), (labels2, _, type2) = encoder_delta(path1), encoder_delta(path2)
+    if labels1 != labels2:
+        raise ValueError(f"{path1} and {path2} have heads with labels {labels1} and {labels2}; only endpoints with "
+                         "the same head are exported (not the task-boundary pairs of itp_task_boundary_finetune.py)")
+    if type1 != type2:
+        raise ValueError(f"{path1} has delta_type {type1!r}, {path2} {type2!r}")
+    theta1, theta2 = load_checkpoint(path1).tensors, load_checkpoint(path2).tensors
+    check_same_keys(theta1, theta2, (str(path1), str(path2)))
+    if type1 == "none":
+        hf_logging.set_verbosity_error()
+        model = AutoModelForSequenceClassification.from_pretrained(str(path1), local_files_only=True).eval()
+        Interpolator(model, theta1, theta2).set(x)
+        folders = [path1] + ([Path(backbone)] if backbone else [])
+        source = tokenizer or next((str(p) for p in folders if has_tokenizer(p)), None)
+        if source is None:
+            raise ValueError(f"{path1}: no tokenizer files in the checkpoint folder; pass --tokenizer")
+        return Export("encoder", "model", model, load_tokenizer(source, "--tokenizer"))
+    if backbone is None:
+        raise ValueError(f"{path1}: a checkpoint with delta_type {type1!r}; pass --model, the encoder its runs were "
+                         "tuned from (the backbone the adapters are loaded into)")
+    dim = int(delta1.get("bottleneck_dim") or 24)
+    model = build_classifier(backbone, labels1, type1, dim, task=delta1.get("task")).eval()
+    keys = changed_keys(model, theta1, theta2)
+    Interpolator(model, {k: theta1[k] for k in keys}, {k: theta2[k] for k in keys}).set(x)
+    state = model.state_dict()
+    pointer = {"model": str(Path(backbone).resolve()), "labels": labels1, "delta_type": type1, "bottleneck_dim": dim,
+               "task": delta1.get("task")}
+    return Export("encoder", "adapter", model, tensors={k: state[k] for k in keys}, pointer=pointer)
+
+
+# ----------------------------------------------------------------------------- writing and loading
+def write_folder(out: Path, write: Callable[[Path], None]) -> None:
+    """Run `write` on a temporary folder beside `out`, then rename it to `out`; on failure nothing is left."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp)
+        if out.is_dir():
+            out.rmdir()  # checked empty before
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def record(export: Export, path1: Path, path2: Path, x: float) -> dict:
+    """The contents of export.json."""
+    info = {"format": FORMAT, "track": export.track, "kind": export.kind, "x": x,
+            "formula": "(1 - x) * path1 + x * path2", "path1": describe(path1), "path2": describe(path2)}
+    if export.kind == "adapter":
+        info |= {"adapter_file": ADAPTER_FILE, "backbone": describe(Path(export.pointer["model"])),
+                 "load": export.pointer}
+    return info
+
+
+def save_export(export: Export, info: dict, out: Path) -> None:
+    """Write the folder: a Hugging Face model (+ tokenizer), or the adapter checkpoint; export.json in both."""
+
+    def write(folder: Path) -> None:
+        if export.kind == "model":
+            export.model.save_pretrained(str(folder))
+            export.tokenizer.save_pretrained(str(folder))
+        else:
+            save_checkpoint(folder / ADAPTER_FILE, export.tensors, kind=export.ckpt_kind,
+                            meta={**export.pointer, "x": info["x"], "path1": info["path1"], "path2": info["path2"]})
+        atomic_write_json(folder / "export.json", info)
+
+    write_folder(out, write)
+
+
+def load_export(folder: str | Path) -> nn.Module:
+    """Rebuild an exported point with the project's loaders (any kind; full exports are plain from_pretrained)."""
+    import json
+
+    folder = Path(folder)
+    info = json.loads((folder / "export.json").read_text())
+    if info["kind"] == "model":
+        from transformers import AutoModelForSequenceClassification, T5ForConditionalGeneration
+
+        cls = T5ForConditionalGeneration if info["track"] == "t5" else AutoModelForSequenceClassification
+        return cls.from_pretrained(str(folder), local_files_only=True).eval()
+    load = info["load"]
+    if info["track"] == "t5":
+        from T5_model.model import load_t5
+        from T5_model.trainer import load_into_model
+
+        model = load_t5(load["model"])
+        add_t5_adapters(model, load["adapter_type"], load["adapter_size"])
+        load_into_model(model, folder / ADAPTER_FILE)
+        return model.eval()
+    from RoBERTa_model.encoder import build_classifier, load_tensors
+
+    model = build_classifier(load["model"], load["labels"], load["delta_type"], load["bottleneck_dim"],
+                             task=load["task"])
+    load_tensors(model, load_checkpoint(folder / ADAPTER_FILE).tensors, str(folder / ADAPTER_FILE))
+    return model.eval()
+
+
+def how_to_load(export: Export, out: Path) -> str:
+    """The line printed after writing."""
+    if export.kind == "model":
+        cls = "T5ForConditionalGeneration" if export.track == "t5" else "AutoModelForSequenceClassification"
+        return f"wrote {out}: a Hugging Face folder (model.safetensors, config.json, tokenizer); load it with " \
+               f"{cls}.from_pretrained('{out}')"
+    p = export.pointer
+    if export.track == "t5":
+        flags = f"--model {p['model']} --tune_method {p['tune_method']} --adapter_type {p['adapter_type']} " \
+                f"--adapter_size {p['adapter_size']}" + (" --apply_adapter" if p["tune_method"] == "model" else "")
+        loader = f"tune_singletask.py {flags} --checkpoint {out / ADAPTER_FILE}"
+    else:
+        loader = f"build_classifier('{p['model']}', {p['labels']}, '{p['delta_type']}', {p['bottleneck_dim']}) " \
+                 f"then load_tensors with {out / ADAPTER_FILE}"
+    return f"adapters are non-linear, so theta(x) cannot be folded into the backbone's weights: wrote " \
+           f"{out / ADAPTER_FILE} ({len(export.tensors)} interpolated tensors) and export.json pointing to the " \
+           f"backbone {p['model']}; load it with utils.export_point.load_export('{out}') or {loader}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path1", required=True, help="first endpoint (x = 0): checkpoint file or folder")
+    parser.add_argument("--path2", required=True, help="second endpoint (x = 1)")
+    parser.add_argument("--x", required=True, type=float, help="the point, in [0, 1]")
+    parser.add_argument("--out", required=True, help="folder to write (must not exist, or be empty)")
+    parser.add_argument("--model", help="backbone folder (T5 checkpoint files and adapter endpoints need it)")
+    parser.add_argument("--tokenizer", help="tokenizer saved with a full model (default: --model for T5, path1 for "
+                                            "the encoder)")
+    args = parser.parse_args(argv)
+
+    path1, path2, out = Path(args.path1), Path(args.path2), Path(args.out)
+    check_point(args.x, out)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    tracks = endpoint_track(path1), endpoint_track(path2)
+    if tracks[0] != tracks[1]:
+        raise ValueError(f"{path1} is an endpoint of the {tracks[0]} track, {path2} of the {tracks[1]} track")
+    build = t5_export if tracks[0] == "t5" else encoder_export
+    export = build(path1, path2, args.x, args.model, args.tokenizer)
+    info = record(export, path1, path2, args.x)
+    save_export(export, info, out)
+    print(how_to_load(export, out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
