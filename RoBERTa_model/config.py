@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,24 +26,32 @@ class ConfigError(ValueError):
     """A config file that cannot be used."""
 
 
+def _help(default, text: str, **kw):
+    """A dataclass field with a help line (HfArgumentParser shows it with the default)."""
+    if callable(default) and not isinstance(default, (str, int, float)):
+        return field(default_factory=default, metadata={"help": text, **kw})
+    return field(default=default, metadata={"help": text, **kw})
+
+
 @dataclass
 class ModelArguments:
     """Which encoder and tokenizer to start from."""
 
-    model_name_or_path: str = "pretrained_models/all-MiniLM-L6-v2"
-    tokenizer_name: str | None = None
+    model_name_or_path: str = _help("pretrained_models/all-MiniLM-L6-v2",
+                                    "local folder of the encoder, or of a checkpoint of this track")
+    tokenizer_name: str | None = _help(None, "local tokenizer folder (None: model_name_or_path)")
 
 
 @dataclass
 class DataArguments:
     """Which task folder, and how to tokenise it."""
 
-    task_name: str = "snli"
-    data_dir: str = "data"
-    max_source_length: int = 128
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
-    max_test_samples: int | None = None
+    task_name: str = _help("snli", "task folder name under data_dir (data/<task>/<task>_{train,dev,test}.tsv)")
+    data_dir: str = _help("data", "folder holding the task folders")
+    max_source_length: int = _help(128, "tokens kept per input")
+    max_train_samples: int | None = _help(None, "use the first N train examples (None: all)")
+    max_eval_samples: int | None = _help(None, "use the first N dev examples (None: all)")
+    max_test_samples: int | None = _help(None, "use the first N test examples (None: all)")
 
 
 DELTA_TYPES = ("adapter", "houlsby_dense", "none")
@@ -54,22 +63,24 @@ class DeltaArguments:
     bias-free adapter after the dense projections) or none (full fine-tuning); `r_mean`/`r_std` override the
     adapter's initialisation (default: N(0, 0.01) for adapter, N(0, 0.02) for houlsby_dense)."""
 
-    delta_type: str = "none"
-    bottleneck_dim: int = 24
-    unfrozen_modules: list[str] = field(default_factory=lambda: ["deltas", "layer_norm", "final_layer_norm",
-                                                                 "classifier"])
-    r_mean: float | None = None
-    r_std: float | None = None
+    delta_type: str = _help("none", "adapter (OpenDelta's, as the paper), houlsby_dense, or none (full tuning)")
+    bottleneck_dim: int = _help(24, "adapter bottleneck size")
+    unfrozen_modules: list[str] = _help(lambda: ["deltas", "layer_norm", "final_layer_norm", "classifier"],
+                                        "modules trained with adapters (deltas: the adapters), as OpenDelta 0.2.4")
+    r_mean: float | None = _help(None, "mean of the adapter weights (None: the adapter's own)")
+    r_std: float | None = _help(None, "std of the adapter weights (None: 0.01 adapter, 0.02 houlsby_dense)")
 
 
 @dataclass
 class InterpolationArguments:
     """The endpoints of an interpolation (`itp_*.py` only)."""
 
-    path1: str | None = None
-    path2: str | None = None
-    itpl_points: int = 26
-    eval_task_names: list[str] | None = None  # itp_task_boundary: the tasks to evaluate (default: task_name)
+    path1: str | None = _help(None, "first endpoint (x = 0): a checkpoint folder, or a run folder (its latest "
+                                    "complete checkpoint-<step>)")
+    path2: str | None = _help(None, "second endpoint (x = 1), like path1")
+    itpl_points: int = _help(26, "evenly spaced points evaluated, endpoints included (2 to 1001)")
+    eval_task_names: list[str] | None = _help(None, "itp_task_boundary_finetune.py: tasks evaluated "
+                                                    "(None: task_name)")
 
 
 def _check_delta(path: Path, delta: DeltaArguments) -> None:
@@ -108,49 +119,119 @@ def read_config_json(path: str | Path) -> dict:
     return {RENAMED_KEYS.get(k, k): v for k, v in raw.items() if k not in IGNORED_KEYS}
 
 
-def load_config(path: str | Path, with_interpolation: bool = False):
-    """Read a JSON config into (model, data, delta, training[, interpolation]) arguments; unknown keys are errors."""
+# keys holding paths: relative ones in a config file are taken relative to the file's folder
+PATH_KEYS = ("model_name_or_path", "tokenizer_name", "data_dir", "output_dir", "logging_dir", "path1", "path2",
+             "resume_from_checkpoint")
+
+
+def resolve_paths(values: dict, base: Path) -> dict:
+    """`values` with every relative path of `PATH_KEYS` made relative to `base` (absolute ones as given)."""
+    out = dict(values)
+    for key in PATH_KEYS:
+        if isinstance(out.get(key), str) and out[key] and not Path(out[key]).is_absolute():
+            out[key] = os.path.normpath(base / out[key])
+    return out
+
+
+def _parser_classes(with_interpolation: bool) -> list[type]:
     from transformers import TrainingArguments
 
+    return [ModelArguments, DataArguments, DeltaArguments, *([InterpolationArguments] if with_interpolation else []),
+            TrainingArguments]
+
+
+def config_parser(with_interpolation: bool = False, prog: str | None = None):
+    """transformers' HfArgumentParser over the track's dataclasses and TrainingArguments; errors are one line."""
+    from transformers import HfArgumentParser
+
+    class OneLineHfParser(HfArgumentParser):
+        def error(self, message: str):
+            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    usage = f"{prog or 'run_glue.py'} CONFIG.json [--KEY VALUE ...]"
+    return OneLineHfParser(_parser_classes(with_interpolation), prog=prog, usage=usage,
+                           description="Values come from CONFIG.json (relative paths there are relative to its "
+                                       "folder); a --KEY VALUE after it overrides the file's value.")
+
+
+def parse_config_args(argv: list[str], with_interpolation: bool = False, prog: str | None = None):
+    """`CONFIG.json [--KEY VALUE ...]` (or --help) into (model, data, delta, training[, interpolation])."""
+    parser = config_parser(with_interpolation, prog)
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        raise SystemExit(0 if argv else 2)
+    if not argv[0].endswith(".json"):
+        parser.error(f"the first argument must be a JSON config file, got {argv[0]!r}")
+    return load_config(argv[0], with_interpolation, overrides=argv[1:], parser=parser)
+
+
+def load_config(path: str | Path, with_interpolation: bool = False, overrides: list[str] | tuple = (),
+                parser=None):
+    """Read a JSON config (and `--KEY VALUE` overrides) into (model, data, delta, training[, interpolation])
+    arguments; unknown keys and wrong types are one-line errors."""
     path = Path(path)
-    raw = read_config_json(path)
-    classes = [ModelArguments, DataArguments, DeltaArguments]
-    if with_interpolation:
-        classes.append(InterpolationArguments)
-    parts, used = [], set()
-    for cls in classes:
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in raw.items() if k in names}
-        used |= set(values)
-        parts.append(cls(**values))
-    training_names = {f.name for f in dataclasses.fields(TrainingArguments)}
-    unknown = sorted(k for k in raw if k not in used and k not in training_names)
+    raw = resolve_paths(read_config_json(path), path.resolve().parent)
+    classes = _parser_classes(with_interpolation)
+    known = {f.name for cls in classes for f in dataclasses.fields(cls)}
+    unknown = sorted(k for k in raw if k not in known)
     if unknown:
         hint = " (path1/path2 belong to itp_*.py configs)" if unknown[0] in ("path1", "path2") else ""
         raise ConfigError(f"{path}: unknown key {unknown[0]!r}{hint}")
-    for key, expected in type_errors(raw, [*classes, TrainingArguments]):
+    for key, expected in type_errors(raw, classes):
         raise ConfigError(f"{path}: key {key!r} must be {expected}, got {raw[key]!r}")
-    for key in POSITIVE_KEYS:
-        if isinstance(raw.get(key), int) and raw[key] < 1:
-            raise ConfigError(f"{path}: key {key!r} must be at least 1, got {raw[key]!r}")
-    training = {k: v for k, v in raw.items() if k in training_names}
-    training.setdefault("output_dir", "runs/encoder")
-    training.setdefault("report_to", "none")
-    training.setdefault("disable_tqdm", False)  # not transformers' verbosity-dependent default: always a bar
-    training.setdefault("dataloader_pin_memory", _has_cuda())  # no pin_memory warning on CPU
+    defaults = {"output_dir": "runs/encoder", "report_to": "none",
+                "disable_tqdm": False,  # not transformers' verbosity-dependent default: always a bar
+                "dataloader_pin_memory": _has_cuda()}  # no pin_memory warning on CPU
+    parser = parser or config_parser(with_interpolation)
+    parser.set_defaults(**(defaults | raw))
     try:
-        parts.append(TrainingArguments(**training))
+        parts = list(parser.parse_args_into_dataclasses(args=list(overrides)))
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"{path}: {str(exc).strip().splitlines()[0]}") from None
+    given = {**raw, **{k: getattr(part, k) for part in parts for k in _override_keys(overrides)
+                       if hasattr(part, k)}}
+    for key in POSITIVE_KEYS:
+        if isinstance(given.get(key), int) and given[key] < 1:
+            raise ConfigError(f"{path}: key {key!r} must be at least 1, got {given[key]!r}")
     _check_delta(path, parts[2])
     if with_interpolation:
         itp = parts[3]
         for key in ("path1", "path2"):
             if not getattr(itp, key):
                 raise ConfigError(f"{path}: missing key {key!r} (the checkpoint folder of each endpoint)")
+        for key in ("path1", "path2"):
+            setattr(itp, key, str(endpoint_folder(getattr(itp, key), key)))
         from module.interpolation import MAX_ITPL_POINTS
 
         if not 2 <= itp.itpl_points <= MAX_ITPL_POINTS:
             raise ConfigError(f"{path}: itpl_points must be 2 to {MAX_ITPL_POINTS} (x is rounded to 3 decimals), "
                               f"got {itp.itpl_points}")
     return tuple(parts[:3]) + (parts[-1],) + ((parts[3],) if with_interpolation else ())
+
+
+def _override_keys(overrides: list[str] | tuple) -> list[str]:
+    return [a[2:].split("=", 1)[0] for a in overrides if a.startswith("--")]
+
+
+def effective_config(argv: list[str], parts: tuple) -> dict:
+    """The keys a run was given (the file's, paths resolved, then the command line's) with their values."""
+    path = Path(argv[0])
+    values = resolve_paths(read_config_json(path), path.resolve().parent)
+    for key in _override_keys(argv[1:]):
+        value = next(getattr(part, key) for part in parts if hasattr(part, key))
+        values[key] = json.loads(json.dumps(value, default=str))
+    return values
+
+
+def endpoint_folder(path: str, key: str) -> Path:
+    """A checkpoint folder as given, or for a run folder (holding `checkpoint-<step>/`) its latest complete one."""
+    from RoBERTa_model.resume import checkpoint_folders, latest_complete_checkpoint
+
+    folder = Path(path)
+    if folder.is_dir() and checkpoint_folders(folder):
+        latest = latest_complete_checkpoint(folder)
+        if latest is None:
+            raise ConfigError(f"{key} {path}: a run folder without a complete checkpoint-<step>/")
+        print(f"[config] {key}: {latest} (the latest checkpoint of {path})")
+        return latest
+    return folder

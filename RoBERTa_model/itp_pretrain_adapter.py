@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from module.checkpoint import load_checkpoint  # noqa: E402
 from module.loading import load_tokenizer  # noqa: E402
 from module.sweep import sweep_settings  # noqa: E402
-from RoBERTa_model.config import load_config  # noqa: E402
+from RoBERTa_model.config import parse_config_args  # noqa: E402
 from RoBERTa_model.encoder import (  # noqa: E402
     EncoderError,
     build_classifier,
@@ -53,9 +53,7 @@ def tuned_tensors(path: str, delta_type: str, unfrozen_modules: list[str], label
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1 or not argv[0].endswith(".json"):
-        raise ValueError("usage: python RoBERTa_model/itp_pretrain_adapter.py CONFIG.json")
-    model_args, data_args, delta_args, training_args, itp = load_config(argv[0], with_interpolation=True)
+    model_args, data_args, delta_args, training_args, itp = parse_config_args(argv, True, "itp_pretrain_adapter.py")
     labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
     theta1 = tuned_tensors(itp.path1, delta_args.delta_type, delta_args.unfrozen_modules, labels)
     theta2 = tuned_tensors(itp.path2, delta_args.delta_type, delta_args.unfrozen_modules, labels)

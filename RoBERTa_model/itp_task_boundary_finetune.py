@@ -20,7 +20,7 @@ import torch  # noqa: E402
 from module.checkpoint import load_checkpoint  # noqa: E402
 from module.loading import load_tokenizer  # noqa: E402
 from module.sweep import sweep_settings  # noqa: E402
-from RoBERTa_model.config import load_config  # noqa: E402
+from RoBERTa_model.config import parse_config_args  # noqa: E402
 from RoBERTa_model.encoder import (  # noqa: E402
     EncoderError,
     build_classifier,
@@ -62,9 +62,8 @@ def evaluated_endpoint(task: str, labels: list[str], paths: tuple[str, str]) -> 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1 or not argv[0].endswith(".json"):
-        raise ValueError("usage: python RoBERTa_model/itp_task_boundary_finetune.py CONFIG.json")
-    model_args, data_args, delta_args, training_args, itp = load_config(argv[0], with_interpolation=True)
+    parsed = parse_config_args(argv, True, "itp_task_boundary_finetune.py")
+    model_args, data_args, delta_args, training_args, itp = parsed
     task = data_args.task_name
     labels = task_labels(task, load_task_split(data_args.data_dir, task, "train"))
     paths = (itp.path1, itp.path2)

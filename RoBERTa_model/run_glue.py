@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from module.files import atomic_write_json, folder_lock  # noqa: E402
 from module.loading import load_tokenizer  # noqa: E402
 from module.runs import claim_settings  # noqa: E402
-from RoBERTa_model.config import load_config, read_config_json  # noqa: E402
+from RoBERTa_model.config import effective_config, parse_config_args  # noqa: E402
 from RoBERTa_model.encoder import (  # noqa: E402
     TaskDataset,
     build_classifier,
@@ -56,11 +56,11 @@ def accuracy(eval_prediction) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1 or not argv[0].endswith(".json"):
-        raise ValueError("usage: python RoBERTa_model/run_glue.py CONFIG.json")
-    model_args, data_args, delta_args, training_args = load_config(argv[0])
+    parts = model_args, data_args, delta_args, training_args = parse_config_args(argv, prog="run_glue.py")
     from transformers import Trainer, set_seed
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # transformers' own "writing model shards" bars at every save, not the Trainer's
     set_seed(training_args.seed)
     train = load_task_split(data_args.data_dir, data_args.task_name, "train", data_args.max_train_samples)
     labels = task_labels(data_args.task_name, train)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"task": data_args.task_name, "labels": labels, "delta_type": delta_args.delta_type,
                      "trained_parameters": n_trained}
     out = Path(training_args.output_dir)
-    settings = training_settings(read_config_json(argv[0]), model_args, data_args,
+    settings = training_settings(effective_config(argv, parts), model_args, data_args,
                                  task_data_files(data_args.data_dir, data_args.task_name, ["train", "dev"]))
     with folder_lock(out):
         if training_args.do_train:

@@ -32,16 +32,15 @@ def load_tokenizer(folder: str | Path, what: str = "tokenizer"):
 
 @contextlib.contextmanager
 def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' warnings and its loading bars for the block, then restore them (a global setting
-    left on would also switch off every later Trainer's progress bar)."""
+    """Silence transformers' warnings for the block, then restore its verbosity (left at error, it would also
+    switch off every later Trainer's progress bar); its own loading/writing bars stay off for good (a Trainer's
+    bar is not one of them)."""
     from transformers.utils import logging as hf_logging
 
-    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
