@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval_examples", type=int, default=600)
     p.add_argument("--points", type=int, default=26)
     args = p.parse_args(argv)
+    for key in ("checkpoints", "out", "text", "data"):  # the configs written hold absolute paths
+        if isinstance(getattr(args, key, None), Path):
+            setattr(args, key, getattr(args, key).resolve())
     from utils.plotting import plot_overlay
 
     start = time.time()

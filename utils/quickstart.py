@@ -194,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval_examples", type=positive_int, default=500)
     p.add_argument("--force", action="store_true", help="redo every run and sweep point")
     args = p.parse_args(argv)
+    for key in ("out", "data", "model", "t5_model"):  # the configs written below hold absolute paths
+        if getattr(args, key) is not None:
+            setattr(args, key, getattr(args, key).resolve())
     for method in ENCODER_METHODS.values():
         method["max_steps"] = args.steps
         method["warmup_steps"] = max(1, args.steps // 10)
