@@ -120,7 +120,7 @@ def read_config_json(path: str | Path) -> dict:
 
 
 # keys holding paths: relative ones in a config file are taken relative to the file's folder
-PATH_KEYS = ("model_name_or_path", "tokenizer_name", "data_dir", "output_dir", "logging_dir", "path1", "path2",
+PATH_KEYS = ("model_name_or_path", "tokenizer_name", "data_dir", "output_dir", "path1", "path2",
              "resume_from_checkpoint")
 
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from dataloader.tasks import DataFormatError, Example, check_task_dir, load_split, split_path
 from module.adapter import ENCODER_DELTA_TYPES, add_encoder_adapters, is_adapter_tensor
-from module.checkpoint import load_checkpoint
+from module.checkpoint import DELTA_FILE, load_checkpoint
 from module.loading import quiet_transformers
 
 # Label order of known tasks (GLUE's ids where they exist); other tasks use the sorted label words.
@@ -223,10 +223,16 @@ def _build_classifier(model_path: str, labels: list[str], delta_type: str = "non
     config = AutoConfig.from_pretrained(model_path, num_labels=len(labels), local_files_only=True,
                                         id2label=dict(enumerate(labels)), label2id={w: i for i, w in enumerate(labels)})
     torch.manual_seed(seed)
+    delta_only = (Path(model_path) / DELTA_FILE).is_file()
+    backbone = (saved_delta or {}).get("backbone") if delta_only else None
+    if delta_only and not (backbone and Path(backbone).is_dir()):
+        raise EncoderError(f"{model_path}: holds only its tuned tensors; their backbone {backbone!r} (the run's "
+                           "model_name_or_path, recorded in config.json) is not there")
     try:
-        if saved_delta is None:
-            model = AutoModelForSequenceClassification.from_pretrained(model_path, config=config,
-                                                                       local_files_only=True)
+        if saved_delta is None or delta_only:
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                backbone or model_path, config=config, local_files_only=True, output_loading_info=True)
+            model.newly_initialized = sorted(info.get("missing_keys", []))  # the head, a pooler the encoder lacks
         else:
             model = AutoModelForSequenceClassification.from_config(config)
     except ValueError as exc:
@@ -235,7 +241,8 @@ def _build_classifier(model_path: str, labels: list[str], delta_type: str = "non
     if delta_type in ENCODER_DELTA_TYPES:
         add_encoder_adapters(model, bottleneck_dim, r_mean, r_std, seed=seed, delta_type=delta_type)
     setattr(model.config, DELTA_KEY, {"delta_type": delta_type, "bottleneck_dim": bottleneck_dim,
-                                      "task": task or (saved_delta or {}).get("task")})
+                                      "task": task or (saved_delta or {}).get("task"),
+                                      "backbone": str(Path(backbone if delta_only else model_path).resolve())})
     if saved_delta is not None:
         tensors = load_checkpoint(model_path).tensors
         check_delta_type(str(model_path), saved_delta.get("delta_type"), list(tensors), delta_type)

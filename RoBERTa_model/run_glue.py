@@ -19,11 +19,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from module.adapter import adapter_state  # noqa: E402
 from module.files import atomic_write_json, folder_lock  # noqa: E402
 from module.loading import load_tokenizer  # noqa: E402
 from module.runs import claim_settings  # noqa: E402
 from RoBERTa_model.config import effective_config, parse_config_args  # noqa: E402
+from RoBERTa_model.delta_trainer import DeltaTrainer  # noqa: E402
 from RoBERTa_model.encoder import (  # noqa: E402
+    DELTA_KEY,
     TaskDataset,
     build_classifier,
     collate,
@@ -81,10 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[run_glue] {data_args.task_name}: labels {labels}; {len(train)} train examples; "
           f"{delta_args.delta_type} tuning of {n_trained / 1e6:.2f}M of "
           f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
-    trainer = Trainer(model=model, args=training_args, train_dataset=TaskDataset(encoded["train"]),
-                      eval_dataset=TaskDataset(encoded["dev"]),
-                      data_collator=lambda rows: collate(rows, tokenizer.pad_token_id), compute_metrics=accuracy,
-                      processing_class=tokenizer)
+    common = {"model": model, "args": training_args, "train_dataset": TaskDataset(encoded["train"]),
+              "eval_dataset": TaskDataset(encoded["dev"]), "compute_metrics": accuracy, "processing_class": tokenizer,
+              "data_collator": lambda rows: collate(rows, tokenizer.pad_token_id)}
+    if delta_args.delta_type == "none":
+        trainer = Trainer(**common)
+    else:  # checkpoints hold the tensors that differ from the backbone: trained, adapters, newly initialised
+        kept = sorted(set(trained) | set(adapter_state(model)) | set(getattr(model, "newly_initialized", [])))
+        trainer = DeltaTrainer(**common, tuned=[n for n, _ in model.named_parameters() if n in set(kept)],
+                               backbone=getattr(model.config, DELTA_KEY)["backbone"])
     results: dict = {"task": data_args.task_name, "labels": labels, "delta_type": delta_args.delta_type,
                      "trained_parameters": n_trained}
     out = Path(training_args.output_dir)

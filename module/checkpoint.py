@@ -32,6 +32,7 @@ import torch
 from module.aliases import alias_map
 
 FORMAT = "mode-connectivity/v1"
+DELTA_FILE = "delta.safetensors"  # an encoder adapter run's checkpoint folder: its tuned tensors only
 KINDS = ("adapter", "model", "state_dict")
 EXPECTED = "expected a safetensors file, a torch .pt checkpoint with 'adapter' or 'model' tensors, or a state dict"
 
@@ -317,6 +318,8 @@ def _load_hf_dir(path: Path, map_location: Any) -> Checkpoint:
             tensors |= _load_safetensors(path / shard, str(map_location)).tensors
     elif (path / "pytorch_model.bin").exists():
         tensors = _from_torch_obj(_torch_load(path / "pytorch_model.bin", map_location)).tensors
+    elif (path / DELTA_FILE).exists():
+        tensors = _load_safetensors(path / DELTA_FILE, str(map_location)).tensors
     else:
         raise CheckpointError(f"{path}: directory has no model.safetensors or pytorch_model.bin; {EXPECTED}")
     config = path / "config.json"

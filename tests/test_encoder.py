@@ -96,9 +96,42 @@ def trained(encoder_setup):
     return runs
 
 
+def test_adapter_checkpoints_hold_only_the_tuned_tensors_and_fail_loudly_in_plain_from_pretrained(
+        encoder_setup, trained):
+    """Issue 14.12: adapters + head (+ what the backbone lacks), not the whole encoder; a plain from_pretrained
+    must not silently give the backbone without its adapters."""
+    from transformers import AutoModelForSequenceClassification
+
+    from module.checkpoint import load_checkpoint
+    from RoBERTa_model.encoder import build_classifier, encode_task, eval_batches, evaluate_classifier
+
+    root, data, backbone = encoder_setup
+    adapter, full = trained[("toy-sentiment", "adapter", 20)], trained[("toy-sentiment", "none", 20)]
+    folder = adapter / "checkpoint-20"
+    assert not (folder / "model.safetensors").exists()
+    delta = load_checkpoint(folder).tensors
+    total = sum(v.numel() for v in load_checkpoint(full / "checkpoint-20").tensors.values())
+    assert all(".adapter." in k or k.startswith("classifier.") or "pooler" in k for k in delta)
+    assert sum(v.numel() for v in delta.values()) < 0.2 * total
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.name in ("delta.safetensors", "config.json"))
+    assert size < 0.25 * (full / "checkpoint-20" / "model.safetensors").stat().st_size
+    with pytest.raises(OSError):
+        AutoModelForSequenceClassification.from_pretrained(str(folder))
+    # the project's loader rebuilds the run's final model: the same dev accuracy as run_glue reported
+    from transformers import AutoTokenizer
+
+    from dataloader.tasks import load_split
+
+    tok = AutoTokenizer.from_pretrained(str(backbone))
+    model = build_classifier(str(adapter), ["negative", "positive"], "adapter", 4)
+    dev = encode_task(load_split(data / "toy-sentiment", "dev"), tok, ["negative", "positive"], 64)
+    got = evaluate_classifier(model, eval_batches(dev, 16, tok.pad_token_id))
+    assert got["performance"] == json.loads((adapter / "all_results.json").read_text())["eval_accuracy"]
+
+
 def test_twenty_step_run_writes_checkpoints_and_results(trained):
     out = trained[("toy-sentiment", "adapter", 20)]
-    assert (out / "checkpoint-10" / "model.safetensors").is_file()
+    assert (out / "checkpoint-10" / "delta.safetensors").is_file()
     assert (out / "checkpoint-20" / "config.json").is_file()
     results = json.loads((out / "all_results.json").read_text())
     assert results["global_step"] == 20 and 0 <= results["eval_accuracy"] <= 1 and "test_accuracy" in results
@@ -275,7 +308,7 @@ def test_run_glue_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(
     ra, rb = (json.loads((p / "all_results.json").read_text()) for p in (straight, killed))
     assert ra["eval_accuracy"] == rb["eval_accuracy"] and ra["eval_loss"] == rb["eval_loss"]
     assert rb["global_step"] == 20 and rb["resumed_from"].endswith("checkpoint-10") and "train_loss" not in rb
-    assert (killed / "checkpoint-20" / "model.safetensors").is_file()
+    assert (killed / "checkpoint-20" / "delta.safetensors").is_file()
 
 
 def test_run_glue_never_resumes_a_run_made_with_other_settings(encoder_setup, tmp_path, capsys):
@@ -308,8 +341,8 @@ def test_run_glue_full_disk_while_saving_leaves_no_half_checkpoint(encoder_setup
             raise OSError(errno.ENOSPC, "No space left on device", filename)
         return real(tensors, filename, *args, **kwargs)
 
-    monkeypatch.setattr(mu, "safe_save_file", full_disk)
-    assert run_cli(lambda: run_glue.main([str(_glue_config(tmp_path, data, backbone, out))])) == 2
+    monkeypatch.setattr(mu, "safe_save_file", full_disk)  # full tuning: the Trainer's own save_pretrained
+    assert run_cli(lambda: run_glue.main([str(_glue_config(tmp_path, data, backbone, out, delta_type="none"))])) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "No space left on device" in err[0] and "checkpoint-20" in err[0], err
     assert "latest complete checkpoint is" in err[0] and "checkpoint-10" in err[0]
