@@ -46,8 +46,8 @@ from utils.options import build_parser, check_args
 # but loops over a fixed list)
 ORIGINAL_VALID_TS = {"adapter": (0.7725638477843416, 0.3729565378240084, 0.512935405959747),
                      "model": (0.25, 0.5, 0.75)}
-MAX_GRAD_NORM_HELP = ("clip the bends' gradient to this L2 norm; 0 means no clipping (default: 0, as in the "
-                      "original's curve training, whose clipping line is commented out; tune_singletask.py keeps 0.01)")
+MAX_GRAD_NORM_HELP = ("clip the bends' gradient to this L2 norm; 0 means no clipping, as in the original's curve "
+                      "training, whose clipping line is commented out (tune_singletask.py: 0.01)")
 BEST, LAST = "curve-best.pt", "curve-last.pt"
 TRAIN_SETTING_KEYS = ("task_dir", "train_file", "dev_file", "load_PET_path_1", "load_PET_path_2", "tune_method",
                       "model", "adapter_type", "adapter_size", "max_input_length", "max_output_length", "do_lowercase",
@@ -247,7 +247,7 @@ class CurveTrainer:
             state.update({k: ckpt.meta[k] for k in state if k in ckpt.meta})
             state["best"] = -math.inf if state["best"] is None else state["best"]
             self.logger.info(f"resuming the curve from {self.out_dir / LAST} at step {state['num_updates']}")
-            self.metrics_log.resume_at(state["num_updates"])
+        self.metrics_log.resume_at(state["num_updates"])  # rows and events of a killed run after the start step
         train = self.data["train"][0]
         pad_id = self.tokenizer.pad_token_id
         bar = tqdm(total=a.train_iters if a.train_iters < 10_000_000 else None, initial=state["num_updates"],
@@ -304,6 +304,7 @@ class CurveTrainer:
                 self.save(BEST, state, extra={"dev_performance": perf, "valid_ts": list(a.valid_t)})
             state["finished"] = True
             self.save(LAST, state, optimizer, scheduler)
+        self.metrics_log.close()
         return state
 
 

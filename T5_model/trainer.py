@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import random
+import re
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -40,24 +41,34 @@ from T5_model.model import trained_state
 
 METRICS_CSV_FIELDS = ["step", "epoch", "kind", "loss", "performance", "lr", "seconds"]
 COLLAPSED_TRAIN_LOSS = 1e-7  # the original: a validation after a train-loss mean below this is no improvement
+TENSORBOARD_FOLDER = "tensorboard"  # the original's SummaryWriter(log_dir=args.output_dir + '/tensorboard')
+TAG_INVALID = re.compile(r"[^-/\w.]")  # characters TensorBoard replaces in a tag
 
 
 class MetricsLog:
-    """`metrics.csv` (one row per logged train window or validation) plus the same line in the run's log."""
+    """`metrics.csv` (one row per logged train window or validation), the same line in the run's log, and TensorBoard
+    scalars in `<run folder>/tensorboard` under the original's tags (`train/loss`, `train/lr`, `valid/loss`,
+    `valid/<metric>`; a curve's per-t validations as `valid_t_<t>/...`)."""
 
-    def __init__(self, path: Path, metric: str, logger: logging.Logger):
+    def __init__(self, path: Path, metric: str, logger: logging.Logger, tensorboard_dir: Path | None = None):
         self.path, self.metric, self.logger, self.start = Path(path), metric, logger, time.time()
+        self.tensorboard_dir = Path(tensorboard_dir) if tensorboard_dir else self.path.parent / TENSORBOARD_FOLDER
+        self.writer = None  # the SummaryWriter, opened by the first record
+        self.purge_step: int | None = None  # set by resume_at: TensorBoard hides the old events from this step on
 
     def resume_at(self, step: int) -> None:
-        """Drop the rows logged after `step` by a run that was killed later than its checkpoint (atomic)."""
+        """Drop the rows logged after `step` by a run that was killed later than its checkpoint (atomic), and have
+        TensorBoard hide that run's events after `step` (the event files are append-only: `purge_step`)."""
         from module.files import atomic_write_csv, read_csv
 
         if self.path.exists():
             rows = [r for r in read_csv(self.path) if int(r["step"]) <= step]
             atomic_write_csv(self.path, METRICS_CSV_FIELDS, [[r[k] for k in METRICS_CSV_FIELDS] for r in rows])
+        self.close()
+        self.purge_step = step + 1  # the next event file starts with a SessionLog START at this step
 
     def record(self, step: int, epoch: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
-        """Append one row and log it."""
+        """Append one row, log it and write its scalars."""
         new = not self.path.exists()
         with self.path.open("a", newline="") as handle:
             writer = csv.writer(handle)
@@ -67,6 +78,28 @@ class MetricsLog:
                              f"{lr:.3g}", f"{time.time() - self.start:.1f}"])
         perf = "" if performance is None else f" {self.metric}: {performance:.4f}"
         self.logger.info(f"{kind} | step {step} epoch {epoch} loss {loss:.5f}{perf} lr {lr:.3g}")
+        self._scalars(step, kind, loss, performance, lr)
+
+    def _scalars(self, step: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
+        """The original's `log_step`: `<kind>/loss`, `train/lr` and `<kind>/<metric>` at global step `step`."""
+        if self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(self.tensorboard_dir), purge_step=self.purge_step)
+            self.purge_step = None
+        prefix = TAG_INVALID.sub("_", kind)  # valid@t=0.5 -> valid_t_0.5 (what TensorBoard would make of it)
+        self.writer.add_scalar(f"{prefix}/loss", loss, step)
+        if kind == "train":
+            self.writer.add_scalar(f"{prefix}/lr", lr, step)
+        if performance is not None:
+            self.writer.add_scalar(f"{prefix}/{TAG_INVALID.sub('_', self.metric)}", performance, step)
+        self.writer.flush()
+
+    def close(self) -> None:
+        """Close the event file (a later record opens a new one)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 def load_into_model(model: torch.nn.Module, path: str | Path) -> dict:
@@ -334,8 +367,8 @@ class Trainer:
                 self.logger.warning(f"{resume} was saved by {len(pending_rng)} processes, this run has "
                                     f"{acc.num_processes}: dropout draws will differ from an uninterrupted run")
                 pending_rng = None
-            if acc.is_main_process:
-                self.metrics_log.resume_at(state["num_updates"])
+        if acc.is_main_process:  # rows and events after the start step: a killed run's, now trained again
+            self.metrics_log.resume_at(state["num_updates"])
 
         cartography: dict = {}
         cartography_path = self.run_dir.parent / "cartography.json"
@@ -403,6 +436,7 @@ class Trainer:
                          scheduler.get_last_lr()[0])
         self.save("checkpoint-last.pt", state["num_updates"], epoch, 0,
                   {"best_metric": state["best"], "best_step": state["best_step"]}, optimizer, scheduler)
+        self.metrics_log.close()
         return {"num_updates": state["num_updates"], "best_dev": state["best"], "best_step": state["best_step"]}
 
     def _update(self, group: Batch, optimizer, scheduler, rank: int, world: int) -> float:

@@ -372,7 +372,9 @@ def test_curve_find_defaults_are_the_originals():
     assert chosen.max_grad_norm == 0.01 and chosen.valid_t == [0.25, 0.5, 0.75] and chosen.bend_num == 1
     assert parse_args(["--task_dir", "t", "--output_dir", "o"]).max_grad_norm == 0.01  # tune_singletask.py's
     help_text = " ".join(curve_find.build_curve_parser().format_help().split())
-    assert "0 means no clipping (default: 0," in help_text and "(default: 3, the original's;" in help_text
+    assert "0 means no clipping, as in the original's curve training" in help_text
+    assert "(tune_singletask.py: 0.01) (default: 0.0)" in help_text  # curve_find.py's own default
+    assert "(the paper's scripts pass 1) (default: 3)" in help_text
     with pytest.raises(ValueError, match=r"--valid_t: every t must lie in \[0, 1\], got 1.5"):
         _curve_args(*_ends("--valid_t", "0.5", "1.5"))
 
