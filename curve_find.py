@@ -40,6 +40,7 @@ from T5_model.trainer import MetricsLog, build_optimizer, build_scheduler, micro
 from task_interpolation import SWEEP_SETTING_KEYS, load_endpoints, raw_scores, sweep_data_files, sweep_splits
 from utils.errors import run_cli
 from utils.options import build_parser, check_args
+from utils.plotting import PathInfo, majority_fraction, read_line_sweep
 
 # where the original validated its curves: adapters at the three points of its valid_random_itpl_points.csv
 # (T5_model/t5_trainer_PET_CF.py), full models at 0.25/0.5/0.75 (t5_trainer_PET_CF_finetune.py loads the same file
@@ -72,6 +73,9 @@ def build_curve_parser(description: str | None = None) -> argparse.ArgumentParse
     """The T5-track parser with curve_find.py's own defaults: no gradient clipping (the original's)."""
     parser = build_parser(description, entry="curve")
     parser.set_defaults(max_grad_norm=0.0)
+    parser.add_argument("--line_result", type=Path, default=None,
+                        help="result.csv (or its folder) of task_interpolation.py's straight line between the same "
+                             "endpoints, overlaid on the curve's figure (None: <output_dir>/line/ when it exists)")
     for action in parser._actions:  # the shared flag's help would promise tune_singletask.py's default
         if action.dest == "max_grad_norm":
             action.help = MAX_GRAD_NORM_HELP
@@ -120,6 +124,8 @@ def check_curve_args(args: argparse.Namespace) -> argparse.Namespace:
         raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
     if args.bend_init is None:
         args.bend_init = "random" if args.tune_method == "adapter" else "midpoint"
+    if args.line_result is not None:  # a bad straight-line result fails before any training
+        read_line_sweep(args.line_result)
     return args
 
 
@@ -397,8 +403,13 @@ def main(argv: list[str] | None = None) -> int:
                               (args.load_PET_path_1, args.load_PET_path_2, out_dir / "curve-best.pt",
                                *model_files(args)),
                               sweep_data_files(args))
+    info = PathInfo.from_paths(args.load_PET_path_1, args.load_PET_path_2, kind=args.curve_type, bends=args.bend_num,
+                               line_result=args.line_result,
+                               majority={name: majority_fraction(data[name][0].answers, metric)
+                                         for name in eval_splits})
     records = run_sweep(xs, set_point, evaluate_point, out_dir, task, metric, settings,
-                        itp_on_train=args.itp_on_train, extra_summary=extra, quiet=args.quiet, desc="curve sweep")
+                        itp_on_train=args.itp_on_train, extra_summary=extra, quiet=args.quiet, desc="curve sweep",
+                        path_info=info)
     weighted = {split: length_weighted_mean([r["splits"][split]["loss"] for r in records], segments)
                 for split in records[0]["splits"]}
     write_sweep_files(out_dir, records, task, metric, args.itp_on_train, plot=False,

@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     from module.sweep import run_sweep, sweep_settings
     from T5_model.evaluation import evaluate_batches
     from T5_model.model import model_files, model_provider
+    from utils.plotting import PathInfo, majority_fraction
 
     out_dir = Path(args.output_dir)
     torch.manual_seed(args.seed)
@@ -134,8 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = sweep_settings({**{k: getattr(args, k) for k in SWEEP_SETTING_KEYS}, "task": task},
                               (args.load_PET_path_1, args.load_PET_path_2, *model_files(args)), sweep_data_files(args))
     with interpolator:
+        info = PathInfo.from_paths(args.load_PET_path_1, args.load_PET_path_2,
+                                   majority={name: majority_fraction(enc.answers, metric)
+                                             for name, (enc, _) in data.items()})
         records = run_sweep(interpolation_points(args.itpl_points), interpolator.set, evaluate_point, out_dir, task,
-                            metric, settings, itp_on_train=args.itp_on_train, quiet=args.quiet, desc="interpolation")
+                            metric, settings, itp_on_train=args.itp_on_train, quiet=args.quiet, desc="interpolation",
+                            path_info=info)
     for record in (records[0], records[-1]):
         parts = [f"{s} {metric} {v['performance']:.4f} loss {v['loss']:.4f}" for s, v in record["splits"].items()]
         print(f"x={record['x']}: " + "; ".join(parts))

@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = sweep_settings(settings, paths, task_data_files(data_args.data_dir, task, ["train", *encoded]))
     records = sweep_classifier(model, theta1, theta2, encoded, training_args.output_dir, task, settings,
                                itp.itpl_points, training_args.per_device_eval_batch_size, tokenizer.pad_token_id,
-                               paths, quiet=training_args.disable_tqdm)
+                               paths, quiet=training_args.disable_tqdm,
+                               tasks=tuple(task if i == own else checkpoint_info(p)[1].get("task") or "other task"
+                                           for i, p in enumerate(paths)))
     print(f"head ({len(heads[own])} tensors) taken from {paths[own]}, trained on {task}")
     print_endpoints(records, training_args.output_dir)
     return 0

@@ -10,20 +10,24 @@ from torch import nn
 from module.interpolation import Interpolator, check_same_keys, interpolation_points
 from module.sweep import run_sweep
 from RoBERTa_model.encoder import EncodedTask, eval_batches, evaluate_classifier
+from utils.plotting import PathInfo, majority_fraction
 
 
 def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: dict[str, torch.Tensor],
                      splits: dict[str, EncodedTask], out_dir: str | Path, prefix: str, settings: dict,
                      points: int = 26, batch_size: int = 128, pad_id: int = 0,
-                     names: tuple[str, str] = ("path1", "path2"), quiet: bool = False) -> list[dict]:
+                     names: tuple[str, str] = ("path1", "path2"), quiet: bool = False,
+                     tasks: tuple[str, str] | None = None) -> list[dict]:
     """Evaluate accuracy and loss on every split at `points` evenly spaced x; files as task_interpolation.py."""
     check_same_keys(theta1, theta2, names)
     model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
     batches = {name: eval_batches(enc, batch_size, pad_id) for name, enc in splits.items()}
+    info = PathInfo.from_paths(*names, start_task=tasks[0] if tasks else None, end_task=tasks[1] if tasks else None,
+                               majority={name: majority_fraction(enc.labels, "ACC") for name, enc in splits.items()})
     with Interpolator(model, theta1, theta2) as interpolator:
         return run_sweep(interpolation_points(points), interpolator.set,
                          lambda: {name: evaluate_classifier(model, b) for name, b in batches.items()},
-                         out_dir, prefix, "ACC", settings, quiet=quiet, desc="interpolation")
+                         out_dir, prefix, "ACC", settings, quiet=quiet, desc="interpolation", path_info=info)
 
 
 def print_endpoints(records: list[dict], out_dir: str | Path) -> None:

@@ -12,8 +12,12 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from module.files import atomic_write_csv, atomic_write_text
+
+if TYPE_CHECKING:
+    from utils.plotting import PathInfo
 
 RESULT_FIELDS = ["prefix", "metric", "x", "dev_performance", "dev_loss", "test_performance", "test_loss"]
 SIGN_CONVENTION = (
@@ -320,14 +324,31 @@ def _solution_text(records: list[dict], primary: str) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def _plot(records: list[dict], metric: str, path: Path, title: str) -> Path:
+def _plot(records: list[dict], metric: str, path: Path, prefix: str, info: PathInfo, line) -> Path:
     from utils.plotting import plot_sweep
 
     splits = [s for s in SPLITS if s in records[0]["splits"]]
     xs = {s: [rec["x"] for rec in records] for s in splits}
     perf = {s: _series(records, s, "performance") for s in splits}
     loss = {s: _series(records, s, "loss") for s in splits}
-    return plot_sweep(xs, perf, loss, metric, path, title=title)
+    return plot_sweep(xs, perf, loss, metric, path, prefix=prefix, info=info, line=line)
+
+
+def _inferred_path_info(out_dir: Path, extra_summary: dict | None) -> PathInfo:
+    """What the figure shows when the caller did not say: endpoint names from the folder's sweep.json (θ1 / θ2
+    without one), a curve when `extra_summary` has curve_type and bend_num (as curve_find.py's)."""
+    from utils.plotting import PathInfo
+
+    extra = extra_summary or {}
+    kind, bends = "line", None
+    if extra.get("curve_type") in ("bezier", "polychain"):
+        kind = extra["curve_type"]
+        bends = extra.get("bend_num") if isinstance(extra.get("bend_num"), int) and extra["bend_num"] >= 1 else None
+    try:
+        endpoints = json.loads((out_dir / "sweep.json").read_text())["endpoints"]
+        return PathInfo.from_paths(endpoints[0]["path"], endpoints[1]["path"], kind=kind, bends=bends)
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return PathInfo(kind=kind, bends=bends)
 
 
 # -------------------------------------------------------------------------------------------------- the writer
@@ -341,6 +362,7 @@ def write_sweep_files(
     itp_on_train: bool = False,
     plot: bool = True,
     extra_summary: dict | None = None,
+    path_info: PathInfo | None = None,
 ) -> dict[str, Path]:
     """Write every output file of a sweep into `out_dir`, each atomically; returns {file name: path}.
 
@@ -348,6 +370,10 @@ def write_sweep_files(
     `out_dir` untouched. Files: result.csv, data_analyze.txt, valid_data_analysis.json (dev, or train with
     itp_on_train: zero/one lists only), test_data_analysis.json (when test is present and not itp_on_train),
     solution_analysis.txt, summary.json (merged with `extra_summary`, whose keys must not clash) and interpolation.png.
+
+    `path_info` (utils.plotting.PathInfo) says what the figure shows: endpoint names, path kind, majority class;
+    without it they are inferred (`_inferred_path_info`). For a curve, the straight-line sweep between the same
+    endpoints is overlaid when `path_info.line_result` names it or `out_dir/line/result.csv` exists.
     """
     out_dir = Path(out_dir)
     records = _normalize(records)
@@ -371,11 +397,15 @@ def write_sweep_files(
     texts["solution_analysis.txt"] = _solution_text(records, primary)
     texts["summary.json"] = json.dumps(summary, indent=2) + "\n"
     rows = _result_rows(records, prefix, metric, primary)
+    if plot:  # read the straight line to overlay before writing anything (a bad --line_result raises here)
+        from utils.plotting import find_line_sweep
+
+        info = path_info or _inferred_path_info(out_dir, extra_summary)
+        line = find_line_sweep(out_dir, info.line_result, metric) if info.is_curve else None
 
     written = {"result.csv": atomic_write_csv(out_dir / "result.csv", RESULT_FIELDS, rows)}
     for name, text in texts.items():
         written[name] = atomic_write_text(out_dir / name, text)
     if plot:
-        title = f"{prefix} ({'train' if itp_on_train else 'dev/test'})"
-        written["interpolation.png"] = _plot(records, metric, out_dir / "interpolation.png", title)
+        written["interpolation.png"] = _plot(records, metric, out_dir / "interpolation.png", prefix, info, line)
     return written

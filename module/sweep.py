@@ -67,7 +67,8 @@ class PointStore:
 
 def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate: Callable[[], dict[str, dict]],
               out_dir: str | Path, prefix: str, metric: str, settings: dict, itp_on_train: bool = False,
-              extra_summary: dict | None = None, quiet: bool = False, desc: str = "sweep") -> list[dict]:
+              extra_summary: dict | None = None, quiet: bool = False, desc: str = "sweep",
+              path_info=None) -> list[dict]:
     """Evaluate every x not yet done, saving each point and rewriting the result files after it.
 
     `set_point(x)` moves the model to the point; `evaluate()` returns, per split, a dict with
@@ -90,7 +91,8 @@ def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate:
                                       extra_summary=extra_summary)
                 bar.update(1)
         records = store.records(xs)
-        write_sweep_files(out_dir, records, prefix, metric, itp_on_train, plot=True, extra_summary=extra_summary)
+        write_sweep_files(out_dir, records, prefix, metric, itp_on_train, plot=True, extra_summary=extra_summary,
+                          path_info=path_info)
     if (Path(out_dir) / "summary.json").is_file():
         summary = json.loads((Path(out_dir) / "summary.json").read_text())
         print(f"\n{summary_table({Path(out_dir).name: summary}, metric)}\n{BARRIER_NOTE}")

@@ -162,7 +162,23 @@ def t5_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace)
     return sweep_dir
 
 
-def report(sweeps: dict[str, Path], out: Path) -> str:
+def split_majority(args: argparse.Namespace) -> dict[str, float | None]:
+    """The majority-class share of the dev and test examples the sweeps evaluate."""
+    from utils.plotting import majority_fraction
+
+    if args.track == "encoder":
+        from RoBERTa_model.encoder import load_task_split
+
+        return {s: majority_fraction([e.answers for e in load_task_split(str(args.data), "snli", s,
+                                                                         args.eval_examples)], "ACC")
+                for s in ("dev", "test")}
+    from dataloader.tasks import load_split
+
+    return {s: majority_fraction([e.answers for e in load_split(args.data / args.t5_task, s, choose_1000=True)],
+                                 "ACC") for s in ("dev", "test")}
+
+
+def report(sweeps: dict[str, Path], out: Path, task: str = "snli", majority: dict | None = None) -> str:
     """The summary table, and the overlay figure of both pairs."""
     from utils.plotting import plot_overlay
 
@@ -174,7 +190,9 @@ def report(sweeps: dict[str, Path], out: Path) -> str:
         for split in records[0]["splits"]:
             curves[f"{LABELS[method]} ({split})"] = ([r["x"] for r in records],
                                                       [r["splits"][split]["performance"] for r in records])
-    plot_overlay(curves, "accuracy", out / "overlay.png", title="Linear paths between seeds 20 and 30")
+    plot_overlay(curves, "accuracy", out / "overlay.png", metric="ACC", majority=majority,
+                 title=f"{task} dev/test: straight lines, seed {SEEDS[0]} → seed {SEEDS[1]}",
+                 xlabel=f"x: 0 = seed {SEEDS[0]}, 1 = seed {SEEDS[1]}")
     return summary_table(summaries, "acc")
 
 
@@ -211,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     for method in ("finetune", "adapter"):
         runs = [run(out, method, seed, args) for seed in SEEDS]
         sweeps[method] = sweep(out, method, runs, args)
-    table = report(sweeps, out)
+    table = report(sweeps, out, "snli" if args.track == "encoder" else args.t5_task, split_majority(args))
     print("\n" + table + "\n")
     print(BARRIER_NOTE)
     for method, sweep_dir in sweeps.items():
