@@ -28,7 +28,7 @@ from module.curves import (
     save_curve,
 )
 from module.interpolation import IncompatibleCheckpoints, interpolation_points
-from tests.toy import tiny_t5_config, write_task
+from tests.toy import perturbed_t5_ends, tiny_t5_config, write_task
 from utils.errors import run_cli
 from utils.options import parse_args
 
@@ -289,16 +289,7 @@ def test_step_t_is_uniform_and_reproducible():
 @pytest.fixture(scope="module")
 def model_ends(tiny_t5_dir, tmp_path_factory):
     """Two full-model endpoints: the tiny T5 with two different small perturbations (no training needed)."""
-    out = tmp_path_factory.mktemp("curve-model-ends")
-    ends = []
-    for seed in (1, 2):
-        model = T5ForConditionalGeneration.from_pretrained(str(tiny_t5_dir))
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(0.05 * torch.randn_like(p))
-        ends.append(save_checkpoint(out / f"full{seed}.pt", model.state_dict(), kind="model"))
-    return ends
+    return perturbed_t5_ends(tiny_t5_dir, tmp_path_factory.mktemp("curve-model-ends"))
 
 
 def test_curve_find_full_model_resumes_an_interrupted_training(model_ends, tiny_t5_dir, small_task, tmp_path,

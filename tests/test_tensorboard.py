@@ -7,12 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from transformers import T5ForConditionalGeneration
 
 import curve_find
-from module.checkpoint import load_checkpoint, save_checkpoint
+from module.checkpoint import load_checkpoint
 from tests import toy
 
 COMMON = ["--tune_method", "adapter", "--adapter_size", "4", "--learning_rate", "1e-3", "--train_batch_size", "8",
@@ -90,16 +88,7 @@ def test_a_fresh_start_hides_a_killed_runs_events(tiny_t5_dir, task, tmp_path):
 @pytest.fixture(scope="module")
 def model_ends(tiny_t5_dir, tmp_path_factory):
     """Two full-model endpoints: the tiny T5 with two small perturbations (no training needed)."""
-    out = tmp_path_factory.mktemp("tb-curve-ends")
-    ends = []
-    for seed in (1, 2):
-        model = T5ForConditionalGeneration.from_pretrained(str(tiny_t5_dir))
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(0.05 * torch.randn_like(p))
-        ends.append(save_checkpoint(out / f"full{seed}.pt", model.state_dict(), kind="model"))
-    return ends
+    return toy.perturbed_t5_ends(tiny_t5_dir, tmp_path_factory.mktemp("tb-curve-ends"))
 
 
 class _TrainingDone(Exception):

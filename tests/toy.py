@@ -121,3 +121,20 @@ def t5_trainer(args, task_dir: Path, run_dir: Path, splits=("train", "dev")):
     model, _, tok = model_provider(args)
     data = {s: load_split(task_dir, s) for s in splits}
     return Trainer(args, model, tok, "toy-sentiment", "ACC", data, run_dir)
+
+
+def perturbed_t5_ends(model_dir: Path, out: Path, scale: float = 0.05, seeds=(1, 2)) -> list[Path]:
+    """Full-model endpoints without training: the T5 in `model_dir` plus small seeded noise, one file per seed."""
+    from transformers import T5ForConditionalGeneration
+
+    from module.checkpoint import save_checkpoint
+
+    ends = []
+    for seed in seeds:
+        model = T5ForConditionalGeneration.from_pretrained(str(model_dir))
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(scale * torch.randn_like(p))
+        ends.append(save_checkpoint(Path(out) / f"full{seed}.pt", model.state_dict(), kind="model"))
+    return ends
