@@ -13,15 +13,12 @@ interpolation.png, ...).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from module.checkpoint import load_checkpoint  # noqa: E402
-from module.loading import load_tokenizer  # noqa: E402
-from module.sweep import sweep_settings  # noqa: E402
-from RoBERTa_model.config import parse_config_args  # noqa: E402
-from RoBERTa_model.encoder import (  # noqa: E402
+from module.checkpoint import load_checkpoint
+from module.loading import load_tokenizer
+from module.sweep import sweep_settings
+from RoBERTa_model.config import parse_config_args
+from RoBERTa_model.encoder import (
     EncoderError,
     build_classifier,
     check_delta_type,
@@ -33,8 +30,8 @@ from RoBERTa_model.encoder import (  # noqa: E402
     task_data_files,
     task_labels,
 )
-from RoBERTa_model.sweeps import print_endpoints, sweep_classifier  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
+from RoBERTa_model.sweeps import print_endpoints, sweep_classifier
+from utils.errors import run_cli
 
 
 def tuned_tensors(path: str, delta_type: str, unfrozen_modules: list[str], labels: list[str]) -> dict:
@@ -77,5 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli() -> int:
+    """Console entry point (pyproject.toml): `main` with one-line errors."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli())

@@ -11,17 +11,14 @@ trained on the evaluated task (any pair of label counts). Run once per task to g
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from module.checkpoint import load_checkpoint  # noqa: E402
-from module.loading import load_tokenizer  # noqa: E402
-from module.sweep import sweep_settings  # noqa: E402
-from RoBERTa_model.config import parse_config_args  # noqa: E402
-from RoBERTa_model.encoder import (  # noqa: E402
+from module.checkpoint import load_checkpoint
+from module.loading import load_tokenizer
+from module.sweep import sweep_settings
+from RoBERTa_model.config import parse_config_args
+from RoBERTa_model.encoder import (
     EncoderError,
     build_classifier,
     checkpoint_info,
@@ -31,8 +28,8 @@ from RoBERTa_model.encoder import (  # noqa: E402
     task_data_files,
     task_labels,
 )
-from RoBERTa_model.sweeps import print_endpoints, sweep_classifier  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
+from RoBERTa_model.sweeps import print_endpoints, sweep_classifier
+from utils.errors import run_cli
 
 
 def head_keys(tensors: dict[str, torch.Tensor], num_labels: int) -> set[str]:
@@ -92,5 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli() -> int:
+    """Console entry point (pyproject.toml): `main` with one-line errors."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli())

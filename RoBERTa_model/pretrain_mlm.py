@@ -31,14 +31,12 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from utils.errors import run_cli  # noqa: E402
-from utils.options import OneLineParser, positive_int  # noqa: E402
-from utils.pretrain_t5 import (  # noqa: E402
+from utils.errors import run_cli
+from utils.options import OneLineParser, positive_int
+from utils.pretrain_t5 import (
     add_run_flags,
     read_lines,
     recent_loss,

@@ -14,11 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from module.files import atomic_write_json
+from utils.errors import run_cli
 
-from module.files import atomic_write_json  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SEEDS = (20, 30)
 UNFROZEN = ["deltas", "layer_norm", "final_layer_norm", "classifier"]

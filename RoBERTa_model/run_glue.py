@@ -15,17 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from module.adapter import adapter_state  # noqa: E402
-from module.files import atomic_write_json, folder_lock  # noqa: E402
-from module.loading import load_tokenizer  # noqa: E402
-from module.runs import claim_settings  # noqa: E402
-from RoBERTa_model.config import effective_config, parse_config_args  # noqa: E402
-from RoBERTa_model.delta_trainer import DeltaTrainer  # noqa: E402
-from RoBERTa_model.encoder import (  # noqa: E402
+from module.adapter import adapter_state
+from module.files import atomic_write_json, folder_lock
+from module.loading import load_tokenizer
+from module.runs import claim_settings
+from RoBERTa_model.config import effective_config, parse_config_args
+from RoBERTa_model.delta_trainer import DeltaTrainer
+from RoBERTa_model.encoder import (
     DELTA_KEY,
     TaskDataset,
     build_classifier,
@@ -39,7 +37,7 @@ from RoBERTa_model.encoder import (  # noqa: E402
     task_labels,
     unmatched_entries,
 )
-from RoBERTa_model.resume import (  # noqa: E402
+from RoBERTa_model.resume import (
     RUN_SETTINGS,
     has_training_results,
     latest_complete_checkpoint,
@@ -47,7 +45,7 @@ from RoBERTa_model.resume import (  # noqa: E402
     resumed_step,
     training_settings,
 )
-from utils.errors import run_cli  # noqa: E402
+from utils.errors import run_cli
 
 
 def accuracy(eval_prediction) -> dict[str, float]:
@@ -145,5 +143,10 @@ def evaluate_and_report(model, encoded: dict, splits: dict, training_args, token
     atomic_write_json(out / "all_results.json", results)
 
 
+def cli() -> int:
+    """Console entry point (pyproject.toml): `main` with one-line errors."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli())

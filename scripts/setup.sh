@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up the project: a virtual environment in .venv with everything in requirements.txt.
+# Set up the project: a virtual environment in .venv with requirements.txt (the CPU torch pin, then the project
+# itself, editable, with its dev extras).
 # Re-running is quick when nothing changed. PYTHON selects the interpreter (default: python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,9 +10,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "[setup] installing requirements (torch 2.13.0 CPU wheel, transformers 5, ...)"
+  echo "[setup] installing requirements (torch 2.13.0 CPU wheel, transformers 5, ...) and the project (editable)"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r requirements.txt
   echo "$want" > "$stamp"

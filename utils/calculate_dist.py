@@ -35,15 +35,13 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from module.adapter import is_adapter_tensor  # noqa: E402
-from module.aliases import common_aliases, without_aliases  # noqa: E402
-from module.checkpoint import load_checkpoint  # noqa: E402
-from module.files import atomic_write_json, atomic_write_text  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
+from module.adapter import is_adapter_tensor
+from module.aliases import common_aliases, without_aliases
+from module.checkpoint import load_checkpoint
+from module.files import atomic_write_json, atomic_write_text
+from utils.errors import run_cli
 
 CHUNK = 1 << 22  # scalars converted to float64 at a time (32 MiB per operand)
 TYPES = ("adapter", "model", "finetune")
@@ -245,5 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli() -> int:
+    """Console entry point (pyproject.toml): `main` with one-line errors."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli())

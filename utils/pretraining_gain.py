@@ -15,13 +15,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from module.files import atomic_write_json
+from utils.errors import run_cli
+from utils.options import OneLineParser, positive_int
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from module.files import atomic_write_json  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
-from utils.options import OneLineParser, positive_int  # noqa: E402
-
 
 def build_parser() -> argparse.ArgumentParser:
     """Flags: the model, the tasks, the fine-tuning recipe, the output folder."""

@@ -44,12 +44,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from module.files import atomic_write_json, atomic_write_text  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
+from module.files import atomic_write_json, atomic_write_text
+from utils.errors import run_cli
 
 FIELDS = ("from", "to", "newly_forgotten", "correctness", "confidence", "variability", "turn")
 MEANS = ("correctness", "confidence", "variability", "turn")
@@ -274,5 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli() -> int:
+    """Console entry point (pyproject.toml): `main` with one-line errors."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli())

@@ -16,15 +16,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from module.files import atomic_write_json
+from module.report import BARRIER_NOTE, summary_table
+from module.runs import SettingsMismatch
+from module.sweep import RESULTS_VERSION, SweepSettingsMismatch
+from utils.errors import run_cli
+from utils.options import positive_int
 
-from module.files import atomic_write_json  # noqa: E402
-from module.report import BARRIER_NOTE, summary_table  # noqa: E402
-from module.runs import SettingsMismatch  # noqa: E402
-from module.sweep import RESULTS_VERSION, SweepSettingsMismatch  # noqa: E402
-from utils.errors import run_cli  # noqa: E402
-from utils.options import positive_int  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SEEDS = (20, 30)
 # Sizes chosen for two CPU cores (see README): ~2 min per fine-tuning run, ~1.5 min per adapter run,
