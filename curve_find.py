@@ -33,6 +33,7 @@ from module.checkpoint import load_checkpoint
 from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, write_point
 from module.files import setup_logger
 from module.interpolation import IncompatibleCheckpoints, interpolation_points
+from module.plotting import PathInfo, majority_fraction, read_line_sweep
 from module.sweep import RESULTS_VERSION, run_sweep, sweep_settings
 from T5_model.evaluation import evaluate_batches, shift_right
 from T5_model.model import model_files
@@ -40,7 +41,6 @@ from T5_model.trainer import MetricsLog, build_optimizer, build_scheduler, micro
 from task_interpolation import SWEEP_SETTING_KEYS, load_endpoints, raw_scores, sweep_data_files, sweep_splits
 from utils.errors import run_cli
 from utils.options import build_parser, check_args
-from utils.plotting import PathInfo, majority_fraction, read_line_sweep
 
 # where the original validated its curves: adapters at the three points of its valid_random_itpl_points.csv
 # (T5_model/t5_trainer_PET_CF.py), full models at 0.25/0.5/0.75 (t5_trainer_PET_CF_finetune.py loads the same file

@@ -97,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from dataloader.batching import encode_split, eval_batches
     from module.interpolation import Interpolator
+    from module.plotting import PathInfo, majority_fraction
     from module.sweep import run_sweep, sweep_settings
     from T5_model.evaluation import evaluate_batches
     from T5_model.model import model_files, model_provider
-    from utils.plotting import PathInfo, majority_fraction
 
     out_dir = Path(args.output_dir)
     torch.manual_seed(args.seed)

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("checkpoints", "out", "text", "data"):  # the configs written hold absolute paths
         if isinstance(getattr(args, key, None), Path):
             setattr(args, key, getattr(args, key).resolve())
-    from utils.plotting import plot_overlay
+    from module.plotting import plot_overlay
 
     start = time.time()
     backbones = pretrain(args)

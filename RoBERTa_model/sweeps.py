@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from module.interpolation import Interpolator, check_same_keys, interpolation_points
+from module.plotting import PathInfo, majority_fraction
 from module.sweep import run_sweep
 from RoBERTa_model.encoder import EncodedTask, eval_batches, evaluate_classifier
-from utils.plotting import PathInfo, majority_fraction
 
 
 def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: dict[str, torch.Tensor],

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from module.files import atomic_write_csv, atomic_write_text
 
 if TYPE_CHECKING:
-    from utils.plotting import PathInfo
+    from module.plotting import PathInfo
 
 RESULT_FIELDS = ["prefix", "metric", "x", "dev_performance", "dev_loss", "test_performance", "test_loss"]
 SIGN_CONVENTION = (
@@ -325,7 +325,7 @@ def _solution_text(records: list[dict], primary: str) -> str:
 
 
 def _plot(records: list[dict], metric: str, path: Path, prefix: str, info: PathInfo, line) -> Path:
-    from utils.plotting import plot_sweep
+    from module.plotting import plot_sweep
 
     splits = [s for s in SPLITS if s in records[0]["splits"]]
     xs = {s: [rec["x"] for rec in records] for s in splits}
@@ -337,7 +337,7 @@ def _plot(records: list[dict], metric: str, path: Path, prefix: str, info: PathI
 def _inferred_path_info(out_dir: Path, extra_summary: dict | None) -> PathInfo:
     """What the figure shows when the caller did not say: endpoint names from the folder's sweep.json (θ1 / θ2
     without one), a curve when `extra_summary` has curve_type and bend_num (as curve_find.py's)."""
-    from utils.plotting import PathInfo
+    from module.plotting import PathInfo
 
     extra = extra_summary or {}
     kind, bends = "line", None
@@ -371,7 +371,7 @@ def write_sweep_files(
     itp_on_train: zero/one lists only), test_data_analysis.json (when test is present and not itp_on_train),
     solution_analysis.txt, summary.json (merged with `extra_summary`, whose keys must not clash) and interpolation.png.
 
-    `path_info` (utils.plotting.PathInfo) says what the figure shows: endpoint names, path kind, majority class;
+    `path_info` (module.plotting.PathInfo) says what the figure shows: endpoint names, path kind, majority class;
     without it they are inferred (`_inferred_path_info`). For a curve, the straight-line sweep between the same
     endpoints is overlaid when `path_info.line_result` names it or `out_dir/line/result.csv` exists.
     """
@@ -398,7 +398,7 @@ def write_sweep_files(
     texts["summary.json"] = json.dumps(summary, indent=2) + "\n"
     rows = _result_rows(records, prefix, metric, primary)
     if plot:  # read the straight line to overlay before writing anything (a bad --line_result raises here)
-        from utils.plotting import find_line_sweep
+        from module.plotting import find_line_sweep
 
         info = path_info or _inferred_path_info(out_dir, extra_summary)
         line = find_line_sweep(out_dir, info.line_result, metric) if info.is_curve else None

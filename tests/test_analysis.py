@@ -1,4 +1,4 @@
-"""Tests for module/analysis.py and utils/plotting.py: barriers, per-example lists, output files, atomic writes."""
+"""Tests for module/analysis.py and module/plotting.py: barriers, per-example lists, output files, atomic writes."""
 
 import csv
 import itertools
@@ -21,7 +21,7 @@ from module.analysis import (
     summarize,
     write_sweep_files,
 )
-from utils.plotting import plot_overlay, plot_sweep
+from module.plotting import plot_overlay, plot_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

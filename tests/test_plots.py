@@ -1,4 +1,4 @@
-"""Tests for the sweep figures of utils/plotting.py (issue 14, items 7-9), read through matplotlib's artists:
+"""Tests for the sweep figures of module/plotting.py (issue 14, items 7-9), read through matplotlib's artists:
 titles and x labels say what is compared, the dashed endpoint chord, the labelled worst point, the majority line,
 bounded and minimum-span y axes, and the straight line overlaid on a curve's figure."""
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from module import plotting
 from module.analysis import point_record, summarize, write_sweep_files
-from utils import plotting
-from utils.plotting import (
+from module.plotting import (
     PathInfo,
     endpoint_names,
     find_line_sweep,

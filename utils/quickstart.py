@@ -163,7 +163,7 @@ def t5_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace)
 
 def split_majority(args: argparse.Namespace) -> dict[str, float | None]:
     """The majority-class share of the dev and test examples the sweeps evaluate."""
-    from utils.plotting import majority_fraction
+    from module.plotting import majority_fraction
 
     if args.track == "encoder":
         from RoBERTa_model.encoder import load_task_split
@@ -179,7 +179,7 @@ def split_majority(args: argparse.Namespace) -> dict[str, float | None]:
 
 def report(sweeps: dict[str, Path], out: Path, task: str = "snli", majority: dict | None = None) -> str:
     """The summary table, and the overlay figure of both pairs."""
-    from utils.plotting import plot_overlay
+    from module.plotting import plot_overlay
 
     summaries = {LABELS[m]: json.loads((d / "summary.json").read_text()) for m, d in sweeps.items()}
     curves = {}
