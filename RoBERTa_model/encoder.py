@@ -291,6 +291,12 @@ def task_data_files(data_dir: str, task_name: str, splits: list[str]) -> list[Pa
     return [split_path(folder, split) for split in splits]
 
 
+def model_folders(model_args) -> list[str]:
+    """The backbone and tokenizer folders a sweep builds its model from (their contents go into its settings)."""
+    tokenizer = model_args.tokenizer_name or model_args.model_name_or_path
+    return [model_args.model_name_or_path] + ([tokenizer] if tokenizer != model_args.model_name_or_path else [])
+
+
 def encoder_sweep_inputs(model_args, data_args, delta_args) -> dict:
     """The config values besides the endpoints and data files that change an encoder sweep's points."""
     return {"tokenizer": model_args.tokenizer_name or model_args.model_name_or_path, "data_dir": data_args.data_dir,

@@ -27,6 +27,7 @@ from RoBERTa_model.encoder import (
     encoder_sweep_inputs,
     is_unfrozen,
     load_task_split,
+    model_folders,
     task_data_files,
     task_labels,
 )
@@ -65,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                 "backbone": model_args.model_name_or_path, "splits": sorted(encoded),
                 "max_eval_samples": data_args.max_eval_samples, "max_test_samples": data_args.max_test_samples,
                 **encoder_sweep_inputs(model_args, data_args, delta_args)}
-    settings = sweep_settings(settings, (itp.path1, itp.path2), task_data_files(data_args.data_dir, data_args.task_name,
-                                                                                ["train", *encoded]))
+    data_files = task_data_files(data_args.data_dir, data_args.task_name, ["train", *encoded])
+    settings = sweep_settings(settings, (itp.path1, itp.path2, *model_folders(model_args)), data_files)
     records = sweep_classifier(model, theta1, theta2, encoded, training_args.output_dir, data_args.task_name, settings,
                                itp.itpl_points, training_args.per_device_eval_batch_size, tokenizer.pad_token_id,
                                (itp.path1, itp.path2), quiet=training_args.disable_tqdm)

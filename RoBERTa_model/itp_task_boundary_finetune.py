@@ -25,6 +25,7 @@ from RoBERTa_model.encoder import (
     encode_task,
     encoder_sweep_inputs,
     load_task_split,
+    model_folders,
     task_data_files,
     task_labels,
 )
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 "head_from": paths[own], "splits": sorted(encoded), "max_eval_samples": data_args.max_eval_samples,
                 "max_test_samples": data_args.max_test_samples,
                 **encoder_sweep_inputs(model_args, data_args, delta_args)}
-    settings = sweep_settings(settings, paths, task_data_files(data_args.data_dir, task, ["train", *encoded]))
+    data_files = task_data_files(data_args.data_dir, task, ["train", *encoded])
+    settings = sweep_settings(settings, (*paths, *model_folders(model_args)), data_files)
     records = sweep_classifier(model, theta1, theta2, encoded, training_args.output_dir, task, settings,
                                itp.itpl_points, training_args.per_device_eval_batch_size, tokenizer.pad_token_id,
                                paths, quiet=training_args.disable_tqdm,

@@ -347,3 +347,27 @@ def test_run_glue_full_disk_while_saving_leaves_no_half_checkpoint(encoder_setup
     assert len(err) == 1 and "No space left on device" in err[0] and "checkpoint-20" in err[0], err
     assert "latest complete checkpoint is" in err[0] and "checkpoint-10" in err[0]
     assert [p.name for p in out.iterdir() if p.name.startswith("checkpoint-")] == ["checkpoint-10"]
+
+
+def test_an_adapter_sweep_is_not_reused_once_its_backbone_changed(encoder_setup, trained, tmp_path, capsys):
+    """The endpoints hold only adapters and head: the backbone's weights shape every point, so they are hashed."""
+    import shutil
+
+    from transformers import AutoModel
+
+    root, data, backbone = encoder_setup
+    copy = tmp_path / "backbone"
+    shutil.copytree(backbone, copy)
+    cfg = _config(tmp_path, "itp-bb", model_name_or_path=str(copy), task_name="toy-sentiment", data_dir=str(data),
+                  delta_type="adapter", bottleneck_dim=4, per_device_eval_batch_size=32, seed=20, itpl_points=2,
+                  output_dir=str(tmp_path / "out"), disable_tqdm=True,
+                  path1=str(trained[("toy-sentiment", "adapter", 20)] / "checkpoint-20"),
+                  path2=str(trained[("toy-sentiment", "adapter", 30)] / "checkpoint-20"))
+    assert itp_pretrain_adapter.main([str(cfg)]) == 0
+    model = AutoModel.from_pretrained(str(copy))
+    with torch.no_grad():
+        next(model.parameters()).add_(0.1)  # the backbone re-trained in place
+    model.save_pretrained(str(copy))
+    capsys.readouterr()
+    assert run_cli(lambda: itp_pretrain_adapter.main([str(cfg)])) == 2
+    assert "other settings (endpoints differ)" in capsys.readouterr().err
