@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,19 +48,25 @@ def split_path(task_dir: str | Path, split: str, override: str | None = None) ->
     return Path(task_dir) / f"{task_name(task_dir)}_{split}.tsv"
 
 
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line without its newline) of a UTF-8 text file; DataFormatError naming the file and line
+    of the first byte that is not UTF-8."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise DataFormatError(f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x} at "
+                                      f"column {exc.start + 1}); save the file as UTF-8") from None
+
+
 def read_tsv(path: str | Path) -> list[Example]:
     """Read `input<TAB>answer1[<TAB>answer2 ...]` lines; any malformed line stops with file and line number."""
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path}: file not found (expected a task file <task>_<split>.tsv)")
     examples = []
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                raise DataFormatError(f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x} at "
-                                      f"column {exc.start + 1}); save the file as UTF-8") from None
+    for number, line in text_lines(path):
             if not line.strip():
                 continue
             fields = line.split("\t")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dataloader.tasks import text_lines
 from module.files import atomic_write_json
 from utils.errors import run_cli
 from utils.options import OneLineParser, positive_int
@@ -114,17 +115,12 @@ def read_lines(path: str | Path, limit: int | None = None) -> list[str]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: text file not found (prepare it with: python utils/prepare_data.py --text)")
     lines = []
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as "
-                                 "UTF-8") from None
-            if line:
-                lines.append(line)
-                if limit and len(lines) >= limit:
-                    break
+    for _, line in text_lines(path):
+        line = line.strip()
+        if line:
+            lines.append(line)
+            if limit and len(lines) >= limit:
+                break
     if not lines:
         raise ValueError(f"{path}: no text")
     return lines
