@@ -154,8 +154,8 @@ def config_parser(with_interpolation: bool = False, prog: str | None = None):
                                        "folder); a --KEY VALUE after it overrides the file's value.")
 
 
-def parse_config_args(argv: list[str], with_interpolation: bool = False, prog: str | None = None):
-    """`CONFIG.json [--KEY VALUE ...]` (or --help) into (model, data, delta, training[, interpolation])."""
+def parse_config_args(argv: list[str], with_interpolation: bool = False, prog: str | None = None) -> EncoderConfig:
+    """`CONFIG.json [--KEY VALUE ...]` (or --help) into the job's config."""
     parser = config_parser(with_interpolation, prog)
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
@@ -165,20 +165,39 @@ def parse_config_args(argv: list[str], with_interpolation: bool = False, prog: s
     return load_config(argv[0], with_interpolation, overrides=argv[1:], parser=parser)
 
 
+@dataclass
+class EncoderConfig:
+    """One encoder-track job's arguments, grouped as the scripts read them, and the keys it was given."""
+
+    model: ModelArguments
+    data: DataArguments
+    delta: DeltaArguments
+    training: object  # transformers.TrainingArguments
+    interpolation: InterpolationArguments | None
+    given: dict  # the keys the config and the command line set, with JSON values (a run's recorded settings)
+    source: str  # where the values came from (a config file), for messages
+
+
 def load_config(path: str | Path, with_interpolation: bool = False, overrides: list[str] | tuple = (),
-                parser=None):
-    """Read a JSON config (and `--KEY VALUE` overrides) into (model, data, delta, training[, interpolation])
-    arguments; unknown keys and wrong types are one-line errors."""
+                parser=None) -> EncoderConfig:
+    """Read a JSON config (and `--KEY VALUE` overrides); unknown keys and wrong types are one-line errors."""
     path = Path(path)
     raw = resolve_paths(read_config_json(path), path.resolve().parent)
+    return config_from_values(raw, with_interpolation, overrides, parser, source=str(path))
+
+
+def config_from_values(raw: dict, with_interpolation: bool = False, overrides: list[str] | tuple = (),
+                       parser=None, source: str = "config") -> EncoderConfig:
+    """Check a config's keys and values (paths as given) and parse them, with `--KEY VALUE` overrides, into the
+    track's argument groups: what a config file holds, built in memory (as the experiments do)."""
     classes = _parser_classes(with_interpolation)
     known = {f.name for cls in classes for f in dataclasses.fields(cls)}
     unknown = sorted(k for k in raw if k not in known)
     if unknown:
         hint = " (path1/path2 belong to itp_*.py configs)" if unknown[0] in ("path1", "path2") else ""
-        raise ConfigError(f"{path}: unknown key {unknown[0]!r}{hint}")
+        raise ConfigError(f"{source}: unknown key {unknown[0]!r}{hint}")
     for key, expected in type_errors(raw, classes):
-        raise ConfigError(f"{path}: key {key!r} must be {expected}, got {raw[key]!r}")
+        raise ConfigError(f"{source}: key {key!r} must be {expected}, got {raw[key]!r}")
     defaults = {"output_dir": "runs/encoder", "report_to": "none",
                 "disable_tqdm": False,  # not transformers' verbosity-dependent default: always a bar
                 "dataloader_pin_memory": _has_cuda()}  # no pin_memory warning on CPU
@@ -187,40 +206,32 @@ def load_config(path: str | Path, with_interpolation: bool = False, overrides: l
     try:
         parts = list(parser.parse_args_into_dataclasses(args=list(overrides)))
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: {str(exc).strip().splitlines()[0]}") from None
-    given = {**raw, **{k: getattr(part, k) for part in parts for k in _override_keys(overrides)
-                       if hasattr(part, k)}}
+        raise ConfigError(f"{source}: {str(exc).strip().splitlines()[0]}") from None
+    overridden = {k: json.loads(json.dumps(getattr(part, k), default=str)) for part in parts
+                  for k in _override_keys(overrides) if hasattr(part, k)}
+    given = {**raw, **overridden}
     for key in POSITIVE_KEYS:
         if isinstance(given.get(key), int) and given[key] < 1:
-            raise ConfigError(f"{path}: key {key!r} must be at least 1, got {given[key]!r}")
-    _check_delta(path, parts[2])
+            raise ConfigError(f"{source}: key {key!r} must be at least 1, got {given[key]!r}")
+    _check_delta(Path(source), parts[2])
+    itp = None
     if with_interpolation:
         itp = parts[3]
         for key in ("path1", "path2"):
             if not getattr(itp, key):
-                raise ConfigError(f"{path}: missing key {key!r} (the checkpoint folder of each endpoint)")
+                raise ConfigError(f"{source}: missing key {key!r} (the checkpoint folder of each endpoint)")
         for key in ("path1", "path2"):
             setattr(itp, key, str(endpoint_folder(getattr(itp, key), key)))
         from module.interpolation import MAX_ITPL_POINTS
 
         if not 2 <= itp.itpl_points <= MAX_ITPL_POINTS:
-            raise ConfigError(f"{path}: itpl_points must be 2 to {MAX_ITPL_POINTS} (x is rounded to 3 decimals), "
+            raise ConfigError(f"{source}: itpl_points must be 2 to {MAX_ITPL_POINTS} (x is rounded to 3 decimals), "
                               f"got {itp.itpl_points}")
-    return tuple(parts[:3]) + (parts[-1],) + ((parts[3],) if with_interpolation else ())
+    return EncoderConfig(*parts[:3], parts[-1], itp, given, source)
 
 
 def _override_keys(overrides: list[str] | tuple) -> list[str]:
     return [a[2:].split("=", 1)[0] for a in overrides if a.startswith("--")]
-
-
-def effective_config(argv: list[str], parts: tuple) -> dict:
-    """The keys a run was given (the file's, paths resolved, then the command line's) with their values."""
-    path = Path(argv[0])
-    values = resolve_paths(read_config_json(path), path.resolve().parent)
-    for key in _override_keys(argv[1:]):
-        value = next(getattr(part, key) for part in parts if hasattr(part, key))
-        values[key] = json.loads(json.dumps(value, default=str))
-    return values
 
 
 def endpoint_folder(path: str, key: str) -> Path:

@@ -38,7 +38,7 @@ def read_model_config(path: Path) -> dict:
     return config
 
 
-def _check_t5_folder(folder: str, what: str) -> dict:
+def check_t5_folder(folder: str, what: str) -> dict:
     path = Path(folder)
     config_file = path / "config.json"
     if not path.is_dir():
@@ -61,7 +61,7 @@ def load_tokenizer(folder: str):
     """Load a tokenizer with `from_pretrained(folder)`, offline."""
     from module.loading import load_tokenizer as load_local
 
-    _check_t5_folder(folder, "--tokenizer_path")
+    check_t5_folder(folder, "--tokenizer_path")
     return load_local(folder, "--tokenizer_path")
 
 
@@ -70,7 +70,7 @@ def load_t5(folder: str) -> nn.Module:
     from transformers import T5ForConditionalGeneration
     from transformers.utils import logging as hf_logging
 
-    _check_t5_folder(folder, "--model")
+    check_t5_folder(folder, "--model")
     hf_logging.disable_progress_bar()
     try:
         return T5ForConditionalGeneration.from_pretrained(folder, local_files_only=True, dtype=torch.float32)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import logging
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from dataloader.batching import (
     IGNORE_INDEX,
@@ -31,6 +29,7 @@ from dataloader.tasks import Example, label_set
 from module.aliases import check_tied_agree
 from module.checkpoint import load_checkpoint, save_checkpoint
 from module.files import remove_stale_temporaries
+from module.update_loop import LoopHooks, LoopLimits, LoopState, apply_update, epoch_order, run_updates
 from T5_model.evaluation import (
     EvalOutput,
     evaluate_batches,
@@ -185,16 +184,22 @@ def micro_batch_size(update_batch: int, accumulation_steps: int, largest: int) -
 
 
 def build_scheduler(optimizer, style: str, warmup: int, total: int):
-    """`constant`, `constant_with_warmup` or `linear` (warm-up then decay to 0 at `total`)."""
-    def factor(step: int) -> float:
-        if style == "constant":
-            return 1.0
-        if step < warmup:
-            return (step + 1) / max(warmup, 1)
-        if style == "linear":
-            return max(0.0, (total - step) / max(total - warmup, 1))
-        return 1.0
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    """transformers' `constant`, `constant_with_warmup` or `linear` schedule (the original: always `constant`)."""
+    from transformers import get_scheduler
+
+    return get_scheduler(style, optimizer, num_warmup_steps=warmup, num_training_steps=total)
+
+
+def warmup_updates(args) -> int:
+    """Warm-up updates: --warmup_steps, or --warmup_rate of --train_iters when it is 0 (the original's rule)."""
+    return args.warmup_steps if args.warmup_steps > 0 else int(args.warmup_rate * args.train_iters)
+
+
+def loop_limits(args) -> LoopLimits:
+    """The update loop's limits from the T5 track's flags."""
+    return LoopLimits(train_iters=args.train_iters, train_epochs=args.train_epochs, log_interval=args.log_interval,
+                      valid_interval=args.valid_interval, output_interval=args.output_interval,
+                      early_stop=args.early_stop)
 
 
 def batch_rows(batch: Batch, start: int, stop: int) -> Batch:
@@ -240,10 +245,18 @@ class SplitData:
         return self.encoded.answers
 
 
-class Trainer:
+def prepare_split(examples: list[Example], tokenizer, task: str, options) -> SplitData:
+    """A split encoded once with the options' pre-processing, and its evaluation batches."""
+    enc = encode_split(examples, tokenizer, task, lowercase=options.do_lowercase,
+                       append_another_bos=options.append_another_bos, max_input_length=options.max_input_length,
+                       max_output_length=options.max_output_length)
+    return SplitData(list(examples), enc, eval_batches(enc, options.predict_batch_size, tokenizer.pad_token_id))
+
+
+class Trainer(LoopHooks):
     """Tunes one model on one task; writes checkpoints, a log file and `metrics.csv` into `run_dir`."""
 
-    def __init__(self, args: argparse.Namespace, model, tokenizer, task: str, metric: str,
+    def __init__(self, args, model, tokenizer, task: str, metric: str,
                  splits: dict[str, list[Example]], run_dir: Path, logger: logging.Logger | None = None):
         from accelerate import Accelerator
 
@@ -255,19 +268,12 @@ class Trainer:
         self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
         self.model = model.to(self.accelerator.device)
         self.pad_id = tokenizer.pad_token_id
-        self.data = {name: self._prepare(examples) for name, examples in splits.items()}
+        self.data = {name: prepare_split(examples, tokenizer, task, args) for name, examples in splits.items()}
         self.group_size = args.train_batch_size  # one update's batch, however it is cut into micro-batches
         self.micro_size = micro_batch_size(self.group_size, args.gradient_accumulation_steps, args.micro_batch_size)
         self.start_time = time.time()
         self.metrics_log = MetricsLog(self.run_dir / "metrics.csv", metric, self.logger)
         self.warnings: dict[str, str] = {}  # split -> the last label-word warning (see label_word_warning)
-
-    def _prepare(self, examples: list[Example]) -> SplitData:
-        a = self.args
-        enc = encode_split(examples, self.tokenizer, self.task, lowercase=a.do_lowercase,
-                           append_another_bos=a.append_another_bos, max_input_length=a.max_input_length,
-                           max_output_length=a.max_output_length)
-        return SplitData(list(examples), enc, eval_batches(enc, a.predict_batch_size, self.pad_id))
 
     # ------------------------------------------------------------------ evaluation
     def evaluate_split(self, name: str) -> tuple[float, EvalOutput]:
@@ -344,111 +350,107 @@ class Trainer:
         groups = parameter_groups(self.model, a.tune_method, a.weight_decay)
         if not groups:
             raise ValueError("no trainable parameters (check --tune_method and --apply_adapter)")
-        optimizer = build_optimizer(groups, a.learning_rate)
-        warmup = a.warmup_steps if a.warmup_steps > 0 else int(a.warmup_rate * a.train_iters)
-        scheduler = build_scheduler(optimizer, a.lr_decay_style, warmup, a.train_iters)
-        self.model, optimizer = acc.prepare(self.model, optimizer)
-
-        state = {"num_updates": 0, "epoch": 0, "position": 0, "best": -math.inf, "best_step": 0, "bad_valids": 0}
-        pending_rng = None  # generator states to restore once the resumed epoch has been seeded
-        resume = self._latest_checkpoint()
-        if resume is not None:
-            meta = self.load_tensors(resume)
-            if meta.get("_optimizer"):
-                optimizer.load_state_dict(meta["_optimizer"])
-            if meta.get("_scheduler"):
-                scheduler.load_state_dict(meta["_scheduler"])
-            state.update(num_updates=meta["num_updates"], epoch=meta.get("epoch", 0),
-                         position=meta.get("position_in_epoch", 0), best=meta.get("best_metric", -math.inf),
-                         best_step=meta.get("best_step", 0), bad_valids=meta.get("bad_valids", 0))
-            self.logger.info(f"resuming from {resume} at step {state['num_updates']}")
-            pending_rng = meta.get("_rng")
-            if pending_rng is not None and len(pending_rng) != acc.num_processes:
-                self.logger.warning(f"{resume} was saved by {len(pending_rng)} processes, this run has "
-                                    f"{acc.num_processes}: dropout draws will differ from an uninterrupted run")
-                pending_rng = None
+        self.optimizer = build_optimizer(groups, a.learning_rate)
+        self.scheduler = build_scheduler(self.optimizer, a.lr_decay_style, warmup_updates(a), a.train_iters)
+        self.model, self.optimizer = acc.prepare(self.model, self.optimizer)
+        state = self._resume()
         if acc.is_main_process:  # rows and events after the start step: a killed run's, now trained again
-            self.metrics_log.resume_at(state["num_updates"])
-
-        cartography: dict = {}
-        cartography_path = self.run_dir.parent / "cartography.json"
-        train = self.data["train"].encoded
-        rank, world = acc.process_index, acc.num_processes
-        bar = tqdm(total=a.train_iters if a.train_iters < 10_000_000 else None, initial=state["num_updates"],
-                   desc=f"train {self.run_dir.name}", disable=a.quiet or not acc.is_main_process, unit="upd")
-        window: list[float] = []
-        last_train_mean = None  # the most recently logged train-loss mean (the original's train_loss_mean)
-        stop = state["num_updates"] >= a.train_iters
+            self.metrics_log.resume_at(state.num_updates)
+        self.cartography: dict = {}
+        self.last_performance = None
         self.model.train()
-        epoch = state["epoch"]
-        while not stop and epoch < a.train_epochs:
-            rng = random.Random(f"{a.seed}-{epoch}")
-            torch.manual_seed(a.seed * 100_003 + epoch)
-            if pending_rng is not None:  # where the checkpoint left off in this epoch
-                set_rng_state(pending_rng[rank])
-                pending_rng = None
-            for position, group in enumerate(train_batches(train, self.group_size, self.pad_id, rng)):
-                if epoch == state["epoch"] and position < state["position"]:
-                    continue  # already trained before the resume point
-                window.append(self._update(group, optimizer, scheduler, rank, world))
-                state["num_updates"] += 1
-                step = state["num_updates"]
-                bar.update(1)
-                lr = scheduler.get_last_lr()[0]
-                if step % a.log_interval == 0:
-                    last_train_mean = sum(window) / len(window)
-                    self._record(step, epoch, "train", last_train_mean, None, lr)
-                    window = []
-                if not a.cartography and step % a.valid_interval == 0 and "dev" in self.data:
-                    perf, out = self.evaluate_split("dev")
-                    self._record(step, epoch, "valid", out.loss, perf, lr)
-                    bar.set_postfix({self.metric: f"{perf:.3f}"})
-                    train_mean = last_train_mean if last_train_mean is not None else sum(window) / max(len(window), 1)
-                    if train_mean < COLLAPSED_TRAIN_LOSS:
-                        self.logger.info(f"train loss {train_mean:.3g} < {COLLAPSED_TRAIN_LOSS}: this validation "
-                                         "counts as no improvement (as the original)")
-                    if perf >= state["best"] and train_mean >= COLLAPSED_TRAIN_LOSS:
-                        state.update(best=perf, best_step=step, bad_valids=0)
-                        self.save("checkpoint-best.pt", step, epoch, position + 1,
-                                  {"dev_performance": perf, "dev_loss": out.loss})
-                    else:
-                        state["bad_valids"] += 1
-                    if a.early_stop > 0 and state["bad_valids"] >= a.early_stop:
-                        self.logger.info(f"early stop: {state['bad_valids']} validations without improvement")
-                        stop = True
-                if not a.cartography and step % a.output_interval == 0:
-                    self.save(f"checkpoint@{step}.pt", step, epoch, position + 1,
-                              {"best_metric": state["best"], "best_step": state["best_step"],
-                               "bad_valids": state["bad_valids"]}, optimizer, scheduler)
-                if stop or step >= a.train_iters:
-                    stop = True
-                    break
-            else:
-                state["position"] = 0
-            if a.cartography:
-                self.cartography_epoch(cartography, cartography_path)
-            if not stop:
-                epoch += 1
-                state["epoch"] = epoch
-        bar.close()
-        if window:
-            self._record(state["num_updates"], epoch, "train", sum(window) / len(window), None,
-                         scheduler.get_last_lr()[0])
-        self.save("checkpoint-last.pt", state["num_updates"], epoch, 0,
-                  {"best_metric": state["best"], "best_step": state["best_step"]}, optimizer, scheduler)
+        state = run_updates(loop_limits(a), state, self, f"train {self.run_dir.name}",
+                            quiet=a.quiet or not acc.is_main_process, logger=self.logger)
+        self.save("checkpoint-last.pt", state.num_updates, state.epoch, 0,
+                  {"best_metric": state.best, "best_step": state.best_step}, self.optimizer, self.scheduler)
         self.metrics_log.close()
-        return {"num_updates": state["num_updates"], "best_dev": state["best"], "best_step": state["best_step"]}
+        return {"num_updates": state.num_updates, "best_dev": state.best, "best_step": state.best_step}
 
-    def _update(self, group: Batch, optimizer, scheduler, rank: int, world: int) -> float:
+    def _resume(self) -> LoopState:
+        """The state of the latest `checkpoint@N.pt`, its tensors, optimiser and scheduler loaded (a fresh state
+        when there is none); its generator states are restored once the resumed epoch has been seeded."""
+        state, self.pending_rng = LoopState(), None
+        resume = self._latest_checkpoint()
+        if resume is None:
+            return state
+        meta = self.load_tensors(resume)
+        if meta.get("_optimizer"):
+            self.optimizer.load_state_dict(meta["_optimizer"])
+        if meta.get("_scheduler"):
+            self.scheduler.load_state_dict(meta["_scheduler"])
+        state = LoopState(num_updates=meta["num_updates"], epoch=meta.get("epoch", 0),
+                          position=meta.get("position_in_epoch", 0), best=meta.get("best_metric", -math.inf),
+                          best_step=meta.get("best_step", 0), bad_valids=meta.get("bad_valids", 0))
+        self.logger.info(f"resuming from {resume} at step {state.num_updates}")
+        self.pending_rng = meta.get("_rng")
+        processes = self.accelerator.num_processes
+        if self.pending_rng is not None and len(self.pending_rng) != processes:
+            self.logger.warning(f"{resume} was saved by {len(self.pending_rng)} processes, this run has "
+                                f"{processes}: dropout draws will differ from an uninterrupted run")
+            self.pending_rng = None
+        return state
+
+    # ------------------------------------------------------------------ the update loop's hooks
+    def epoch_batches(self, epoch: int):
+        """This epoch's update batches (seeded by --seed and the epoch; a resumed epoch continues the generators)."""
+        order = epoch_order(self.args.seed, epoch)
+        if self.pending_rng is not None:  # where the checkpoint left off in this epoch
+            set_rng_state(self.pending_rng[self.accelerator.process_index])
+            self.pending_rng = None
+        return train_batches(self.data["train"].encoded, self.group_size, self.pad_id, order)
+
+    def update(self, batch: Batch, step: int) -> float:
         """One optimiser update over a group of examples; returns its mean token loss."""
-        loss = self.backward_group(group, rank, world)
+        acc = self.accelerator
+        loss = self.backward_group(batch, acc.process_index, acc.num_processes)
+        clip = None
         if self.args.max_grad_norm > 0:
-            self.accelerator.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad],
-                                             self.args.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+            def clip():
+                return acc.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad],
+                                           self.args.max_grad_norm)
+        apply_update(self.optimizer, self.scheduler, clip)
         return loss
+
+    def lr(self) -> float:
+        return self.scheduler.get_last_lr()[0]
+
+    def record(self, step: int, epoch: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
+        self._record(step, epoch, kind, loss, performance, lr)
+
+    def wants_validation(self, step: int, last: bool) -> bool:
+        return not self.args.cartography and step % self.args.valid_interval == 0 and "dev" in self.data
+
+    def validate(self, step: int, epoch: int, lr: float) -> float:
+        performance, out = self.evaluate_split("dev")
+        self._record(step, epoch, "valid", out.loss, performance, lr)
+        self.last_performance, self.last_dev_loss = performance, out.loss
+        return performance
+
+    def may_improve(self, train_mean: float) -> bool:
+        if train_mean < COLLAPSED_TRAIN_LOSS:
+            self.logger.info(f"train loss {train_mean:.3g} < {COLLAPSED_TRAIN_LOSS}: this validation counts as no "
+                             "improvement (as the original)")
+            return False
+        return True
+
+    def save_best(self, state: LoopState, performance: float) -> None:
+        self.save("checkpoint-best.pt", state.num_updates, state.epoch, state.position,
+                  {"dev_performance": performance, "dev_loss": self.last_dev_loss})
+
+    def wants_checkpoint(self, step: int, ending: bool) -> bool:
+        return not self.args.cartography and step % self.args.output_interval == 0
+
+    def save_resumable(self, state: LoopState) -> None:
+        self.save(f"checkpoint@{state.num_updates}.pt", state.num_updates, state.epoch, state.position,
+                  {"best_metric": state.best, "best_step": state.best_step, "bad_valids": state.bad_valids},
+                  self.optimizer, self.scheduler)
+
+    def end_of_epoch(self, epoch: int) -> None:
+        if self.args.cartography:
+            self.cartography_epoch(self.cartography, self.run_dir.parent / "cartography.json")
+
+    def postfix(self) -> dict | None:
+        return None if self.last_performance is None else {self.metric: f"{self.last_performance:.3f}"}
 
     def backward_group(self, group: Batch, rank: int = 0, world: int = 1) -> float:
         """Accumulate the gradient of a group's mean token loss over its micro-batches (one normalisation)."""

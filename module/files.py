@@ -174,3 +174,41 @@ class TqdmHandler(logging.Handler):
             tqdm.write(self.format(record), file=sys.stderr)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
+
+
+@contextmanager
+def atomic_folder(final: str | Path) -> Iterator[Path]:
+    """Yield an empty ``.<name>.tmp-<pid>`` sibling of `final`; when the block ends without error it replaces
+    `final` (the old folder is removed only after the new one is in place); on any error or Ctrl-C the temporary
+    folder is removed and `final` is left as it was. Temporary siblings of dead processes are removed first."""
+    import shutil
+
+    final = Path(final)
+    parent = final.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    if final.exists() and not final.is_dir():
+        raise ValueError(f"{final}: exists and is not a folder")
+    for stale in parent.glob(f".{final.name}.tmp-*"):
+        suffix = stale.name.rsplit("-", 1)[-1]
+        if suffix.isdigit() and int(suffix) != os.getpid() and not _alive(int(suffix)):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = parent / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        old = None
+        if final.exists():
+            old = parent / f".{final.name}.old-{os.getpid()}"
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(final, old)
+        try:
+            os.rename(tmp, final)
+        except BaseException:
+            if old is not None and not final.exists():
+                os.rename(old, final)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

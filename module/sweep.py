@@ -13,7 +13,8 @@ from module.files import atomic_write_json, folder_lock, remove_stale_temporarie
 from module.report import BARRIER_NOTE, summary_table
 from module.runs import RESULTS_VERSION, SettingsMismatch, claim_settings, fingerprint
 
-__all__ = ["RESULTS_VERSION", "PointStore", "SweepSettingsMismatch", "fingerprint", "run_sweep", "sweep_settings"]
+__all__ = ["RESULTS_VERSION", "PointStore", "SweepSettingsMismatch", "fingerprint", "read_records", "run_sweep",
+           "sweep_settings"]
 
 SETTINGS_FILE = "sweep.json"
 
@@ -58,11 +59,17 @@ class PointStore:
 
     def records(self, xs: Sequence[float] | None = None) -> list[dict]:
         """Finished records, sorted by x (only those in `xs` when given)."""
-        found = [json.loads(p.read_text()) for p in self.folder.glob("x_*.json")]
-        if xs is not None:
-            wanted = {round(x, 3) for x in xs}
-            found = [r for r in found if round(r["x"], 3) in wanted]
-        return sorted(found, key=lambda r: r["x"])
+        return read_records(self.out_dir, xs)
+
+
+def read_records(out_dir: str | Path, xs: Sequence[float] | None = None) -> list[dict]:
+    """The finished point records of the sweep in `out_dir` (its `points/`), sorted by x; only those in `xs` when
+    given. The one reader of the point store, for sweeps and for whoever reads their results."""
+    found = [json.loads(p.read_text()) for p in (Path(out_dir) / "points").glob("x_*.json")]
+    if xs is not None:
+        wanted = {round(x, 3) for x in xs}
+        found = [r for r in found if round(r["x"], 3) in wanted]
+    return sorted(found, key=lambda r: r["x"])
 
 
 def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate: Callable[[], dict[str, dict]],

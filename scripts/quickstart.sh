@@ -21,4 +21,4 @@ else
   $PY utils/prepare_data.py --tasks snli
   $PY utils/prepare_models.py
 fi
-exec $PY utils/quickstart.py "$@"
+exec $PY experiments/quickstart.py "$@"

@@ -153,11 +153,13 @@ def test_paper_script_runs_with_small_settings(tiny_t5_dir, toy_task, tmp_path):
 
 @pytest.mark.parametrize("entry", ["tune", "interpolate", "curve"])
 def test_every_flag_has_a_help_line_with_its_default_and_unused_ones_come_last(entry):
-    from utils.options import FLAGS, UNUSED_GROUP, build_parser
+    from dataclasses import fields
+
+    from T5_model.options import UNUSED_GROUP, T5Options, build_parser
 
     parser = build_parser("x", entry)
     actions = [a for a in parser._actions if a.option_strings and a.dest != "help"]
-    assert len(actions) == len(FLAGS) and all(a.help for a in actions)
+    assert len(actions) == len(fields(T5Options)) and all(a.help for a in actions)
     text = parser.format_help()
     body = text.split("options:", 1)[1]
     for action in actions:  # every flag's line ends with its default (required ones have none to show)
@@ -167,9 +169,9 @@ def test_every_flag_has_a_help_line_with_its_default_and_unused_ones_come_last(e
     titles = [g.title for g in parser._action_groups if g._group_actions]
     assert titles[-1] == UNUSED_GROUP
     unused = {a.option_strings[0] for a in parser._action_groups[-1]._group_actions}
-    assert unused == {flag for _, flag, users, _ in FLAGS if entry not in users}
+    assert unused == {f"--{f.name}" for f in fields(T5Options) if entry not in f.metadata["entries"]}
     assert text.index("--task_dir") < text.index(UNUSED_GROUP)
     if entry == "interpolate":
         assert "--learning_rate" in unused and "--load_PET_path_1" not in unused
     if entry == "tune":
-        assert {"--itpl_points", "--bend_num", "--num_beams"} <= unused and "--do_train" not in unused
+        assert {"--itpl_points", "--bend_num", "--num_beams", "--line_result"} <= unused and "--do_train" not in unused

@@ -28,9 +28,10 @@ from module.curves import (
     save_curve,
 )
 from module.interpolation import IncompatibleCheckpoints, interpolation_points
+from T5_model.curve_job import CurveTrainer, check_curve_options, step_t
+from T5_model.options import build_parser, parse_options
 from tests.toy import perturbed_t5_ends, tiny_t5_config, write_task
 from utils.errors import run_cli
-from utils.options import parse_args
 
 TS = [0.0, 1e-4, 0.1, 0.25, 1 / 3, 0.5, 0.6, 0.75, 0.9, 0.999, 1.0]
 
@@ -279,10 +280,10 @@ def test_curve_find_bad_input_leaves_nothing(adapter_ends, tiny_t5_dir, small_ta
 
 
 def test_step_t_is_uniform_and_reproducible():
-    ts = [curve_find.step_t(20, s) for s in range(1, 2001)]
-    assert ts[:5] == [curve_find.step_t(20, s) for s in range(1, 6)]
+    ts = [step_t(20, s) for s in range(1, 2001)]
+    assert ts[:5] == [step_t(20, s) for s in range(1, 6)]
     assert all(0 <= t < 1 for t in ts) and abs(sum(ts) / len(ts) - 0.5) < 0.03
-    assert ts != [curve_find.step_t(21, s) for s in range(1, 2001)]
+    assert ts != [step_t(21, s) for s in range(1, 2001)]
     assert math.isclose(sum(t < 0.25 for t in ts) / len(ts), 0.25, abs_tol=0.04)
 
 
@@ -304,7 +305,7 @@ def test_curve_find_full_model_resumes_an_interrupted_training(model_ends, tiny_
             "5", "--quiet", "--train_batch_size", "8", *common]))
 
     assert run(tmp_path / "straight") == 0
-    real_update, calls = curve_find.CurveTrainer.update, []
+    real_update, calls = CurveTrainer.update, []
 
     def interrupted(self, *args, **kwargs):
         calls.append(1)
@@ -312,11 +313,11 @@ def test_curve_find_full_model_resumes_an_interrupted_training(model_ends, tiny_
             raise KeyboardInterrupt
         return real_update(self, *args, **kwargs)
 
-    monkeypatch.setattr(curve_find.CurveTrainer, "update", interrupted)
+    monkeypatch.setattr(CurveTrainer, "update", interrupted)
     assert run(tmp_path / "resumed") == 130
     assert load_checkpoint(tmp_path / "resumed" / "curve-last.pt").meta["num_updates"] == 2
     assert not (tmp_path / "resumed" / "result.csv").exists()
-    monkeypatch.setattr(curve_find.CurveTrainer, "update", real_update)
+    monkeypatch.setattr(CurveTrainer, "update", real_update)
     assert run(tmp_path / "resumed") == 0
     a = load_checkpoint(tmp_path / "straight" / "curve-last.pt")
     b = load_checkpoint(tmp_path / "resumed" / "curve-last.pt")
@@ -346,7 +347,7 @@ ORIGINAL_ADAPTER_TS = [float(line) for line in ORIGINAL_VALID_CSV.split()]
 
 
 def _curve_args(*extra):
-    return curve_find.parse_curve_args(["--task_dir", "t", "--output_dir", "o", *extra])
+    return check_curve_options(parse_options(["--task_dir", "t", "--output_dir", "o", *extra], entry="curve"))
 
 
 def _ends(*extra):
@@ -361,8 +362,8 @@ def test_curve_find_defaults_are_the_originals():
     chosen = _curve_args(*_ends("--tune_method", "adapter", "--max_grad_norm", "0.01", "--valid_t", "0.25", "0.5",
                                 "0.75", "--bend_num", "1"))
     assert chosen.max_grad_norm == 0.01 and chosen.valid_t == [0.25, 0.5, 0.75] and chosen.bend_num == 1
-    assert parse_args(["--task_dir", "t", "--output_dir", "o"]).max_grad_norm == 0.01  # tune_singletask.py's
-    help_text = " ".join(curve_find.build_curve_parser().format_help().split())
+    assert parse_options(["--task_dir", "t", "--output_dir", "o"]).max_grad_norm == 0.01  # tune_singletask.py's
+    help_text = " ".join(build_parser(entry="curve").format_help().split())
     assert "0 means no clipping, as in the original's curve training" in help_text
     assert "(tune_singletask.py: 0.01) (default: 0.0)" in help_text  # curve_find.py's own default
     assert "(the paper's scripts pass 1) (default: 3)" in help_text
@@ -391,7 +392,7 @@ def _gradient_norm_at_the_step(tiny_t5_dir, small_task, out, *extra) -> float:
     ends = [{n: 100 * own[n].detach() + shift for n in names} for shift in (0.0, 0.1)]  # huge decoder states
     curve = Curve(*ends, bend_num=args.bend_num, generator=torch.Generator().manual_seed(0))
     task = task_name(small_task)
-    trainer = curve_find.CurveTrainer(args, model, curve, {n: own[n] for n in names}, tokenizer, task, "ACC", {},
+    trainer = CurveTrainer(args, model, curve, {n: own[n] for n in names}, tokenizer, task, "ACC", {},
                                       out, logging.getLogger("test-curves"))
     enc = encode_split(load_split(small_task, "train"), tokenizer, task, max_output_length=5)
     group = next(train_batches(enc, 8, tokenizer.pad_token_id, random.Random(0)))
@@ -408,7 +409,8 @@ def _gradient_norm_at_the_step(tiny_t5_dir, small_task, out, *extra) -> float:
         def step(self):
             pass
 
-    trainer.update(group, 0.5, Recorder(), Constant())
+    trainer.optimizer, trainer.scheduler = Recorder(), Constant()
+    trainer.update(group, 1)
     return seen[0]
 
 

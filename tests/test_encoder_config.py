@@ -36,10 +36,11 @@ def _write(folder: Path, **values) -> Path:
 
 def test_command_line_values_override_the_file(tmp_path):
     config = _write(tmp_path, max_steps=300, seed=20, bottleneck_dim=24, output_dir=str(tmp_path / "o"))
-    _, _, delta, training = load_config(config, overrides=["--max_steps", "20", "--seed", "30", "--bottleneck_dim",
-                                                           "8"])
+    loaded = load_config(config, overrides=["--max_steps", "20", "--seed", "30", "--bottleneck_dim", "8"])
+    delta, training = loaded.delta, loaded.training
     assert (training.max_steps, training.seed, delta.bottleneck_dim) == (20, 30, 8)
-    _, _, delta, training = load_config(config)
+    loaded = load_config(config)
+    delta, training = loaded.delta, loaded.training
     assert (training.max_steps, training.seed, delta.bottleneck_dim) == (300, 20, 24)
 
 
@@ -57,7 +58,8 @@ def test_relative_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
     config = _write(tmp_path / "exp" / "configs", model_name_or_path="../models/enc", data_dir="../../data",
                     output_dir="../runs/a", tokenizer_name="/abs/tok")
     monkeypatch.chdir(tmp_path / "exp")  # another working directory changes nothing
-    model, data, _, training = load_config(config)
+    loaded = load_config(config)
+    model, data, training = loaded.model, loaded.data, loaded.training
     assert Path(model.model_name_or_path) == tmp_path / "exp" / "models" / "enc"
     assert Path(data.data_dir) == tmp_path / "data" and Path(training.output_dir) == tmp_path / "exp" / "runs" / "a"
     assert model.tokenizer_name == "/abs/tok"
@@ -73,7 +75,7 @@ def test_an_endpoint_may_be_a_run_folder_its_latest_complete_checkpoint_is_taken
             (folder / "model.safetensors").write_bytes(b"x")
             (folder / "trainer_state.json").write_text("{}")
     config = _write(tmp_path / "c", path1=str(run), path2=str(run / "checkpoint-100"), output_dir=str(tmp_path / "o"))
-    itp = load_config(config, with_interpolation=True)[4]
+    itp = load_config(config, with_interpolation=True).interpolation
     assert Path(itp.path1) == run / "checkpoint-200" and Path(itp.path2) == run / "checkpoint-100"
     assert "latest checkpoint of" in capsys.readouterr().out
 
@@ -82,11 +84,11 @@ def test_an_endpoint_may_be_a_run_folder_its_latest_complete_checkpoint_is_taken
 def test_shipped_configs_read_from_any_directory_and_point_into_the_repository(config, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     parts = load_config(config, with_interpolation="itp" in config.name)
-    assert Path(parts[1].data_dir) == ROOT / "data"
-    model = Path(parts[0].model_name_or_path)
+    assert Path(parts.data.data_dir) == ROOT / "data"
+    model = Path(parts.model.model_name_or_path)
     assert model in (ROOT / "pretrained_models" / "all-MiniLM-L6-v2", ROOT / "RoBERTa_model" / "checkpoint" /
                      "ckpt_15000"), model
-    assert Path(parts[3].output_dir).is_relative_to(ROOT / "RoBERTa_model")
+    assert Path(parts.training.output_dir).is_relative_to(ROOT / "RoBERTa_model")
 
 
 def test_each_method_ships_paired_seed_configs():

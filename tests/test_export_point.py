@@ -61,7 +61,7 @@ def test_t5_full_export_loads_with_plain_from_pretrained_as_the_sweep(tiny_t5_di
     from transformers import AutoTokenizer, T5ForConditionalGeneration
 
     from T5_model.model import load_t5
-    from task_interpolation import endpoint_tensors
+    from T5_model.sweeping import endpoint_tensors
 
     backbone = t5_tied_dir if tied else tiny_t5_dir
     paths = []
@@ -92,8 +92,8 @@ def test_t5_full_export_loads_with_plain_from_pretrained_as_the_sweep(tiny_t5_di
 
 def test_t5_adapter_export_is_a_checkpoint_the_tuning_script_loads(tiny_t5_dir, toy_task, tmp_path, capsys):
     from T5_model.model import model_provider, trained_state
+    from T5_model.sweeping import endpoint_tensors
     from T5_model.trainer import load_into_model
-    from task_interpolation import endpoint_tensors
 
     args = toy.t5_args(tiny_t5_dir, toy_task, tmp_path / "runs", "--tune_method", "adapter", "--adapter_size", "4")
     paths = []

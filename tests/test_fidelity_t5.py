@@ -17,10 +17,10 @@ from dataloader.batching import encode_split, model_input, train_batches
 from dataloader.tasks import Example, load_split, task_name
 from module.checkpoint import load_checkpoint
 from T5_model.evaluation import decode_predictions
+from T5_model.jobs import resolve_predict_checkpoint
 from T5_model.model import model_provider
 from T5_model.trainer import NO_DECAY, parameter_groups, process_share, split_batch
 from tests import toy
-from tune_singletask import resolve_predict_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,8 +76,8 @@ def test_validation_after_collapsed_train_loss_is_no_improvement(tiny_t5_dir, to
                  "--output_interval", "100", "--train_batch_size", "16")
     run_dir = tmp_path / "run"
     trainer = _trainer(args, toy_task, run_dir)
-    real_update = trainer._update
-    trainer._update = lambda *a: (real_update(*a), 0.0)[1]  # the update happens; its logged loss is 0
+    real_update = trainer.update
+    trainer.update = lambda *a: (real_update(*a), 0.0)[1]  # the update happens; its logged loss is 0
     summary = trainer.train()
     assert summary["num_updates"] == 4  # two validations without improvement, then the stop
     assert summary["best_step"] == 0 and not (run_dir / "checkpoint-best.pt").exists()

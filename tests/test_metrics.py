@@ -1,4 +1,4 @@
-"""Tests for dataloader.metrics: every number is checked against a value computed by hand."""
+"""Tests for dataloader.metrics and dataloader.scoring: every number is checked against a value computed by hand."""
 
 import math
 import warnings
@@ -11,9 +11,9 @@ from dataloader.metrics import (
     UnknownTaskError,
     evaluate,
     metric_for_task,
-    normalize_answer,
     per_example_scores,
 )
+from dataloader.scoring import normalize_answer
 
 # ---------------------------------------------------------------- table and lookup
 

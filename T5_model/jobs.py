@@ -1,0 +1,192 @@
+"""The T5 track's jobs, called with options (not argv) by the entry scripts and by experiments: tune over a
+learning-rate x batch-size grid, and sweep the straight line between two checkpoints."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from dataloader.metrics import metric_for_task
+from dataloader.tasks import check_task_dir, load_split, split_path, task_name
+from module.files import setup_logger, upsert_csv_row
+from module.interpolation import Interpolator, interpolation_points
+from module.plotting import PathInfo, majority_fraction
+from module.runs import RUN_SETTINGS, claim_settings, fingerprint
+from module.sweep import run_sweep, sweep_settings
+from T5_model.model import check_t5_folder, load_tokenizer, model_files, model_provider
+from T5_model.options import SWEEP, TUNING, T5Options, settings_of
+from T5_model.sweeping import SweepResult, load_endpoints, point_evaluator, sweep_data_files, sweep_splits
+from T5_model.trainer import Trainer, load_into_model, prepare_split, set_seed
+
+RESULT_FIELDS = ["prefix", "metric", "lr", "bsz", "dev_performance", "test_performance", "run"]
+DEFAULT_PREDICT_CHECKPOINT = "best-model.pt"  # the original's default name
+
+
+@dataclass
+class CellResult:
+    """One grid cell's row of result.csv, and the label-word warnings of its evaluations."""
+
+    row: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_task_splits(options: T5Options) -> dict:
+    """Read every split the run needs, failing before anything is written."""
+    splits = {}
+    if options.do_train or options.cartography:
+        splits["train"] = load_split(options.task_dir, "train", override=options.train_file,
+                                     datasplit=options.datasplit)
+    if (options.do_train or options.do_valid) and not options.cartography:
+        splits["dev"] = load_split(options.task_dir, "dev", override=options.dev_file,
+                                   choose_1000=options.choose_dev_1000)
+    if options.do_predict:
+        splits["test"] = load_split(options.task_dir, "test", override=options.test_file,
+                                    choose_1000=options.choose_test_1000)
+    return splits
+
+
+def run_prefix(lr: float, bsz: int, seed: int) -> str:
+    """The original's run-folder name."""
+    return f"lr_{lr}_bsz_{bsz}_seed_{seed}"
+
+
+def resolve_predict_checkpoint(run_dir: Path, name: str) -> Path:
+    """The checkpoint `--do_predict` evaluates: `--predict_checkpoint` (a relative name inside the run folder
+    only, an absolute path as given), else the run's best, else its last.
+
+    A name other than the default that does not exist is an error, never silently replaced by another file.
+    """
+    given = Path(name)
+    chosen = given if given.is_absolute() else run_dir / given
+    if chosen.is_file():
+        return chosen
+    if name != DEFAULT_PREDICT_CHECKPOINT:
+        raise FileNotFoundError(f"--predict_checkpoint {name}: {chosen} does not exist")
+    for candidate in (run_dir / "checkpoint-best.pt", run_dir / "checkpoint-last.pt"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{run_dir}: no checkpoint to predict with (looked for {name}, checkpoint-best.pt, "
+                            "checkpoint-last.pt)")
+
+
+def tuning_settings(options: T5Options, task: str) -> dict:
+    """What shapes a tuning run's checkpoints: the settings marked so (T5_model/options.py) and the contents of the
+    model, tokenizer, train and dev files and of the --checkpoint it starts from."""
+    files = [split_path(options.task_dir, "train", options.train_file),
+             split_path(options.task_dir, "dev", options.dev_file)]
+    return {"args": dict(sorted(settings_of(options, TUNING).items())), "task": task,
+            "model": fingerprint(*model_files(options)), "data": fingerprint(*[f for f in files if f.is_file()]),
+            "checkpoint": fingerprint(options.checkpoint) if options.checkpoint else None}
+
+
+def run_cell(options: T5Options, task: str, metric: str, splits: dict, output_dir: Path) -> CellResult:
+    """Train and/or evaluate one grid cell."""
+    prefix = run_prefix(options.learning_rate, options.train_batch_size, options.seed)
+    run_dir = output_dir / prefix
+    set_seed(options.seed)
+    model, _, tokenizer = model_provider(options)  # model, tokenizer and --checkpoint are checked before any write
+    if options.checkpoint:
+        load_into_model(model, options.checkpoint)
+    if options.do_train:  # a run folder's checkpoints are resumed or reused only under the same settings
+        claim_settings(run_dir / RUN_SETTINGS, tuning_settings(options, task), any(run_dir.glob("checkpoint*.pt")),
+                       "checkpoints of a tuning run", "use another --output_dir or delete that run folder")
+    done = (run_dir / "checkpoint-last.pt").is_file()
+    logger = setup_logger(f"tune.{prefix}", run_dir / "log.txt", quiet=options.quiet)
+    trainer = Trainer(options, model, tokenizer, task, metric, splits, run_dir, logger)
+    row = {"prefix": task, "metric": metric, "lr": options.learning_rate, "bsz": options.train_batch_size,
+           "dev_performance": "", "test_performance": "", "run": prefix}
+    if options.do_train and done:
+        logger.info(f"{run_dir}/checkpoint-last.pt exists: training skipped")
+    elif options.do_train:
+        summary = trainer.train()
+        if summary["best_step"]:
+            row["dev_performance"] = summary["best_dev"]
+    if not (options.do_train or options.do_valid or options.do_predict):
+        return CellResult(row)
+    try:
+        chosen = resolve_predict_checkpoint(run_dir, options.predict_checkpoint)
+    except FileNotFoundError:
+        if options.do_train or not options.checkpoint:
+            raise
+        chosen = None  # evaluate the --checkpoint loaded above
+    if chosen is not None:
+        trainer.load_tensors(chosen)
+        logger.info(f"evaluating {chosen}")
+    if "dev" in splits and row["dev_performance"] == "":
+        row["dev_performance"], _ = trainer.evaluate_split("dev")
+    if "test" in splits:
+        row["test_performance"], out = trainer.evaluate_split("test")
+        logger.info(f"test | {metric}: {row['test_performance']:.4f} loss {out.loss:.5f}")
+    return CellResult(row, [trainer.warnings[s] for s in ("dev", "test") if s in trainer.warnings])
+
+
+def is_main_process() -> bool:
+    """True in a single-process run and in the main process of a distributed one (the trainer set it up)."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def tune(options: T5Options, report=print) -> list[CellResult]:
+    """Validate everything, then train/evaluate every grid cell into `<output_dir>/<prefix>/`, one row of
+    `<output_dir>/result.csv` each; with adapters the best cell's checkpoint-best.pt is copied up.
+    Returns the main process's results (none in the other processes)."""
+    task = task_name(check_task_dir(options.task_dir))
+    metric = metric_for_task(task, options.metric)
+    splits = load_task_splits(options)
+    check_t5_folder(options.model, "--model")
+    load_tokenizer(options.tokenizer_path)
+    output_dir = Path(options.output_dir)  # made by the first file written into it, once the inputs were checked
+    results, best = [], None
+    for bsz in options.bsz_list or [options.train_batch_size]:
+        for lr in options.learning_rate_list or [options.learning_rate]:
+            cell = copy.copy(options)
+            cell.learning_rate, cell.train_batch_size = lr, bsz
+            result = run_cell(cell, task, metric, splits, output_dir)
+            if not is_main_process():
+                continue  # with several processes, one writes the run's results
+            row = result.row
+            upsert_csv_row(output_dir / "result.csv", RESULT_FIELDS, "run", row)
+            report(f"{row['run']}: dev {row['dev_performance']} test {row['test_performance']}")
+            results.append(result)
+            if isinstance(row["dev_performance"], float) and (best is None or row["dev_performance"] > best[0]):
+                best = (row["dev_performance"], output_dir / row["run"])
+    if best is not None and options.tune_method == "adapter" and (best[1] / "checkpoint-best.pt").is_file():
+        shutil.copyfile(best[1] / "checkpoint-best.pt", output_dir / ".checkpoint-best.pt.tmp")
+        (output_dir / ".checkpoint-best.pt.tmp").replace(output_dir / "checkpoint-best.pt")
+    return results
+
+
+def interpolate(options: T5Options) -> SweepResult:
+    """Evaluate θ(x) = (1 − x)·θ1 + x·θ2 at --itpl_points evenly spaced x into --output_dir (resumable); returns
+    the records."""
+    task = task_name(check_task_dir(options.task_dir))
+    metric = metric_for_task(task, options.metric)
+    splits = sweep_splits(options)
+    theta1, theta2 = load_endpoints(options)
+    out_dir = Path(options.output_dir)
+    torch.manual_seed(options.seed)
+    model, _, tokenizer = model_provider(options)
+    model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+    interpolator = Interpolator(model, theta1, theta2)
+    logger = setup_logger("interpolation", out_dir / "log.txt", quiet=options.quiet)  # once the inputs were checked
+    targets = interpolator.targets  # each tied parameter once
+    logger.info(f"interpolating {len(targets)} tensors ({sum(t.numel() for t in targets.values())} values) "
+                f"between {options.load_PET_path_1} and {options.load_PET_path_2}")
+    data = {name: prepare_split(examples, tokenizer, task, options) for name, examples in splits.items()}
+    evaluate_point = point_evaluator(model, data, tokenizer, options, metric, logger, lambda: f"x={interpolator.x}")
+    settings = sweep_settings({**settings_of(options, SWEEP), "task": task},
+                              (options.load_PET_path_1, options.load_PET_path_2, *model_files(options)),
+                              sweep_data_files(options))
+    info = PathInfo.from_paths(options.load_PET_path_1, options.load_PET_path_2,
+                               majority={name: majority_fraction(split.answers, metric)
+                                         for name, split in data.items()})
+    with interpolator:
+        records = run_sweep(interpolation_points(options.itpl_points), interpolator.set, evaluate_point, out_dir,
+                            task, metric, settings, itp_on_train=options.itp_on_train, quiet=options.quiet,
+                            desc="interpolation", path_info=info)
+    return SweepResult(records, metric, out_dir)

@@ -1,0 +1,115 @@
+"""What the T5 track's line and curve sweeps share: endpoints, the splits they evaluate, one point's evaluation."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from dataloader.metrics import evaluate, label_word_warning, per_example_scores
+from dataloader.tasks import load_split, split_path
+from module.adapter import is_adapter_tensor
+from module.checkpoint import load_checkpoint
+from module.interpolation import check_same_keys
+from T5_model.evaluation import evaluate_batches
+from T5_model.options import T5Options
+from T5_model.trainer import SplitData
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep: its point records (sorted by x), the metric and the folder holding the result files."""
+
+    records: list[dict]
+    metric: str
+    out_dir: Path
+
+
+def endpoint_tensors(path: str, tune_method: str) -> dict[str, torch.Tensor]:
+    """The tensors of one endpoint that the sweep interpolates: adapter tensors, or every model tensor."""
+    ckpt = load_checkpoint(path)
+    if tune_method == "adapter":
+        tensors = {k: v for k, v in ckpt.tensors.items() if is_adapter_tensor(k)}
+        if not tensors:
+            raise ValueError(f"{path}: no adapter tensors in this {ckpt.kind} checkpoint (use --tune_method model)")
+        return tensors
+    return dict(ckpt.tensors)
+
+
+def load_endpoints(options: T5Options) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Both endpoints' tensors, checked against each other and against --adapter_size."""
+    if not options.load_PET_path_1 or not options.load_PET_path_2:
+        raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
+    theta1 = endpoint_tensors(options.load_PET_path_1, options.tune_method)
+    theta2 = endpoint_tensors(options.load_PET_path_2, options.tune_method)
+    check_same_keys(theta1, theta2, (options.load_PET_path_1, options.load_PET_path_2))
+    if options.tune_method == "adapter":
+        size = next(v.shape[-1] for k, v in theta1.items() if k.endswith("adapter_A"))
+        if size != options.adapter_size:
+            raise ValueError(f"{options.load_PET_path_1}: adapters of size {size}, but --adapter_size is "
+                             f"{options.adapter_size} (pass --adapter_size {size})")
+    return theta1, theta2
+
+
+def sweep_splits(options: T5Options) -> dict:
+    """The splits evaluated at every point."""
+    if options.itp_on_train:
+        return {"train": load_split(options.task_dir, "train", override=options.train_file,
+                                    datasplit=options.datasplit)}
+    splits = {}
+    if options.do_valid:
+        splits["dev"] = load_split(options.task_dir, "dev", override=options.dev_file,
+                                   choose_1000=options.choose_dev_1000)
+    if options.do_predict:
+        splits["test"] = load_split(options.task_dir, "test", override=options.test_file,
+                                    choose_1000=options.choose_test_1000)
+    if not splits:
+        raise ValueError("nothing to evaluate: pass --do_valid and/or --do_predict (or --itp_on_train)")
+    return splits
+
+
+def sweep_data_files(options: T5Options) -> list[Path]:
+    """The data files the sweep evaluates (their contents go into its settings)."""
+    if options.itp_on_train:
+        return [split_path(options.task_dir, "train", options.train_file)]
+    chosen = [("dev", options.dev_file, options.do_valid), ("test", options.test_file, options.do_predict)]
+    return [split_path(options.task_dir, split, override) for split, override, wanted in chosen if wanted]
+
+
+def raw_scores(predictions: list[str], answers: list[list[str]], metric: str) -> list[float]:
+    """Per-example scores for the forgetting analysis (exact-match accuracy where the metric has none)."""
+    try:
+        return per_example_scores(predictions, answers, metric)
+    except ValueError:
+        return per_example_scores(predictions, answers, "ACC")
+
+
+def point_evaluator(model: torch.nn.Module, data: dict[str, SplitData], tokenizer, options: T5Options, metric: str,
+                    logger: logging.Logger, where: Callable[[], str]) -> Callable[[], dict[str, dict]]:
+    """The sweep's `evaluate()`: per split, the metric, the mean loss and per-example scores of the model as it
+    stands; label-word warnings go to the log (and to the console at the endpoints, even when quiet)."""
+    def evaluate_point() -> dict[str, dict]:
+        results = {}
+        for name, split in data.items():
+            out = evaluate_batches(model, split.batches, tokenizer, options.max_output_length)
+            results[name] = {"performance": evaluate(out.predictions, split.answers, metric), "loss": out.loss,
+                             "scores": raw_scores(out.predictions, split.answers, metric)}
+            warning = label_word_warning(out.predictions, split.answers, f"{name} at {where()}")
+            if warning:
+                logger.warning(warning)
+                if options.quiet and where() in ("x=0.0", "x=1.0"):
+                    tqdm.write(warning, file=sys.stderr)
+            logger.info(f"{where()} {name}: {metric} {results[name]['performance']:.4f} loss {out.loss:.4f}")
+        return results
+    return evaluate_point
+
+
+def endpoint_lines(records: list[dict], metric: str, name: str = "x") -> list[str]:
+    """One line per record: its x and every split's metric and loss."""
+    return [f"{name}={r['x']}: " + "; ".join(f"{s} {metric} {v['performance']:.4f} loss {v['loss']:.4f}"
+                                             for s, v in r["splits"].items()) for r in records]

@@ -1,0 +1,71 @@
+"""Command-line plumbing shared by every entry point: one-line argument errors, checked number types, and
+`run_cli`, which turns expected failures into one line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+
+EXPECTED_ERRORS = (FileNotFoundError, ValueError, KeyError, OSError)  # bad input, not a bug (data and checkpoint
+# errors are ValueErrors)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are a single line (`<prog>: error: ...`) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the description's line breaks and shows every flag's default."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def big_int(text: str) -> int:
+    """argparse type: a count of at least 1 that may be written '1e7' as well as '10000000'."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not math.isfinite(value) or value < 1 or not value.is_integer():
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(value)
+
+
+def run_cli(main: Callable[[], int]) -> int:
+    """Run `main`; an expected error prints `error: <message>` on one line and returns 2."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("interrupted: finished files are kept; run the same command again to continue", file=sys.stderr)
+        return 130
+    except EXPECTED_ERRORS as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, KeyError):
+            message = f"missing key {exc}"
+        print(f"error: {message}", file=sys.stderr)
+        return 2
