@@ -12,9 +12,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from dataloader.tasks import DataFormatError, Example, check_task_dir, load_split, split_path
-from module.adapter import ENCODER_DELTA_TYPES, add_encoder_adapters, is_adapter_tensor
+from module.adapter import is_adapter_tensor
 from module.checkpoint import DELTA_FILE, load_checkpoint
 from module.loading import quiet_transformers
+from module.tensors import copy_into
+from RoBERTa_model.adapters import ENCODER_DELTA_TYPES, add_encoder_adapters
 
 # Label order of known tasks (GLUE's ids where they exist); other tasks use the sorted label words.
 CANONICAL_LABELS = {
@@ -265,17 +267,8 @@ def check_delta_type(source: str, saved: str | None, names: list[str], wanted: s
 
 
 def load_tensors(model: nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
-    """Copy named tensors into the model; every name and shape must match."""
-    own = model.state_dict()
-    with torch.no_grad():
-        for key, value in tensors.items():
-            if key not in own:
-                raise EncoderError(f"{source}: tensor {key!r} does not exist in the model "
-                                   f"({type(model).__name__}; another architecture or delta?)")
-            if own[key].shape != value.shape:
-                raise EncoderError(f"{source}: tensor {key!r} has shape {tuple(value.shape)}, the model expects "
-                                   f"{tuple(own[key].shape)}")
-            own[key].copy_(value)
+    """Copy named tensors into the model; every name and shape must match, tied tensors must agree."""
+    copy_into(model, tensors, source, "another architecture or delta?")
 
 
 def checkpoint_info(folder: str | Path) -> tuple[list[str], dict]:

@@ -14,8 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+from module.cli import run_cli
 from module.files import atomic_write_json
-from utils.errors import run_cli
+from module.sweep import read_records
+from RoBERTa_model.config import config_from_values
+from RoBERTa_model.jobs import interpolate_runs, tune_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,9 +42,7 @@ def pretrain(args: argparse.Namespace) -> list[Path]:
 
 
 def tune(backbone: Path, seed: int, args: argparse.Namespace) -> Path:
-    """Adapter-tune one seed from one backbone (skipped when finished with the same config)."""
-    from RoBERTa_model import run_glue
-
+    """Adapter-tune one seed from one backbone (a finished run of the same settings is reused)."""
     out = args.out / f"{backbone.name}-seed{seed}"
     config = {"model_name_or_path": str(backbone), "task_name": args.task, "data_dir": str(args.data),
               "delta_type": "adapter", "bottleneck_dim": 24, "unfrozen_modules": UNFROZEN,
@@ -51,18 +52,13 @@ def tune(backbone: Path, seed: int, args: argparse.Namespace) -> Path:
               "do_train": True, "do_eval": True, "do_test": False, "output_dir": str(out),
               "max_eval_samples": args.eval_examples, "max_train_samples": args.train_examples,
               "report_to": "none", "disable_tqdm": True}
-    path = args.out / "configs" / f"{out.name}.json"
-    if path.is_file() and json.loads(path.read_text()) == config and (out / "all_results.json").is_file():
-        return out
-    atomic_write_json(path, config)
-    run_glue.main([str(path)])
+    atomic_write_json(args.out / "configs" / f"{out.name}.json", config)  # the record of what ran
+    tune_encoder(config_from_values(config, source=out.name))
     return out
 
 
 def sweep(backbone: Path, runs: list[Path], args: argparse.Namespace) -> Path:
     """The straight path between the two seeds of one backbone (resumable)."""
-    from RoBERTa_model import itp_pretrain_adapter
-
     out = args.out / f"itp-{backbone.name}"
     config = {"model_name_or_path": str(backbone), "task_name": args.task, "data_dir": str(args.data),
               "delta_type": "adapter", "bottleneck_dim": 24, "unfrozen_modules": UNFROZEN,
@@ -70,9 +66,8 @@ def sweep(backbone: Path, runs: list[Path], args: argparse.Namespace) -> Path:
               "max_eval_samples": args.eval_examples, "report_to": "none", "disable_tqdm": True,
               "path1": str(runs[0] / f"checkpoint-{args.tune_steps}"),
               "path2": str(runs[1] / f"checkpoint-{args.tune_steps}")}
-    path = args.out / "configs" / f"itp-{backbone.name}.json"
-    atomic_write_json(path, config)
-    itp_pretrain_adapter.main([str(path)])
+    atomic_write_json(args.out / "configs" / f"itp-{backbone.name}.json", config)
+    interpolate_runs(config_from_values(config, True, source=out.name))
     return out
 
 
@@ -105,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = [tune(backbone, seed, args) for seed in SEEDS]
         sweep_dir = sweep(backbone, runs, args)
         summary = json.loads((sweep_dir / "summary.json").read_text())["splits"]["dev"]
-        records = sorted((json.loads(q.read_text()) for q in (sweep_dir / "points").glob("x_*.json")),
-                         key=lambda r: r["x"])
+        records = read_records(sweep_dir)
         curves[f"pre-training step {backbone.name.split('_')[-1]}"] = (
             [r["x"] for r in records], [r["splits"]["dev"]["performance"] for r in records])
         perf, loss = summary["performance"], summary["loss"]

@@ -11,14 +11,14 @@ import torch
 from dataloader.batching import IGNORE_INDEX, train_batches
 from dataloader.metrics import evaluate, metric_for_task
 from dataloader.tasks import check_task_dir, load_split, split_path, task_name
-from module.aliases import check_tied_agree
 from module.analysis import write_sweep_files
 from module.checkpoint import load_checkpoint
 from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, write_point
 from module.files import setup_logger
-from module.interpolation import IncompatibleCheckpoints, interpolation_points
+from module.interpolation import interpolation_points
 from module.plotting import PathInfo, majority_fraction, read_line_sweep
 from module.sweep import RESULTS_VERSION, run_sweep, sweep_settings
+from module.tensors import live_targets, tied_aliases
 from module.update_loop import LoopHooks, LoopState, apply_update, epoch_order, run_updates
 from T5_model.evaluation import evaluate_batches, shift_right
 from T5_model.model import model_files, model_provider
@@ -90,17 +90,11 @@ def curve_names(model: torch.nn.Module, theta: dict[str, torch.Tensor], path: st
     Tied aliases (e.g. encoder.embed_tokens.weight of shared.weight) and non-float tensors are skipped: the
     canonical tensor carries the tie, and integer buffers cannot be curved.
     """
-    live = model.state_dict(keep_vars=True)
+    live_targets(model, theta, path, "check --tune_method/--adapter_type")
+    tied_aliases(model, theta, path)
     canonical = dict(model.named_parameters()) | dict(model.named_buffers())
-    check_tied_agree(live, theta, path)
     on_curve, skipped = [], []
     for name, value in theta.items():
-        if name not in live:
-            raise IncompatibleCheckpoints(f"{path}: tensor {name!r} does not exist in the model "
-                                          f"({type(model).__name__}; check --tune_method/--adapter_type)")
-        if tuple(live[name].shape) != tuple(value.shape):
-            raise IncompatibleCheckpoints(f"{path}: tensor {name!r} has shape {tuple(value.shape)}, the model "
-                                          f"expects {tuple(live[name].shape)}")
         if name in canonical and value.is_floating_point():
             on_curve.append(name)
         else:

@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from module.adapter import add_t5_adapters, is_adapter_tensor
+from module.adapter import is_adapter_tensor
+from T5_model.adapters import add_t5_adapters
 
 
 class ModelLoadError(ValueError):

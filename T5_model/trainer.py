@@ -26,9 +26,9 @@ from dataloader.batching import (
 )
 from dataloader.metrics import evaluate, label_word_warning, per_example_scores
 from dataloader.tasks import Example, label_set
-from module.aliases import check_tied_agree
 from module.checkpoint import load_checkpoint, save_checkpoint
 from module.files import remove_stale_temporaries
+from module.tensors import copy_into
 from module.update_loop import LoopHooks, LoopLimits, LoopState, apply_update, epoch_order, run_updates
 from T5_model.evaluation import (
     EvalOutput,
@@ -105,19 +105,7 @@ def load_into_model(model: torch.nn.Module, path: str | Path) -> dict:
     """Copy a checkpoint's tensors into `model` (every name and shape must match, tied tensors must agree);
     returns its metadata plus `_optimizer`, `_scheduler` and `_rng` states."""
     ckpt = load_checkpoint(path)
-    own = model.state_dict()
-    unknown = [k for k in ckpt.tensors if k not in own]
-    if unknown:
-        raise ValueError(f"{path}: tensor {unknown[0]!r} does not exist in the model "
-                         f"(checkpoint kind {ckpt.kind!r}, {len(unknown)} unknown names)")
-    for key, value in ckpt.tensors.items():
-        if own[key].shape != value.shape:
-            raise ValueError(f"{path}: tensor {key!r} has shape {tuple(value.shape)}, the model expects "
-                             f"{tuple(own[key].shape)}")
-    check_tied_agree(own, ckpt.tensors, str(path))
-    with torch.no_grad():
-        for key, value in ckpt.tensors.items():
-            own[key].copy_(value)
+    copy_into(model, ckpt.tensors, str(path), f"a {ckpt.kind!r} checkpoint; check --tune_method/--adapter_type")
     return {**ckpt.meta, "_optimizer": ckpt.optimizer, "_scheduler": ckpt.scheduler, "_rng": ckpt.rng}
 
 

@@ -1,10 +1,10 @@
 """Does a pre-trained T5 help? Fine-tune it and a randomly initialised twin the same way; compare dev accuracy.
 
-The twin has the model's config and tokenizer and fresh weights (`utils/pretrain_t5.init_t5`), so the
+The twin has the model's config and tokenizer and fresh weights (`T5_model.pretraining.init_t5`), so the
 only difference is what pre-training put into the weights (the warm-started embeddings included). Both
-are fully fine-tuned with `tune_singletask.py` (Adafactor, fixed learning rate, batch 32, the best of
-three validations on the first 1000 dev examples) and reported against the majority-class baseline.
-Finished runs are reused (tune_singletask skips them).
+are fully fine-tuned with the T5 track's tuning job, as `tune_singletask.py` runs it (Adafactor, fixed
+learning rate, batch 32, the best of three validations on the first 1000 dev examples), and reported against
+the majority-class baseline. Finished runs are reused.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from module.cli import OneLineParser, positive_int, run_cli
 from module.files import atomic_write_json
-from utils.errors import run_cli
-from utils.options import OneLineParser, positive_int
+from T5_model.jobs import tune
+from T5_model.model import check_t5_folder
+from T5_model.options import options_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,23 +59,21 @@ def majority_share(task_dir: Path) -> float:
 
 
 def fine_tune(model_dir: Path, task_dir: Path, out: Path, args: argparse.Namespace) -> float:
-    """Full fine-tuning with tune_singletask.py; the best dev accuracy of three validations."""
-    import tune_singletask
-
-    tune_singletask.main([*tune_singletask.small_run_argv(task_dir, model_dir, out, args.steps, args.seed,
-                                                          max(1, args.steps // 3)),
-                          "--tune_method", "model", "--learning_rate", str(args.lr)])
-    rows = (out / "result.csv").read_text().splitlines()
-    header, last = rows[0].split(","), rows[-1].split(",")
-    return float(last[header.index("dev_performance")])
+    """Full fine-tuning (T5_model.jobs.tune: batch 32, first 1000 dev, accuracy); the best dev accuracy of three
+    validations (a finished run is reused and re-evaluated)."""
+    options = options_for("tune", task_dir=str(task_dir), model=str(model_dir), output_dir=str(out), do_train=True,
+                          train_iters=args.steps, valid_interval=max(1, args.steps // 3),
+                          output_interval=args.steps, train_batch_size=32, max_input_length=128,
+                          max_output_length=8, choose_dev_1000=True, max_grad_norm=1.0, metric="ACC",
+                          seed=args.seed, quiet=True, tune_method="model", learning_rate=args.lr)
+    (result,) = tune(options)
+    return float(result.row["dev_performance"])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
-    from T5_model.model import _check_t5_folder
-
-    _check_t5_folder(str(args.model), "--model")
+    check_t5_folder(str(args.model), "--model")
     for task in args.tasks:
         if not (args.data / task).is_dir():
             raise FileNotFoundError(f"--tasks {task}: {args.data / task} not found "
@@ -96,5 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli() -> int:
+    """Console entry point (pyproject.toml): `main` with one-line errors."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli())

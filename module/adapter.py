@@ -1,7 +1,9 @@
 """Bottleneck adapters (Houlsby et al. 2019) attached to a library model's own modules through hooks.
 
 Every adapter is registered as a child module named `adapter` of a *holder* sub-layer and applied by a
-forward hook on a *target* module, rewriting the target's output. No modelling code is copied.
+forward hook on a *target* module, rewriting the target's output. No modelling code is copied. Which modules of
+a model family are sites is a fact of that family and lives with it (T5_model/adapters.py,
+RoBERTa_model/adapters.py); this module knows no model family.
 
 * T5 track (the original's own adapter): h + act(h A) B with A in R^{d x r}, B in R^{r x d}, no biases,
   tensors `<holder path>.adapter.adapter_A` / `adapter_B`, after the target sub-layer's projection.
@@ -69,49 +71,24 @@ def attach_adapters(sites: Iterable[AdapterSite], dim: int, size: int, activatio
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     adapters = []
     for site in sites:
-        _check_free(site)
+        check_free(site)
         ref = next(site.target.parameters())
         adapter = Adapter(dim, size, activation, r_mean, r_std, generator, dtype=ref.dtype).to(ref.device)
-        _install(site, adapter)
+        install_adapter(site, adapter)
         adapters.append(adapter)
     return adapters
 
 
-def _check_free(site: AdapterSite) -> None:
+def check_free(site: AdapterSite) -> None:
+    """Refuse a site that already holds an adapter."""
     if hasattr(site.holder, "adapter"):
         raise ValueError(f"{type(site.holder).__name__} already has an adapter")
 
 
-def _install(site: AdapterSite, adapter: nn.Module) -> None:
+def install_adapter(site: AdapterSite, adapter: nn.Module) -> None:
+    """Register `adapter` in the site's holder and apply it to the target's output."""
     site.holder.add_module("adapter", adapter)
     site.target.register_forward_hook(_rewrite_output(adapter))
-
-
-def t5_adapter_sites(model: nn.Module, adapter_type: str = "houlsby") -> list[AdapterSite]:
-    """Houlsby: self-attention, cross-attention and feed-forward of every T5 block; pfeiffer: feed-forward only."""
-    from transformers.models.t5 import modeling_t5 as t5
-
-    if adapter_type not in ("houlsby", "pfeiffer"):
-        raise ValueError(f"unknown adapter type {adapter_type!r}; expected houlsby or pfeiffer")
-    sites = []
-    for module in model.modules():
-        if isinstance(module, t5.T5LayerFF):
-            sites.append(AdapterSite(module, module.DenseReluDense))
-        elif adapter_type == "houlsby" and isinstance(module, t5.T5LayerSelfAttention):
-            sites.append(AdapterSite(module, module.SelfAttention))
-        elif adapter_type == "houlsby" and isinstance(module, t5.T5LayerCrossAttention):
-            sites.append(AdapterSite(module, module.EncDecAttention))
-    if not sites:
-        raise ValueError(f"no T5 sub-layers found in {type(model).__name__}")
-    return sites
-
-
-def add_t5_adapters(model: nn.Module, adapter_type: str = "houlsby", size: int = 64, r_mean: float = 0.0,
-                    r_std: float = 0.02, seed: int | None = None) -> list[Adapter]:
-    """Attach the original's adapters to a transformers T5 model (swish for houlsby, relu for pfeiffer)."""
-    activation = "swish" if adapter_type == "houlsby" else "relu"
-    return attach_adapters(t5_adapter_sites(model, adapter_type), model.config.d_model, size, activation,
-                           r_mean, r_std, seed)
 
 
 def is_adapter_tensor(name: str) -> bool:
@@ -125,27 +102,8 @@ def adapter_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v for k, v in model.state_dict().items() if is_adapter_tensor(k)}
 
 
-# ----------------------------------------------------------------------------- encoder track
+# ----------------------------------------------------------------------------- OpenDelta's adapter
 
-
-@dataclass(frozen=True)
-class EncoderLayout:
-    """Where one encoder family keeps the modules OpenDelta's common structure names, relative to the base model."""
-
-    layers: str = "encoder.layer"  # the list of layers
-    attn: str = "attention"  # common 'attn' inside a layer: self-attention + output projection + LayerNorm
-    ff: str = "output"  # common 'ff' inside a layer: feed-forward output projection + LayerNorm
-    attn_output: str = "attention.output"  # the attention block's output sub-module (holds `dense`)
-    dense: str = "dense"  # the output projection inside `attn_output` and `ff`
-
-
-# model_type -> layout (a peft-style table of architecture facts). Every entry is a post-LayerNorm BERT layer;
-# pre-LayerNorm variants (roberta-prelayernorm, megatron-bert) and other layouts (mpnet, ...) are left out.
-ENCODER_LAYOUTS: dict[str, EncoderLayout] = {
-    model_type: EncoderLayout()
-    for model_type in ("bert", "roberta", "xlm-roberta", "camembert", "electra", "ernie", "data2vec-text")
-}
-ENCODER_DELTA_TYPES = ("adapter", "houlsby_dense")
 OPENDELTA_STD = 0.01  # OpenDelta's AdapterLayer._init_weight: weights N(0, 0.01), biases 0
 
 
@@ -176,64 +134,3 @@ class BottleneckAdapter(nn.Module):
         """Add the bottleneck's output to its input."""
         x = hidden.to(self.modulelist.down_proj.weight.dtype)
         return (self.modulelist(x) + x).to(hidden.dtype)
-
-
-def encoder_layout(model: nn.Module) -> EncoderLayout:
-    """The table entry for `model.config.model_type`; a clear error for architectures without one."""
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if model_type not in ENCODER_LAYOUTS:
-        raise ValueError(f"no encoder layout for model_type {model_type!r} in module.adapter.ENCODER_LAYOUTS "
-                         f"(expected a BERT-family encoder: one of {', '.join(ENCODER_LAYOUTS)})")
-    return ENCODER_LAYOUTS[model_type]
-
-
-def encoder_layers(model: nn.Module) -> list[nn.Module]:
-    """The transformer layers of a BERT-family model (bare or with a head), found through its layout."""
-    layout = encoder_layout(model)
-    base = getattr(model, "base_model", model)
-    try:
-        layers = base.get_submodule(layout.layers)
-    except AttributeError:
-        raise ValueError(f"{type(model).__name__}: no {layout.layers!r} inside {type(base).__name__} "
-                         "(expected a BERT-family encoder)") from None
-    return list(layers)
-
-
-def encoder_adapter_sites(model: nn.Module, delta_type: str = "adapter") -> list[AdapterSite]:
-    """Per layer, in order: attention block then feed-forward block. `adapter` (OpenDelta): on the blocks' outputs,
-    the adapter a child of the block itself; `houlsby_dense`: on their `dense` projections, a child of the block."""
-    if delta_type not in ENCODER_DELTA_TYPES:
-        raise ValueError(f"unknown encoder delta_type {delta_type!r}; expected one of {', '.join(ENCODER_DELTA_TYPES)}")
-    layout = encoder_layout(model)
-    sites = []
-    for layer in encoder_layers(model):
-        if delta_type == "adapter":
-            for path in (layout.attn, layout.ff):
-                block = layer.get_submodule(path)
-                sites.append(AdapterSite(block, block))
-        else:
-            for path in (layout.attn_output, layout.ff):
-                block = layer.get_submodule(path)
-                sites.append(AdapterSite(block, block.get_submodule(layout.dense)))
-    return sites
-
-
-def add_encoder_adapters(model: nn.Module, size: int = 24, r_mean: float | None = None, r_std: float | None = None,
-                         seed: int | None = None, delta_type: str = "adapter") -> list[nn.Module]:
-    """Attach the encoder track's adapters (`delta_type` adapter: OpenDelta's, std 0.01; houlsby_dense: the
-    T5 adapter with swish, std 0.02); `r_mean`/`r_std` override the initialisation; returns them in order."""
-    sites = encoder_adapter_sites(model, delta_type)
-    dim = model.config.hidden_size
-    if delta_type == "houlsby_dense":
-        return attach_adapters(sites, dim, size, "swish", 0.0 if r_mean is None else r_mean,
-                               0.02 if r_std is None else r_std, seed)
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    adapters = []
-    for site in sites:
-        _check_free(site)
-        device = next(site.target.parameters()).device
-        adapter = BottleneckAdapter(dim, size, 0.0 if r_mean is None else r_mean,
-                                    OPENDELTA_STD if r_std is None else r_std, generator, device)
-        _install(site, adapter)
-        adapters.append(adapter)
-    return adapters

@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from module.interpolation import IncompatibleCheckpoints, check_same_keys
+from module.interpolation import check_same_keys
+from module.tensors import IncompatibleCheckpoints
 
 CURVE_TYPES = ("bezier", "polychain")
 BEND_INITS = ("midpoint", "random")

@@ -8,12 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from module.aliases import check_tied_agree
-
-
-class IncompatibleCheckpoints(ValueError):
-    """Two endpoints (or an endpoint and the model) whose tensor names or shapes differ."""
-
+from module.tensors import IncompatibleCheckpoints, live_targets, tied_aliases
 
 MAX_ITPL_POINTS = 1001  # x is rounded to 3 decimals, as the original: more points would repeat x values
 
@@ -56,21 +51,9 @@ class Interpolator:
 
     def __init__(self, model: nn.Module, theta1: Mapping[str, torch.Tensor], theta2: Mapping[str, torch.Tensor]):
         check_same_keys(theta1, theta2)
-        live = model.state_dict(keep_vars=True)
-        self.targets: dict[str, torch.Tensor] = {}
-        for key in theta1:
-            if key not in live:
-                raise IncompatibleCheckpoints(f"tensor {key!r} of the checkpoints does not exist in the model "
-                                              f"({type(model).__name__})")
-            if tuple(live[key].shape) != tuple(theta1[key].shape):
-                raise IncompatibleCheckpoints(f"tensor {key!r} has shape {tuple(theta1[key].shape)} in the "
-                                              f"checkpoints and {tuple(live[key].shape)} in the model")
-            self.targets[key] = live[key]
-        try:  # a tied parameter is written once, and the endpoints must agree on its value
-            tied = check_tied_agree(live, theta1, "checkpoint 1") | check_tied_agree(live, theta2, "checkpoint 2")
-        except ValueError as e:
-            raise IncompatibleCheckpoints(str(e)) from None
-        for alias in tied:
+        self.targets = live_targets(model, theta1, "the checkpoints")
+        # a tied parameter is written once, and the endpoints must agree on its value
+        for alias in tied_aliases(model, theta1, "checkpoint 1") | tied_aliases(model, theta2, "checkpoint 2"):
             del self.targets[alias]
         self.theta1 = {k: theta1[k].detach().to(self.targets[k].device, torch.float32) for k in self.targets}
         self.theta2 = {k: theta2[k].detach().to(self.targets[k].device, torch.float32) for k in self.targets}

@@ -1,10 +1,15 @@
-"""Toy sweeps and figure readers shared by the plot tests (tests/test_plots.py, tests/test_line_overlay.py)."""
+"""Toy sweeps and figure readers shared by the plot tests and tests/test_analysis.py."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from module.analysis import point_record
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 XS = [round(i / 10, 3) for i in range(11)]
@@ -30,11 +35,11 @@ def toy_records(depth: float = 0.2, splits: tuple[str, ...] = ("dev", "test"), s
     return recs
 
 
-def gid_lines(ax, gid: str) -> list:
+def gid_lines(ax: Axes, gid: str) -> list:
     """The lines of a matplotlib Axes with the given gid."""
     return [line for line in ax.lines if line.get_gid() == gid]
 
 
-def legend_texts(fig) -> list[str]:
+def legend_texts(fig: Figure) -> list[str]:
     """Every entry text of a figure's legends."""
     return [t.get_text() for legend in fig.legends for t in legend.get_texts()]

@@ -8,7 +8,8 @@ import pytest
 import torch
 from transformers import T5ForConditionalGeneration
 
-from module.adapter import Adapter, adapter_state, add_t5_adapters
+from module.adapter import Adapter, adapter_state
+from T5_model.adapters import add_t5_adapters
 from tests.toy import tiny_t5_config
 
 

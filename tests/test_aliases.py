@@ -9,7 +9,8 @@ from transformers import T5ForConditionalGeneration
 
 from module.aliases import alias_map, check_tied_agree, unique_numel
 from module.checkpoint import FORMAT, load_checkpoint, save_checkpoint
-from module.interpolation import IncompatibleCheckpoints, Interpolator
+from module.interpolation import Interpolator
+from module.tensors import IncompatibleCheckpoints
 from tests.toy import tiny_t5_config
 from utils import calculate_dist as cd
 
@@ -115,7 +116,7 @@ def test_interpolator_writes_a_tied_parameter_once_and_refuses_endpoints_that_un
 
 def test_sweep_log_counts_each_parameter_once(tiny_t5_dir, toy_task, tmp_path):
     import task_interpolation
-    from utils.errors import run_cli
+    from module.cli import run_cli
 
     model = T5ForConditionalGeneration.from_pretrained(str(tiny_t5_dir))
     ends = [save_checkpoint(tmp_path / f"e{i}.pt", model.state_dict(), kind="model") for i in (1, 2)]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from module.cli import run_cli
 from tests import toy
-from utils.errors import run_cli
 
 
 # ----------------------------------------------------------------------------- inputs shared by the cases

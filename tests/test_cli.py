@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from module.checkpoint import load_checkpoint
+from module.cli import run_cli
 from tune_singletask import main
-from utils.errors import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGINAL_FLAGS = [

@@ -18,6 +18,7 @@ import tune_singletask
 from dataloader.batching import encode_split, train_batches
 from dataloader.tasks import load_split, task_name
 from module.checkpoint import load_checkpoint, save_checkpoint
+from module.cli import run_cli
 from module.curves import (
     Curve,
     bezier_coefficients,
@@ -27,11 +28,11 @@ from module.curves import (
     polychain_coefficients,
     save_curve,
 )
-from module.interpolation import IncompatibleCheckpoints, interpolation_points
+from module.interpolation import interpolation_points
+from module.tensors import IncompatibleCheckpoints
 from T5_model.curve_job import CurveTrainer, check_curve_options, step_t
 from T5_model.options import build_parser, parse_options
 from tests.toy import perturbed_t5_ends, tiny_t5_config, write_task
-from utils.errors import run_cli
 
 TS = [0.0, 1e-4, 0.1, 0.25, 1 / 3, 0.5, 0.6, 0.75, 0.9, 0.999, 1.0]
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from module.checkpoint import load_checkpoint, save_checkpoint
+from module.cli import run_cli
 from module.interpolation import Interpolator
 from tests import toy
 from utils import export_point
-from utils.errors import run_cli
 
 X = 0.3
 LABELS = ["negative", "positive"]
@@ -152,7 +152,7 @@ def _encoder_sweep(runs: dict, delta: str) -> torch.nn.Module:
     """The model itp_pretrain_adapter.py evaluates at x (default unfrozen_modules)."""
     from RoBERTa_model.config import DeltaArguments
     from RoBERTa_model.encoder import build_classifier
-    from RoBERTa_model.itp_pretrain_adapter import tuned_tensors
+    from RoBERTa_model.jobs import tuned_tensors
 
     unfrozen = DeltaArguments().unfrozen_modules
     theta = [tuned_tensors(str(runs[(delta, s)]), delta, unfrozen, LABELS) for s in (20, 30)]

@@ -14,11 +14,12 @@ import tune_singletask
 from dataloader.batching import IGNORE_INDEX, encode_split, eval_batches, pad
 from dataloader.tasks import load_split
 from module.checkpoint import load_checkpoint
-from module.interpolation import IncompatibleCheckpoints, Interpolator, check_same_keys, interpolation_points
+from module.cli import run_cli
+from module.interpolation import Interpolator, check_same_keys, interpolation_points
 from module.sweep import SweepSettingsMismatch, run_sweep
+from module.tensors import IncompatibleCheckpoints
 from T5_model.evaluation import evaluate_batches
 from tests.toy import tiny_t5_config
-from utils.errors import run_cli
 
 
 def _model(seed=0):
@@ -61,7 +62,7 @@ def test_mismatched_endpoints_name_the_key():
         check_same_keys(a, {"w": torch.zeros(2, 3)})
     with pytest.raises(IncompatibleCheckpoints, match=r"'w' has shape \(2, 3\) in checkpoint 1 and \(3, 2\)"):
         check_same_keys(a, {"w": torch.zeros(3, 2), "b": torch.zeros(3)})
-    with pytest.raises(IncompatibleCheckpoints, match="'nope' of the checkpoints does not exist in the model"):
+    with pytest.raises(IncompatibleCheckpoints, match="the checkpoints: tensor 'nope' does not exist in the model"):
         Interpolator(_model(), {"nope": torch.zeros(1)}, {"nope": torch.zeros(1)})
 
 
@@ -185,7 +186,7 @@ def test_task_interpolation_writes_every_file_and_x0_equals_checkpoint_1(adapter
             assert {"barrier_endpoint_mean", "barrier_linear", "barrier_subsegment"} <= set(block)
     # x = 0 equals checkpoint 1 evaluated on its own
     from dataloader.metrics import evaluate
-    from module.adapter import add_t5_adapters
+    from T5_model.adapters import add_t5_adapters
     from T5_model.model import load_t5, load_tokenizer
 
     model = load_t5(str(tiny_t5_dir))

@@ -24,7 +24,8 @@ from transformers import (
     RobertaForSequenceClassification,
 )
 
-from module.adapter import ENCODER_LAYOUTS, add_encoder_adapters, is_adapter_tensor
+from module.adapter import is_adapter_tensor
+from RoBERTa_model.adapters import ENCODER_LAYOUTS, add_encoder_adapters
 from RoBERTa_model.config import ConfigError, load_config
 from RoBERTa_model.encoder import EncoderError, check_delta_type, load_tensors, set_trainable, unmatched_entries
 

@@ -38,9 +38,9 @@ from dataloader.task_folders import is_up_to_date, write_task
 from dataloader.tasks import read_tsv
 from dataloader.text_rules import SPLITS
 from module import files
+from module.cli import run_cli
 from tests.test_data_sources import rt_csv_bz2, snli_files, tweets_csv_latin1
 from utils import prepare_data as prep
-from utils.errors import run_cli
 
 REGISTRY = ("snli", "rotten_tomatoes", "tweet_sentiment")
 

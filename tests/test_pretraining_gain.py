@@ -1,4 +1,4 @@
-"""utils/pretraining_gain.py: a pre-trained model against its randomly initialised twin, same fine-tuning."""
+"""experiments/pretraining_gain.py: a pre-trained model against its randomly initialised twin, same fine-tuning."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections import Counter
 import torch
 from safetensors.torch import load_file
 
-from utils import pretraining_gain
-from utils.errors import run_cli
+from experiments import pretraining_gain
+from module.cli import run_cli
 
 
 def test_compares_against_a_fresh_twin_and_the_majority_class(tmp_path, tiny_t5_dir, toy_task):

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from module.checkpoint import save_checkpoint
+from module.cli import run_cli
 from utils import calculate_dist as cd
 from utils import process_cartography as pc
-from utils.errors import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "encoder.block.0.layer.0.adapter.adapter_A"

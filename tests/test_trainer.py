@@ -134,7 +134,7 @@ def test_a_killed_run_resumed_mid_epoch_equals_the_uninterrupted_one_bit_for_bit
 def test_a_finished_run_is_not_reused_for_other_training_data(tiny_t5_dir, toy_task, tmp_path, capsys):
     """A rerun into the same folder with another --train_file used to skip training and report the old run."""
     import tune_singletask
-    from utils.errors import run_cli
+    from module.cli import run_cli
 
     out = tmp_path / "grid"
     argv = ["--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out), "--do_train",
@@ -157,7 +157,7 @@ def test_a_full_disk_while_saving_names_the_file_and_keeps_the_previous_checkpoi
                                                                                    tmp_path, monkeypatch, capsys):
     """Issue 13.10: one line naming the checkpoint, no temporary file left, checkpoint@2 still the one to resume."""
     import tune_singletask
-    from utils.errors import run_cli
+    from module.cli import run_cli
 
     out = tmp_path / "grid"
     argv = ["--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out), "--do_train",

@@ -40,8 +40,8 @@ import torch
 from module.adapter import is_adapter_tensor
 from module.aliases import common_aliases, without_aliases
 from module.checkpoint import load_checkpoint
+from module.cli import run_cli
 from module.files import atomic_write_json, atomic_write_text
-from utils.errors import run_cli
 
 CHUNK = 1 << 22  # scalars converted to float64 at a time (32 MiB per operand)
 TYPES = ("adapter", "model", "finetune")

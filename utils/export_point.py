@@ -36,13 +36,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from module.adapter import add_t5_adapters, is_adapter_tensor
+from module.adapter import is_adapter_tensor
 from module.checkpoint import load_checkpoint, save_checkpoint
+from module.cli import run_cli
 from module.files import atomic_write_json
 from module.interpolation import Interpolator, check_same_keys
 from module.loading import TOKENIZER_FILES, WEIGHT_FILES
 from module.runs import file_sha256
-from utils.errors import run_cli
+from T5_model.adapters import add_t5_adapters
 
 FORMAT = "mode-connectivity-export/v1"
 T5_TYPES = ("t5", "mt5", "umt5")

@@ -67,8 +67,7 @@ from dataloader.pinned import PIP_TIMEOUT
 from dataloader.registry_tasks import REGISTRY_TASKS, RegistrySources, text_build, text_corpus
 from dataloader.task_folders import TEXT_DIR, is_up_to_date, split_counts, write_task, write_text_corpus
 from dataloader.text_rules import SPLITS, limit_train
-from utils.errors import run_cli
-from utils.options import positive_int
+from module.cli import positive_int, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 

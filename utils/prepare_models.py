@@ -15,8 +15,8 @@ import zipfile
 from pathlib import Path
 
 from dataloader.pinned import PINS, fetch, sha256_file
+from module.cli import run_cli
 from module.files import atomic_folder, atomic_write_json
-from utils.errors import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -46,8 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
+from module.cli import run_cli
 from module.files import atomic_write_json, atomic_write_text
-from utils.errors import run_cli
 
 FIELDS = ("from", "to", "newly_forgotten", "correctness", "confidence", "variability", "turn")
 MEANS = ("correctness", "confidence", "variability", "turn")
