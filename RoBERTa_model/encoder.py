@@ -126,7 +126,7 @@ class TaskDataset(torch.utils.data.Dataset):
         return self.encoded.item(i)
 
 
-def eval_batches(encoded: EncodedTask, batch_size: int, pad_id: int) -> list[tuple[list[int], dict]]:
+def classifier_batches(encoded: EncodedTask, batch_size: int, pad_id: int) -> list[tuple[list[int], dict]]:
     """Length-sorted, dynamically padded batches with the positions of their rows."""
     order = sorted(range(len(encoded)), key=lambda i: (-len(encoded.input_ids[i]), i))
     return [(order[s: s + batch_size], collate([encoded.item(i) for i in order[s: s + batch_size]], pad_id))
@@ -177,7 +177,7 @@ def unmatched_entries(names: list[str], modules: list[str]) -> list[str]:
     return [entry for entry in modules if not any(is_unfrozen(name, [entry]) for name in names)]
 
 
-def set_trainable(model: nn.Module, delta_type: str, unfrozen_modules: list[str]) -> list[str]:
+def set_encoder_trainable(model: nn.Module, delta_type: str, unfrozen_modules: list[str]) -> list[str]:
     """With adapters only parameters selected by `unfrozen_modules` train; `none`: every parameter trains."""
     names = []
     for name, param in model.named_parameters():

@@ -26,15 +26,15 @@ from RoBERTa_model.encoder import (
     build_classifier,
     check_delta_type,
     checkpoint_info,
+    classifier_batches,
     collate,
     encode_task,
     encoder_sweep_inputs,
-    eval_batches,
     evaluate_classifier,
     is_unfrozen,
     load_task_split,
     model_folders,
-    set_trainable,
+    set_encoder_trainable,
     task_data_files,
     task_labels,
     unmatched_entries,
@@ -85,7 +85,7 @@ def tune_encoder(config: EncoderConfig) -> dict:
     tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
     model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              delta_args.r_mean, delta_args.r_std, seed=training_args.seed, task=data_args.task_name)
-    trained = set_trainable(model, delta_args.delta_type, delta_args.unfrozen_modules)
+    trained = set_encoder_trainable(model, delta_args.delta_type, delta_args.unfrozen_modules)
     idle = unmatched_entries([n for n, _ in model.named_parameters()], delta_args.unfrozen_modules)
     if delta_args.delta_type != "none" and idle:
         print(f"[run_glue] unfrozen_modules {idle} select no parameter of {type(model).__name__} "
@@ -151,7 +151,7 @@ def evaluate_and_report(model, encoded: dict, splits: dict, training_args, token
     for name, examples in splits.items():
         if name == "dev" and not (training_args.do_eval or training_args.do_train):
             continue
-        metrics = evaluate_classifier(model, eval_batches(encoded[name], training_args.per_device_eval_batch_size,
+        metrics = evaluate_classifier(model, classifier_batches(encoded[name], training_args.per_device_eval_batch_size,
                                                           tokenizer.pad_token_id))
         prefix = "eval" if name == "dev" else "test"
         results[f"{prefix}_accuracy"], results[f"{prefix}_loss"] = metrics["performance"], metrics["loss"]

@@ -10,7 +10,7 @@ from torch import nn
 from module.interpolation import Interpolator, check_same_keys, interpolation_points
 from module.plotting import PathInfo, majority_fraction
 from module.sweep import run_sweep
-from RoBERTa_model.encoder import EncodedTask, eval_batches, evaluate_classifier
+from RoBERTa_model.encoder import EncodedTask, classifier_batches, evaluate_classifier
 
 
 def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: dict[str, torch.Tensor],
@@ -21,7 +21,7 @@ def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: 
     """Evaluate accuracy and loss on every split at `points` evenly spaced x; files as task_interpolation.py."""
     check_same_keys(theta1, theta2, names)
     model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
-    batches = {name: eval_batches(enc, batch_size, pad_id) for name, enc in splits.items()}
+    batches = {name: classifier_batches(enc, batch_size, pad_id) for name, enc in splits.items()}
     info = PathInfo.from_paths(*names, start_task=tasks[0] if tasks else None, end_task=tasks[1] if tasks else None,
                                majority={name: majority_fraction(enc.labels, "ACC") for name, enc in splits.items()})
     with Interpolator(model, theta1, theta2) as interpolator:

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import torch
+from transformers import set_seed
 
 from dataloader.batching import IGNORE_INDEX, train_batches
 from dataloader.metrics import evaluate, metric_for_task
@@ -16,6 +17,7 @@ from module.checkpoint import load_checkpoint
 from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, write_point
 from module.files import setup_logger
 from module.interpolation import interpolation_points
+from module.metrics_log import MetricsLog
 from module.plotting import PathInfo, majority_fraction, read_line_sweep
 from module.sweep import RESULTS_VERSION, run_sweep, sweep_settings
 from module.tensors import live_targets, tied_aliases
@@ -25,13 +27,11 @@ from T5_model.model import model_files, model_provider
 from T5_model.options import CURVE_TRAINING, SWEEP, T5Options, settings_of
 from T5_model.sweeping import SweepResult, load_endpoints, point_evaluator, sweep_data_files, sweep_splits
 from T5_model.trainer import (
-    MetricsLog,
     build_optimizer,
     build_scheduler,
     loop_limits,
     micro_batch_size,
     prepare_split,
-    set_seed,
     split_batch,
     warmup_updates,
 )

@@ -9,18 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from transformers import set_seed
 
 from dataloader.metrics import metric_for_task
 from dataloader.tasks import check_task_dir, load_split, split_path, task_name
-from module.files import setup_logger, upsert_csv_row
+from module.files import atomic_target, setup_logger, upsert_csv_row
 from module.interpolation import Interpolator, interpolation_points
 from module.plotting import PathInfo, majority_fraction
 from module.runs import RUN_SETTINGS, claim_settings, fingerprint
 from module.sweep import run_sweep, sweep_settings
-from T5_model.model import check_t5_folder, load_tokenizer, model_files, model_provider
+from T5_model.model import check_t5_folder, load_t5_tokenizer, model_files, model_provider
 from T5_model.options import SWEEP, TUNING, T5Options, settings_of
 from T5_model.sweeping import SweepResult, load_endpoints, point_evaluator, sweep_data_files, sweep_splits
-from T5_model.trainer import Trainer, load_into_model, prepare_split, set_seed
+from T5_model.trainer import Trainer, load_into_model, prepare_split
 
 RESULT_FIELDS = ["prefix", "metric", "lr", "bsz", "dev_performance", "test_performance", "run"]
 DEFAULT_PREDICT_CHECKPOINT = "best-model.pt"  # the original's default name
@@ -139,7 +140,7 @@ def tune(options: T5Options, report=print) -> list[CellResult]:
     metric = metric_for_task(task, options.metric)
     splits = load_task_splits(options)
     check_t5_folder(options.model, "--model")
-    load_tokenizer(options.tokenizer_path)
+    load_t5_tokenizer(options.tokenizer_path)
     output_dir = Path(options.output_dir)  # made by the first file written into it, once the inputs were checked
     results, best = [], None
     for bsz in options.bsz_list or [options.train_batch_size]:
@@ -156,8 +157,8 @@ def tune(options: T5Options, report=print) -> list[CellResult]:
             if isinstance(row["dev_performance"], float) and (best is None or row["dev_performance"] > best[0]):
                 best = (row["dev_performance"], output_dir / row["run"])
     if best is not None and options.tune_method == "adapter" and (best[1] / "checkpoint-best.pt").is_file():
-        shutil.copyfile(best[1] / "checkpoint-best.pt", output_dir / ".checkpoint-best.pt.tmp")
-        (output_dir / ".checkpoint-best.pt.tmp").replace(output_dir / "checkpoint-best.pt")
+        with atomic_target(output_dir / "checkpoint-best.pt") as tmp:
+            shutil.copyfile(best[1] / "checkpoint-best.pt", tmp)
     return results
 
 

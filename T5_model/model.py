@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from module.adapter import is_adapter_tensor
+from module.loading import load_tokenizer
 from T5_model.adapters import add_t5_adapters
 
 
@@ -58,12 +59,10 @@ def check_t5_folder(folder: str, what: str) -> dict:
     return {}
 
 
-def load_tokenizer(folder: str):
-    """Load a tokenizer with `from_pretrained(folder)`, offline."""
-    from module.loading import load_tokenizer as load_local
-
+def load_t5_tokenizer(folder: str):
+    """The T5 track's tokenizer (`--tokenizer_path`): a checked local folder, loaded offline."""
     check_t5_folder(folder, "--tokenizer_path")
-    return load_local(folder, "--tokenizer_path")
+    return load_tokenizer(folder, "--tokenizer_path")
 
 
 def load_t5(folder: str) -> nn.Module:
@@ -89,7 +88,7 @@ def model_files(args: argparse.Namespace) -> list[str]:
 def model_provider(args: argparse.Namespace):
     """Return (model, config, tokenizer) as the original's `model_provider`, adapters attached and frozen as asked."""
     model = load_t5(args.model)
-    tokenizer = load_tokenizer(args.tokenizer_path or args.model)
+    tokenizer = load_t5_tokenizer(args.tokenizer_path or args.model)
     if len(tokenizer) > model.config.vocab_size:
         raise ModelLoadError(f"--tokenizer_path {args.tokenizer_path or args.model}: {len(tokenizer)} tokens, more "
                              f"than the vocabulary of --model {args.model} ({model.config.vocab_size}); use the "
@@ -97,11 +96,11 @@ def model_provider(args: argparse.Namespace):
     if getattr(args, "apply_adapter", False) or args.tune_method == "adapter":
         init_seed = args.load_init_seed if getattr(args, "SGD_noise", False) else args.seed
         add_t5_adapters(model, args.adapter_type, args.adapter_size, args.r_mean, args.r_std, seed=init_seed)
-    set_trainable(model, args.tune_method, freeze_embeds=getattr(args, "freeze_embeds", False))
+    set_t5_trainable(model, args.tune_method, freeze_embeds=getattr(args, "freeze_embeds", False))
     return model, model.config, tokenizer
 
 
-def set_trainable(model: nn.Module, tune_method: str, freeze_embeds: bool = False) -> list[str]:
+def set_t5_trainable(model: nn.Module, tune_method: str, freeze_embeds: bool = False) -> list[str]:
     """Mark which parameters train (`adapter`: adapter tensors only; `model`: all); returns their names."""
     names = []
     for name, param in model.named_parameters():

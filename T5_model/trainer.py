@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
-import os
-import random
-import re
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -27,7 +23,9 @@ from dataloader.batching import (
 from dataloader.metrics import evaluate, label_word_warning, per_example_scores
 from dataloader.tasks import Example, label_set
 from module.checkpoint import load_checkpoint, save_checkpoint
-from module.files import remove_stale_temporaries
+from module.files import atomic_write_text, remove_stale_temporaries
+from module.metrics_log import MetricsLog
+from module.rng import rng_state, set_rng_state
 from module.tensors import copy_into
 from module.update_loop import LoopHooks, LoopLimits, LoopState, apply_update, epoch_order, run_updates
 from T5_model.evaluation import (
@@ -38,67 +36,7 @@ from T5_model.evaluation import (
 )
 from T5_model.model import trained_state
 
-METRICS_CSV_FIELDS = ["step", "epoch", "kind", "loss", "performance", "lr", "seconds"]
 COLLAPSED_TRAIN_LOSS = 1e-7  # the original: a validation after a train-loss mean below this is no improvement
-TENSORBOARD_FOLDER = "tensorboard"  # the original's SummaryWriter(log_dir=args.output_dir + '/tensorboard')
-TAG_INVALID = re.compile(r"[^-/\w.]")  # characters TensorBoard replaces in a tag
-
-
-class MetricsLog:
-    """`metrics.csv` (one row per logged train window or validation), the same line in the run's log, and TensorBoard
-    scalars in `<run folder>/tensorboard` under the original's tags (`train/loss`, `train/lr`, `valid/loss`,
-    `valid/<metric>`; a curve's per-t validations as `valid_t_<t>/...`)."""
-
-    def __init__(self, path: Path, metric: str, logger: logging.Logger, tensorboard_dir: Path | None = None):
-        self.path, self.metric, self.logger, self.start = Path(path), metric, logger, time.time()
-        self.tensorboard_dir = Path(tensorboard_dir) if tensorboard_dir else self.path.parent / TENSORBOARD_FOLDER
-        self.writer = None  # the SummaryWriter, opened by the first record
-        self.purge_step: int | None = None  # set by resume_at: TensorBoard hides the old events from this step on
-
-    def resume_at(self, step: int) -> None:
-        """Drop the rows logged after `step` by a run that was killed later than its checkpoint (atomic), and have
-        TensorBoard hide that run's events after `step` (the event files are append-only: `purge_step`)."""
-        from module.files import atomic_write_csv, read_csv
-
-        if self.path.exists():
-            rows = [r for r in read_csv(self.path) if int(r["step"]) <= step]
-            atomic_write_csv(self.path, METRICS_CSV_FIELDS, [[r[k] for k in METRICS_CSV_FIELDS] for r in rows])
-        self.close()
-        self.purge_step = step + 1  # the next event file starts with a SessionLog START at this step
-
-    def record(self, step: int, epoch: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
-        """Append one row, log it and write its scalars."""
-        new = not self.path.exists()
-        with self.path.open("a", newline="") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(METRICS_CSV_FIELDS)
-            writer.writerow([step, epoch, kind, f"{loss:.6f}", "" if performance is None else f"{performance:.6f}",
-                             f"{lr:.3g}", f"{time.time() - self.start:.1f}"])
-        perf = "" if performance is None else f" {self.metric}: {performance:.4f}"
-        self.logger.info(f"{kind} | step {step} epoch {epoch} loss {loss:.5f}{perf} lr {lr:.3g}")
-        self._scalars(step, kind, loss, performance, lr)
-
-    def _scalars(self, step: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
-        """The original's `log_step`: `<kind>/loss`, `train/lr` and `<kind>/<metric>` at global step `step`."""
-        if self.writer is None:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(log_dir=str(self.tensorboard_dir), purge_step=self.purge_step)
-            self.purge_step = None
-        prefix = TAG_INVALID.sub("_", kind)  # valid@t=0.5 -> valid_t_0.5 (what TensorBoard would make of it)
-        self.writer.add_scalar(f"{prefix}/loss", loss, step)
-        if kind == "train":
-            self.writer.add_scalar(f"{prefix}/lr", lr, step)
-        if performance is not None:
-            self.writer.add_scalar(f"{prefix}/{TAG_INVALID.sub('_', self.metric)}", performance, step)
-        self.writer.flush()
-
-    def close(self) -> None:
-        """Close the event file (a later record opens a new one)."""
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
 
 
 def load_into_model(model: torch.nn.Module, path: str | Path) -> dict:
@@ -107,42 +45,6 @@ def load_into_model(model: torch.nn.Module, path: str | Path) -> dict:
     ckpt = load_checkpoint(path)
     copy_into(model, ckpt.tensors, str(path), f"a {ckpt.kind!r} checkpoint; check --tune_method/--adapter_type")
     return {**ckpt.meta, "_optimizer": ckpt.optimizer, "_scheduler": ckpt.scheduler, "_rng": ckpt.rng}
-
-
-def rng_state() -> dict:
-    """This process's torch (CPU and CUDA), NumPy and Python random-generator states, as plain tensors and lists."""
-    import numpy as np
-
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    version, internal, gauss_next = random.getstate()
-    state = {"torch": torch.get_rng_state(), "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos),
-                                                       int(has_gauss), float(gauss)],
-             "python": [version, list(internal), gauss_next]}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    """Restore what `rng_state` captured."""
-    import numpy as np
-
-    torch.set_rng_state(state["torch"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    version, internal, gauss_next = state["python"]
-    random.setstate((version, tuple(internal), gauss_next))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and torch."""
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def build_optimizer(params, lr: float, beta1: float | None = None):
@@ -324,9 +226,7 @@ class Trainer(LoopHooks):
             entry["acc"].append(float(acc[i]))
             entry["confidence"].append(float(conf[i]))
         if self.accelerator.is_main_process:
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            tmp.write_text(json.dumps(store))
-            os.replace(tmp, path)
+            atomic_write_text(path, json.dumps(store))
 
     # ------------------------------------------------------------------ training
     def train(self) -> dict:

@@ -99,11 +99,11 @@ def test_same_seed_same_adapters_other_seed_differs():
 
 
 def test_adapter_receives_gradient_backbone_frozen():
-    from T5_model.model import set_trainable
+    from T5_model.model import set_t5_trainable
 
     model = _model()
     add_t5_adapters(model, size=4, seed=0)
-    names = set_trainable(model, "adapter")
+    names = set_t5_trainable(model, "adapter")
     assert names and all("adapter_" in n for n in names)
     model.train()
     out = model(**_inputs(), labels=torch.randint(3, 64, (3, 4)))

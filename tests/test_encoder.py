@@ -14,7 +14,7 @@ from module.adapter import adapter_state
 from module.cli import run_cli
 from RoBERTa_model import itp_pretrain_adapter, itp_task_boundary_finetune, run_glue
 from RoBERTa_model.adapters import add_encoder_adapters
-from RoBERTa_model.encoder import is_unfrozen, set_trainable
+from RoBERTa_model.encoder import is_unfrozen, set_encoder_trainable
 from tests import toy
 
 SMALL = {"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
@@ -47,16 +47,16 @@ def test_zero_up_proj_adapters_leave_logits_unchanged(cls, cfg):
 def test_unfrozen_modules_select_exactly_the_named_parameters():
     model = RobertaForSequenceClassification(RobertaConfig(**SMALL))
     add_encoder_adapters(model, size=4, seed=0)
-    names = set(set_trainable(model, "adapter", ["deltas", "LayerNorm", "classifier"]))
+    names = set(set_encoder_trainable(model, "adapter", ["deltas", "LayerNorm", "classifier"]))
     expected = {n for n, _ in model.named_parameters()
                 if ".adapter." in n or ".LayerNorm." in n or n.startswith("classifier.")}
     assert names == expected
     assert {n for n, p in model.named_parameters() if p.requires_grad} == expected
-    assert set(set_trainable(model, "adapter", ["deltas"])) == {n for n, _ in model.named_parameters()
+    assert set(set_encoder_trainable(model, "adapter", ["deltas"])) == {n for n, _ in model.named_parameters()
                                                                  if ".adapter." in n}
     assert not is_unfrozen("roberta.encoder.layer.0.attention.self.query.weight", ["deltas", "classifier"])
     assert not is_unfrozen("roberta.encoder.layer.0.output.LayerNorm.weight", ["layer_norm", "final_layer_norm"])
-    assert len(set_trainable(model, "none", [])) == len(list(model.parameters()))
+    assert len(set_encoder_trainable(model, "none", [])) == len(list(model.parameters()))
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_adapter_checkpoints_hold_only_the_tuned_tensors_and_fail_loudly_in_plai
     from transformers import AutoModelForSequenceClassification
 
     from module.checkpoint import load_checkpoint
-    from RoBERTa_model.encoder import build_classifier, encode_task, eval_batches, evaluate_classifier
+    from RoBERTa_model.encoder import build_classifier, classifier_batches, encode_task, evaluate_classifier
 
     root, data, backbone = encoder_setup
     adapter, full = trained[("toy-sentiment", "adapter", 20)], trained[("toy-sentiment", "none", 20)]
@@ -126,7 +126,7 @@ def test_adapter_checkpoints_hold_only_the_tuned_tensors_and_fail_loudly_in_plai
     tok = AutoTokenizer.from_pretrained(str(backbone))
     model = build_classifier(str(adapter), ["negative", "positive"], "adapter", 4)
     dev = encode_task(load_split(data / "toy-sentiment", "dev"), tok, ["negative", "positive"], 64)
-    got = evaluate_classifier(model, eval_batches(dev, 16, tok.pad_token_id))
+    got = evaluate_classifier(model, classifier_batches(dev, 16, tok.pad_token_id))
     assert got["performance"] == json.loads((adapter / "all_results.json").read_text())["eval_accuracy"]
 
 
@@ -165,13 +165,19 @@ def test_pretrain_adapter_interpolation_writes_26_rows(encoder_setup, trained, t
     from transformers import AutoTokenizer
 
     from dataloader.tasks import load_split
-    from RoBERTa_model.encoder import build_classifier, encode_task, eval_batches, evaluate_classifier, task_labels
+    from RoBERTa_model.encoder import (
+        build_classifier,
+        classifier_batches,
+        encode_task,
+        evaluate_classifier,
+        task_labels,
+    )
 
     tok = AutoTokenizer.from_pretrained(str(backbone))
     labels = task_labels("toy-sentiment", load_split(data / "toy-sentiment", "train"))
     model = build_classifier(str(trained[("toy-sentiment", "adapter", 20)] / "checkpoint-20"), labels, "adapter", 4)
     dev = encode_task(load_split(data / "toy-sentiment", "dev"), tok, labels, 64)
-    alone = evaluate_classifier(model, eval_batches(dev, 16, tok.pad_token_id))
+    alone = evaluate_classifier(model, classifier_batches(dev, 16, tok.pad_token_id))
     assert float(rows[0]["dev_performance"]) == pytest.approx(alone["performance"], abs=1e-4)
     assert float(rows[0]["dev_loss"]) == pytest.approx(alone["loss"], abs=1e-4)
 

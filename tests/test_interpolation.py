@@ -187,12 +187,12 @@ def test_task_interpolation_writes_every_file_and_x0_equals_checkpoint_1(adapter
     # x = 0 equals checkpoint 1 evaluated on its own
     from dataloader.metrics import evaluate
     from T5_model.adapters import add_t5_adapters
-    from T5_model.model import load_t5, load_tokenizer
+    from T5_model.model import load_t5, load_t5_tokenizer
 
     model = load_t5(str(tiny_t5_dir))
     add_t5_adapters(model, size=8, seed=0)
     model.load_state_dict(load_checkpoint(adapter_runs[0]).tensors, strict=False)
-    tok = load_tokenizer(str(tiny_t5_dir))
+    tok = load_t5_tokenizer(str(tiny_t5_dir))
     for split, column in (("dev", "dev"), ("test", "test")):
         enc = encode_split(load_split(toy_task, split), tok, "toy-sentiment", max_output_length=8)
         out = evaluate_batches(model, eval_batches(enc, 32, tok.pad_token_id), tok, 8)

@@ -27,7 +27,7 @@ from transformers import (
 from module.adapter import is_adapter_tensor
 from RoBERTa_model.adapters import ENCODER_LAYOUTS, add_encoder_adapters
 from RoBERTa_model.config import ConfigError, load_config
-from RoBERTa_model.encoder import EncoderError, check_delta_type, load_tensors, set_trainable, unmatched_entries
+from RoBERTa_model.encoder import EncoderError, check_delta_type, load_tensors, set_encoder_trainable, unmatched_entries
 
 SMALL = {"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
          "intermediate_size": 32, "num_labels": 3}
@@ -149,7 +149,7 @@ def test_paper_unfrozen_modules_train_adapters_and_classifier_only(cls, cfg, pre
     """OpenDelta 0.2.4: 'deltas' = adapters, 'classifier' = the head; 'layer_norm'/'final_layer_norm' match nothing."""
     model = cls(cfg(**SMALL))
     add_encoder_adapters(model, size=4, seed=0)
-    trained = set(set_trainable(model, "adapter", PAPER_UNFROZEN))
+    trained = set(set_encoder_trainable(model, "adapter", PAPER_UNFROZEN))
     expected = {n for n, _ in model.named_parameters() if ".adapter.modulelist." in n or n.startswith("classifier.")}
     assert trained == expected
     assert {n for n, p in model.named_parameters() if p.requires_grad} == expected
@@ -162,16 +162,16 @@ def test_paper_unfrozen_modules_train_adapters_and_classifier_only(cls, cfg, pre
 def test_layer_norms_are_named_by_their_path():
     model = RobertaForSequenceClassification(RobertaConfig(**SMALL))
     add_encoder_adapters(model, size=4, seed=0)
-    in_layers = set(set_trainable(model, "adapter", ["output.LayerNorm"]))
+    in_layers = set(set_encoder_trainable(model, "adapter", ["output.LayerNorm"]))
     assert in_layers == {f"roberta.encoder.layer.{i}.{block}LayerNorm.{kind}" for i in range(2)
                          for block in ("attention.output.", "output.") for kind in ("weight", "bias")}
-    assert set(set_trainable(model, "adapter", ["embeddings.LayerNorm"])) == {"roberta.embeddings.LayerNorm.weight",
-                                                                               "roberta.embeddings.LayerNorm.bias"}
-    assert set(set_trainable(model, "adapter", ["deltas"])) == {n for n, _ in model.named_parameters()
+    assert set(set_encoder_trainable(model, "adapter", ["embeddings.LayerNorm"])) == {
+        "roberta.embeddings.LayerNorm.weight", "roberta.embeddings.LayerNorm.bias"}
+    assert set(set_encoder_trainable(model, "adapter", ["deltas"])) == {n for n, _ in model.named_parameters()
                                                                 if ".adapter." in n}
-    assert set(set_trainable(model, "adapter", ["dense"])) == {n for n, _ in model.named_parameters()
+    assert set(set_encoder_trainable(model, "adapter", ["dense"])) == {n for n, _ in model.named_parameters()
                                                                if ".dense." in n}
-    assert set_trainable(model, "adapter", ["Norm", "layer.0.out"]) == []  # whole components, not substrings
+    assert set_encoder_trainable(model, "adapter", ["Norm", "layer.0.out"]) == []  # whole components, not substrings
 
 
 def test_houlsby_dense_keeps_the_earlier_variant():

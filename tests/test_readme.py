@@ -45,3 +45,14 @@ def test_the_pandas_example_runs_on_a_real_sweep_folder(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "dev_performance" in out  # the table of the three worst points was printed
     assert float(out.strip().splitlines()[-1]) > 0  # barrier_linear of the dip
+
+
+def test_the_library_example_runs_on_the_tiny_t5(tiny_t5_dir, toy_task, tmp_path, capsys):
+    text = (ROOT / "README.md").read_text().split("Imports run one way", 1)[1]
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace('"task_dir": "data/rotten_tomatoes"', f'"task_dir": {str(toy_task)!r}, '
+                                                                f'"model": {str(tiny_t5_dir)!r}, "quiet": True')
+    code = code.replace("runs/mine", str(tmp_path / "mine")).replace("=300", "=2")
+    exec(compile(code, "README.md", "exec"), {})
+    assert "'performance'" in capsys.readouterr().out
+    assert (tmp_path / "mine" / "line" / "summary.json").is_file()

@@ -204,9 +204,9 @@ def test_forgotten_again_after_being_remembered_counts_again():
 
 def test_points_sorted_numerically():
     analysis = {k: {"zero_list": []} for k in ("1.0", "-0.25", "0.04", "-0.5", "0")}
-    assert [k for k, _ in pc.interpolation_points(analysis)] == ["-0.5", "-0.25", "0", "0.04", "1.0"]
+    assert [k for k, _ in pc.analysis_points(analysis)] == ["-0.5", "-0.25", "0", "0.04", "1.0"]
     with pytest.raises(ValueError, match="'mid' is not a finite number"):
-        pc.interpolation_points({"mid": {"zero_list": []}})
+        pc.analysis_points({"mid": {"zero_list": []}})
 
 
 def test_cli_text_json_and_table(tmp_path):

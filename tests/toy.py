@@ -113,9 +113,11 @@ def t5_args(tiny_t5_dir: Path, task_dir: Path, out: Path, *extra: str):
 
 def t5_trainer(args, task_dir: Path, run_dir: Path, splits=("train", "dev")):
     """A seeded Trainer of the tiny T5 on the toy task's `splits`."""
+    from transformers import set_seed
+
     from dataloader.tasks import load_split
     from T5_model.model import model_provider
-    from T5_model.trainer import Trainer, set_seed
+    from T5_model.trainer import Trainer
 
     set_seed(args.seed)
     model, _, tok = model_provider(args)

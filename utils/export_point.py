@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
-import shutil
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +36,7 @@ from torch import nn
 from module.adapter import is_adapter_tensor
 from module.checkpoint import load_checkpoint, save_checkpoint
 from module.cli import run_cli
-from module.files import atomic_write_json
+from module.files import atomic_folder, atomic_write_json
 from module.interpolation import Interpolator, check_same_keys
 from module.loading import TOKENIZER_FILES, WEIGHT_FILES
 from module.runs import file_sha256
@@ -119,7 +116,7 @@ def t5_adapter_layout(tensors: dict[str, torch.Tensor]) -> tuple[str, int]:
 
 def t5_export(path1: Path, path2: Path, x: float, backbone: str | None, tokenizer: str | None) -> Export:
     """θ(x) in the model task_interpolation.py builds: the backbone, with adapters when the endpoints have them."""
-    from T5_model.model import load_t5, load_tokenizer
+    from T5_model.model import load_t5, load_t5_tokenizer
 
     if backbone is None:
         if path1.is_file():
@@ -145,7 +142,7 @@ def t5_export(path1: Path, path2: Path, x: float, backbone: str | None, tokenize
         tensors = {k: state[k] for k in ckpt1.tensors}
         kind = ckpt1.kind if ckpt1.kind in ("adapter", "model") else "model"
         return Export("t5", "adapter", model, tensors=tensors, ckpt_kind=kind, pointer=pointer)
-    return Export("t5", "model", model, load_tokenizer(tokenizer or backbone))
+    return Export("t5", "model", model, load_t5_tokenizer(tokenizer or backbone))
 
 
 # ----------------------------------------------------------------------------- encoder track
@@ -215,21 +212,6 @@ def encoder_export(path1: Path, path2: Path, x: float, backbone: str | None, tok
 
 
 # ----------------------------------------------------------------------------- writing and loading
-def write_folder(out: Path, write: Callable[[Path], None]) -> None:
-    """Run `write` on a temporary folder beside `out`, then rename it to `out`; on failure nothing is left."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        write(tmp)
-        if out.is_dir():
-            out.rmdir()  # checked empty before
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def record(export: Export, path1: Path, path2: Path, x: float) -> dict:
     """The contents of export.json."""
     info = {"format": FORMAT, "track": export.track, "kind": export.kind, "x": x,
@@ -252,7 +234,8 @@ def save_export(export: Export, info: dict, out: Path) -> None:
                             meta={**export.pointer, "x": info["x"], "path1": info["path1"], "path2": info["path2"]})
         atomic_write_json(folder / "export.json", info)
 
-    write_folder(out, write)
+    with atomic_folder(out) as tmp:
+        write(tmp)
 
 
 def load_export(folder: str | Path) -> nn.Module:

@@ -114,7 +114,7 @@ def _index(value, where: str) -> str:
     return str(value).strip()
 
 
-def interpolation_points(analysis: Mapping, source: str = "analysis") -> list[tuple[str, list[str]]]:
+def analysis_points(analysis: Mapping, source: str = "analysis") -> list[tuple[str, list[str]]]:
     """(x, zero_list as index strings without repeats) for every point, in numeric order of x."""
     if not isinstance(analysis, Mapping):
         raise ValueError(f"{source}: expected a JSON object of x -> {{'zero_list': [...], ...}}")
@@ -149,7 +149,7 @@ def forgetting_statistics(cartography: Mapping, analysis: Mapping,
                           sources: tuple[str, str] = ("cartography", "analysis")) -> list[dict]:
     """One record per interpolation point: from, to, newly_forgotten and the means (None when none forgotten)."""
     stats = example_statistics(cartography, sources[0])
-    points = interpolation_points(analysis, sources[1])  # checks the analysis' shape first
+    points = analysis_points(analysis, sources[1])  # checks the analysis' shape first
     check_same_examples(cartography, analysis, sources)
     rows = []
     previous_key, previous = "start", set()
