@@ -19,6 +19,7 @@ from module.files import atomic_write_json
 from module.sweep import read_records
 from RoBERTa_model.config import config_from_values
 from RoBERTa_model.jobs import interpolate_runs, tune_encoder
+from RoBERTa_model.mlm import MLMPretrainOptions, pretrain_mlm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,16 +29,14 @@ UNFROZEN = ["deltas", "layer_norm", "final_layer_norm", "classifier"]
 
 def pretrain(args: argparse.Namespace) -> list[Path]:
     """The step checkpoints, pre-training them unless all exist."""
-    from RoBERTa_model import pretrain_mlm
-
     folders = [args.checkpoints / f"ckpt_{s}" for s in args.pretrain_steps]
     if all((f / "config.json").is_file() for f in folders):
         print(f"[steps] reusing {', '.join(str(f) for f in folders)}")
         return folders
     print(f"[steps] pre-training a small RoBERTa for {max(args.pretrain_steps)} steps")
-    pretrain_mlm.main(["--text", str(args.text), "--out", str(args.checkpoints), "--steps",
-                       str(max(args.pretrain_steps)), "--save_steps", *map(str, args.pretrain_steps),
-                       "--max_lines", str(args.max_lines), "--warmup_steps", str(args.warmup_steps), "--quiet"])
+    pretrain_mlm(MLMPretrainOptions(text=str(args.text), out=str(args.checkpoints), steps=max(args.pretrain_steps),
+                                    save_steps=list(args.pretrain_steps), max_lines=args.max_lines,
+                                    warmup_steps=args.warmup_steps, quiet=True))
     return folders
 
 

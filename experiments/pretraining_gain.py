@@ -15,11 +15,15 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from transformers import T5Config
+
 from module.cli import OneLineParser, positive_int, run_cli
 from module.files import atomic_write_json
+from module.pretraining import save_folder
 from T5_model.jobs import tune
-from T5_model.model import check_t5_folder
+from T5_model.model import check_t5_folder, load_t5_tokenizer
 from T5_model.options import options_for
+from T5_model.pretraining import init_t5
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,13 +44,8 @@ def random_twin(model_dir: Path, out: Path, seed: int = 0) -> Path:
     """Save a randomly initialised model with `model_dir`'s config and tokenizer to `out` (once)."""
     if (out / "config.json").is_file():
         return out
-    from transformers import T5Config
-
-    from T5_model.model import load_tokenizer
-    from utils.pretrain_t5 import init_t5, save_folder
-
     config = T5Config.from_pretrained(str(model_dir), local_files_only=True)
-    save_folder(init_t5(config, seed), load_tokenizer(str(model_dir)), out, {"random_init_of": str(model_dir)})
+    save_folder(init_t5(config, seed), load_t5_tokenizer(str(model_dir)), out, {"random_init_of": str(model_dir)})
     return out
 
 

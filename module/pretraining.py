@@ -1,12 +1,10 @@
-"""Pre-training on random windows of a text's token stream, for any model family: the family's objective is a plug-in.
+"""Pre-training on random windows of a text's token stream, for any model family: the objective is a plug-in.
 
-`pretrain(objective)` reads the text lines, gets the objective's tokenizer, concatenates the tokenised lines into one
-stream and runs `objective.options.steps` updates on the project's update loop (`module.update_loop.run_updates`):
-one epoch whose batches are `batch_size` windows at random starts (numpy, seeded), every step's loss recorded, a
-Hugging Face folder `<out>/ckpt_<STEP>/` (with `pretraining.json`) saved atomically at the save steps, at the last
-step and when `--max_minutes` ran out. An `Objective` supplies the tokenizer, the model, the batches of the windows,
-the loss and the optimiser; the shared flags are `RunOptions`, and `flag` + `parse_options` make an entry point's
-argparse parser from an options dataclass.
+`pretrain(objective)` reads the text lines, tokenises them into one stream with the objective's tokenizer and runs
+`steps` updates on the project's update loop (`module.update_loop.run_updates`): one epoch of `batch_size` windows at
+seeded random starts, every step's loss recorded, `<out>/ckpt_<STEP>/` (a Hugging Face folder with pretraining.json)
+saved atomically at the save steps, the last step and when `--max_minutes` ran out. `RunOptions` are the shared flags;
+`flag` + `parse_options` make an entry point's parser from its options dataclass.
 """
 
 from __future__ import annotations
@@ -160,8 +158,8 @@ class Objective:
     def __init__(self, options: PretrainOptions) -> None:
         self.options = options
 
-    def check(self) -> None:
-        """Refuse settings that cannot work, before any work (default: nothing)."""
+    def prepare(self) -> None:
+        """Refuse settings that cannot work and set up the process, before any work and the clock (default: nothing)."""
 
     def check_output(self, out: Path, save_steps: list[int]) -> None:
         """Refuse an output folder once the text is read (default: nothing)."""
@@ -266,15 +264,11 @@ class PretrainLoop(LoopHooks):
         return {"loss": f"{recent_loss(self.losses):.3f}"}
 
 
-def _plain(value):
-    return str(value) if isinstance(value, Path) else value
-
-
 def pretrain(objective: Objective) -> dict:
     """Pre-train with `objective` as its options say; returns the run's info (the last pretraining.json written)."""
     o = objective.options
     out = Path(o.out)
-    objective.check()
+    objective.prepare()
     lines = read_lines(o.text, o.max_lines)
     objective.check_output(out, sorted(set(o.save_steps or default_save_steps(o.steps))))
     torch.manual_seed(o.seed)
@@ -287,9 +281,9 @@ def pretrain(objective: Objective) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = objective.model(tokenizer).to(device)
     vocabulary = {"vocab_size": len(tokenizer)} if objective.show_vocabulary else {}
+    args = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(o).items()}  # callers may give Paths
     info = {"params": sum(p.numel() for p in model.parameters()), "tokens_in_corpus": int(len(stream)),
-            "lines": len(lines), **vocabulary, "args": {k: _plain(v) for k, v in asdict(o).items()},
-            **objective.run_info()}
+            "lines": len(lines), **vocabulary, "args": args, **objective.run_info()}
     loop = PretrainLoop(objective, model, tokenizer, stream, rng, device, info, started)
     shown = "".join(f"vocabulary {v}, " for v in vocabulary.values())
     print(f"[{objective.name}] {info['params'] / 1e6:.1f}M parameters, {shown}{len(stream) / 1e6:.2f}M tokens, "

@@ -14,7 +14,7 @@ from pathlib import Path
 from module.files import atomic_write_json
 
 # Raised whenever a change of the code makes the same settings give other numbers, so that points (and runs,
-# utils/quickstart.py) computed before are never reused. 2: the original's decoding cleanup and first-point rule,
+# experiments/quickstart.py) computed before are never reused. 2: the original's decoding cleanup and first-point rule,
 # weight decay in full tuning, OpenDelta's encoder adapter (issue 12).
 RESULTS_VERSION = 2
 RUN_SETTINGS = "run_settings.json"  # a training run's settings, in its folder

@@ -15,7 +15,7 @@ if [[ " $* " == *" --track t5 "* ]]; then
   $PY utils/prepare_models.py  # all-MiniLM-L6-v2: the home T5 starts its embeddings from its word embeddings
   if [ ! -f pretrained_models/t5-small-home/config.json ]; then
     echo "[quickstart] building the home-made small T5 (pre-training, about 10 minutes, once)"
-    $PY utils/pretrain_t5.py --out pretrained_models/t5-small-home
+    $PY T5_model/pretrain_t5.py --out pretrained_models/t5-small-home
   fi
 else
   $PY utils/prepare_data.py --tasks snli

@@ -118,7 +118,7 @@ _curve = _entry("curve_find")
 _glue = _entry("RoBERTa_model.run_glue")
 _itp_adapter = _entry("RoBERTa_model.itp_pretrain_adapter")
 _itp_boundary = _entry("RoBERTa_model.itp_task_boundary_finetune")
-_pretrain_t5 = _entry("utils.pretrain_t5")
+_pretrain_t5 = _entry("T5_model.pretrain_t5")
 _pretrain_mlm = _entry("RoBERTa_model.pretrain_mlm")
 _cartography = _entry("utils.process_cartography")
 _dist = _entry("utils.calculate_dist")
@@ -208,7 +208,7 @@ CASES: list[tuple[str, Callable, Callable[[dict, Path], list[str]], str]] = [
     ("dist-not-a-checkpoint", _dist,
      lambda w, c: (c / "x.pt").write_text("{}") and ["--input1", str(w["ends"][0]), "--input2", str(c / "x.pt"),
                                                       "--type", "model", "--path", str(c / "out")], "x.pt"),
-    # --- utils/pretrain_t5.py, RoBERTa_model/pretrain_mlm.py
+    # --- T5_model/pretrain_t5.py, RoBERTa_model/pretrain_mlm.py
     ("pretrain-t5-missing-text", _pretrain_t5, lambda w, c: ["--text", str(c / "none.txt"), "--out", str(c / "out"),
                                                              "--init_embeddings", "none"], "none.txt"),
     ("pretrain-t5-non-utf8", _pretrain_t5,

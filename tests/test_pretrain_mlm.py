@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
+from module.cli import run_cli
 from module.loading import load_tokenizer
-from RoBERTa_model import pretrain_mlm
+from module.pretraining import parse_options
+from RoBERTa_model.mlm import (
+    MLMPretrainOptions,
+    check_mlm_options,
+    check_tokenizer,
+    mask_tokens,
+    mlm_loss,
+    pretrain_mlm,
+)
+from tests.conftest import ROOT
 from tests.toy import corpus
 
 SENTENCES = ("the movie was good", "a very dull story and bad actor", "premise: A café - naïve 日本 😀 [SEP] x",
@@ -23,11 +35,11 @@ def pretrained(tmp_path_factory):
     text = root / "corpus.txt"
     text.write_text("\n".join(corpus(300)) + "\n")
     out = root / "checkpoint"
-    code = pretrain_mlm.main(["--text", str(text), "--out", str(out), "--vocab_size", "400", "--hidden_size", "32",
-                              "--num_layers", "2", "--num_heads", "2", "--intermediate_size", "64", "--seq_len", "32",
-                              "--batch_size", "4", "--steps", "5", "--warmup_steps", "2", "--save_steps", "2", "5",
-                              "--quiet"])
-    assert code == 0
+    info = pretrain_mlm(MLMPretrainOptions(text=str(text), out=str(out), vocab_size=400, hidden_size=32, num_layers=2,
+                                           num_heads=2, intermediate_size=64, seq_len=32, batch_size=4, steps=5,
+                                           warmup_steps=2, save_steps=[2, 5], quiet=True))
+    assert info == json.loads((out / "ckpt_5" / "pretraining.json").read_text())
+    assert info["args"]["max_position_embeddings"] == 34 and info["vocab_size"] == 400
     return out
 
 
@@ -67,7 +79,7 @@ def test_tokenizer_round_trips_and_wraps_like_roberta(pretrained):
     assert tok("a film", "bad").input_ids == [0, *a, 2, 2, *b, 2]
     masked = tok("the <mask> film", add_special_tokens=False).input_ids
     assert masked.count(tok.mask_token_id) == 1 and len(masked) == 3
-    pretrain_mlm.check_tokenizer(tok, corpus(20))
+    check_tokenizer(tok, corpus(20))
 
 
 def test_masking_follows_80_10_10():
@@ -75,7 +87,7 @@ def test_masking_follows_80_10_10():
     ids = torch.randint(5, 400, (64, 128))
     ids[:, 0], ids[:, -1] = 0, 2
     special, ordinary = torch.arange(5), torch.arange(5, 400)
-    inputs, labels = pretrain_mlm.mask_tokens(ids, 4, special, ordinary, 0.15, gen)
+    inputs, labels = mask_tokens(ids, 4, special, ordinary, 0.15, gen)
     chosen = labels != -100
     assert not chosen[:, 0].any() and not chosen[:, -1].any()
     assert abs(chosen.float().mean().item() - 0.15 * 126 / 128) < 0.01
@@ -93,16 +105,13 @@ def test_mlm_loss_equals_the_full_head(pretrained):
     model = AutoModelForMaskedLM.from_pretrained(str(pretrained / "ckpt_5")).eval()
     gen = torch.Generator().manual_seed(1)
     ids = torch.randint(5, 400, (3, 32))
-    inputs, labels = pretrain_mlm.mask_tokens(ids, 4, torch.arange(5), torch.arange(5, 400), 0.15, gen)
+    inputs, labels = mask_tokens(ids, 4, torch.arange(5), torch.arange(5, 400), 0.15, gen)
     with torch.no_grad():
-        assert torch.allclose(pretrain_mlm.mlm_loss(model, inputs, labels), model(input_ids=inputs, labels=labels).loss,
-                              atol=1e-5)
+        assert torch.allclose(mlm_loss(model, inputs, labels), model(input_ids=inputs, labels=labels).loss, atol=1e-5)
 
 
 def test_missing_text_is_one_clear_error(tmp_path, capsys):
-    from utils.errors import run_cli
-
-    code = run_cli(lambda: pretrain_mlm.main(["--text", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o")]))
+    code = run_cli(lambda: pretrain_mlm(MLMPretrainOptions(text=str(tmp_path / "none.txt"), out=str(tmp_path / "o"))))
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "none.txt" in err[0] and "python utils/prepare_data.py --text" in err[0]
@@ -115,16 +124,43 @@ def test_foreign_checkpoint_is_not_overwritten(tmp_path):
     text = tmp_path / "c.txt"
     text.write_text("a b c\n")
     with pytest.raises(FileExistsError, match="ckpt_4"):
-        pretrain_mlm.main(["--text", str(text), "--out", str(tmp_path), "--steps", "4", "--save_steps", "4"])
+        pretrain_mlm(MLMPretrainOptions(text=str(text), out=str(tmp_path), steps=4, save_steps=[4]))
 
 
 def test_reused_tokenizer(pretrained, tmp_path):
     text = tmp_path / "c.txt"
     text.write_text("\n".join(corpus(100)) + "\n")
-    code = pretrain_mlm.main(["--text", str(text), "--out", str(tmp_path / "o"), "--tokenizer",
-                              str(pretrained / "ckpt_5"), "--hidden_size", "16", "--num_layers", "1", "--num_heads",
-                              "2", "--intermediate_size", "32", "--seq_len", "16", "--batch_size", "2", "--steps", "1",
-                              "--quiet"])
-    assert code == 0 and not list(tmp_path.glob(".*tokenizer*"))
+    info = pretrain_mlm(MLMPretrainOptions(text=text, out=tmp_path / "o", tokenizer=str(pretrained / "ckpt_5"),
+                                           hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, seq_len=16,
+                                           batch_size=2, steps=1, quiet=True))  # Paths are fine too
+    assert info["step"] == 1 and info["args"]["text"] == str(text) and not list(tmp_path.glob(".*tokenizer*"))
     tok = load_tokenizer(tmp_path / "o" / "ckpt_1")
     assert tok.get_vocab() == load_tokenizer(pretrained / "ckpt_5").get_vocab() and tok.model_max_length == 16
+
+
+@pytest.mark.parametrize("flags, expected", [(["--hidden_size", "0"], "--hidden_size"),
+                                             (["--num_heads", "3"], "does not divide --hidden_size 128"),
+                                             (["--seq_len", "2"], "at least 3"),
+                                             (["--max_position_embeddings", "10", "--seq_len", "16"], "at least"),
+                                             (["--steps", "4", "--save_steps", "5"], "1..4")])
+def test_impossible_flags_are_one_line_parser_errors(capsys, flags, expected):
+    with pytest.raises(SystemExit) as stop:
+        parse_options(MLMPretrainOptions, flags, check=check_mlm_options)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error: argument --" in err[0] and expected in err[0]
+
+
+def test_the_check_fills_in_the_position_embeddings():
+    options = parse_options(MLMPretrainOptions, ["--seq_len", "64"], check=check_mlm_options)
+    assert options.max_position_embeddings == 66 and options.out == "RoBERTa_model/checkpoint"
+    with pytest.raises(ValueError, match="--mlm_probability"):
+        check_mlm_options(MLMPretrainOptions(mlm_probability=1.0))
+
+
+def test_entry_script_help_lists_the_flags():
+    shown = subprocess.run([sys.executable, "RoBERTa_model/pretrain_mlm.py", "--help"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout
+    assert shown.startswith("usage: pretrain_mlm.py") and "Pre-train a small RoBERTa" in shown
+    for flag in ("--mlm_probability", "--weight_decay", "--save_steps", "--max_minutes", "--bf16"):
+        assert flag in shown

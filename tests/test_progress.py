@@ -79,7 +79,7 @@ def test_a_finished_sweep_prints_endpoints_worst_point_and_barriers_per_split(tm
 
 def test_the_pretraining_bar_and_final_loss_use_one_window():
     """Both pre-training scripts show and report `recent_loss`: the last 10% of steps, at most 50."""
-    from utils.pretrain_t5 import recent_loss
+    from module.pretraining import recent_loss
 
     losses = [float(i) for i in range(1000)]
     assert recent_loss(losses) == sum(range(950, 1000)) / 50
