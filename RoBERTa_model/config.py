@@ -8,7 +8,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from module.interpolation import MAX_ITPL_POINTS
 from RoBERTa_model.config_types import type_errors
+from RoBERTa_model.resume import checkpoint_folders, latest_complete_checkpoint
 
 # keys of the original configs that only mattered to its `datasets`/generation set-up
 IGNORED_KEYS = {"dataset_config_name", "eval_dataset_config_name", "test_dataset_config_name", "eval_dataset_name",
@@ -222,7 +224,6 @@ def config_from_values(raw: dict, with_interpolation: bool = False, overrides: l
                 raise ConfigError(f"{source}: missing key {key!r} (the checkpoint folder of each endpoint)")
         for key in ("path1", "path2"):
             setattr(itp, key, str(endpoint_folder(getattr(itp, key), key)))
-        from module.interpolation import MAX_ITPL_POINTS
 
         if not 2 <= itp.itpl_points <= MAX_ITPL_POINTS:
             raise ConfigError(f"{source}: itpl_points must be 2 to {MAX_ITPL_POINTS} (x is rounded to 3 decimals), "
@@ -236,7 +237,6 @@ def _override_keys(overrides: list[str] | tuple) -> list[str]:
 
 def endpoint_folder(path: str, key: str) -> Path:
     """A checkpoint folder as given, or for a run folder (holding `checkpoint-<step>/`) its latest complete one."""
-    from RoBERTa_model.resume import checkpoint_folders, latest_complete_checkpoint
 
     folder = Path(path)
     if folder.is_dir() and checkpoint_folders(folder):

@@ -8,6 +8,7 @@ from pathlib import Path
 from transformers import Trainer
 
 from module.checkpoint import DELTA_FILE, load_checkpoint, save_checkpoint
+from RoBERTa_model.encoder import load_tensors
 
 __all__ = ["DELTA_FILE", "DeltaTrainer", "is_delta_folder"]  # no model.safetensors beside it: plain
 # from_pretrained on such a folder fails loudly instead of loading a backbone without its adapters
@@ -40,7 +41,6 @@ class DeltaTrainer(Trainer):
             self.processing_class.save_pretrained(output_dir)
 
     def _load_delta(self, folder: str, model=None) -> None:
-        from RoBERTa_model.encoder import load_tensors
 
         load_tensors(model or self.accelerator.unwrap_model(self.model), load_checkpoint(Path(folder) / DELTA_FILE)
                      .tensors, str(folder))

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from module.cli import positive_int
+from module.loading import load_tokenizer
 from module.pretraining import Objective, RunOptions, flag, loss_curve, pretrain
 
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, as RoBERTa
@@ -106,7 +107,6 @@ def train_roberta_tokenizer(lines: list[str], folder: str | Path, vocab_size: in
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import RobertaTokenizerFast
 
-    from module.loading import load_tokenizer
 
     specials = [AddedToken(t, special=True, normalized=False, lstrip=t == "<mask>") for t in SPECIAL_TOKENS]
     backend = Tokenizer(models.BPE())
@@ -194,7 +194,6 @@ class MaskedLM(Objective):
 
     def tokenizer(self, lines: list[str], out: Path):
         """`--tokenizer` (with a mask and a pad token), or a byte-level BPE vocabulary trained on the lines."""
-        from module.loading import load_tokenizer
 
         o = self.options
         if o.tokenizer:

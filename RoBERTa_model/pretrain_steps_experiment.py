@@ -16,6 +16,7 @@ from pathlib import Path
 
 from module.cli import run_cli
 from module.files import atomic_write_json
+from module.plotting import plot_overlay
 from module.sweep import read_records
 from RoBERTa_model.config import config_from_values
 from RoBERTa_model.jobs import interpolate_runs, tune_encoder
@@ -90,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("checkpoints", "out", "text", "data"):  # the configs written hold absolute paths
         if isinstance(getattr(args, key, None), Path):
             setattr(args, key, getattr(args, key).resolve())
-    from module.plotting import plot_overlay
 
     start = time.time()
     backbones = pretrain(args)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 
+from module.loading import load_tokenizer
+
 
 def source_file(folder: str | Path) -> Path:
     """The safetensors file of the model folder named by --init_embeddings; a clear error when it is missing."""
@@ -60,7 +62,6 @@ def transfer_embeddings(model, tokenizer, folder: str | Path) -> dict:
 
     Where the model is wider than the source, the columns beyond the source's width keep their random values.
     """
-    from module.loading import load_tokenizer
 
     source = source_embeddings(folder)
     rows, vectors = piece_vectors(tokenizer, load_tokenizer(folder, "--init_embeddings"), source)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dataloader.batching import IGNORE_INDEX, Batch
+from dataloader.batching import IGNORE_INDEX, Batch, model_target, pad
 
 
 @dataclass
@@ -117,7 +117,6 @@ def label_confidence(model: nn.Module, batches: Sequence[Batch], tokenizer, labe
     Every candidate target (`<extra_id_0>` + label + EOS) is scored as a whole sequence; a softmax over the
     candidates' log-likelihoods gives the confidence. Works for any label words (no fixed token ids).
     """
-    from dataloader.batching import model_target, pad
 
     was_training = model.training
     model.eval()

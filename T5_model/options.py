@@ -11,6 +11,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from module.cli import HelpFormatter, OneLineParser, big_int, finite_float, positive_int
+from module.interpolation import MAX_ITPL_POINTS
 
 TUNE_METHODS = ("model", "adapter", "finetune")  # finetune: the original scripts' name for model
 ADAPTER_TYPES = ("houlsby", "pfeiffer")
@@ -249,7 +250,6 @@ def build_parser(description: str | None = None, entry: str = "tune") -> argpars
 
 def check_options(options: T5Options) -> T5Options:
     """Normalise and check settings that cannot work together; raises `OptionError` naming the flag."""
-    from module.interpolation import MAX_ITPL_POINTS
 
     if options.tune_method == "finetune":
         options.tune_method = "model"

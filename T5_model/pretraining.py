@@ -14,6 +14,10 @@ import torch
 
 from module.cli import positive_int
 from module.pretraining import Objective, RunOptions, flag, loss_curve, pretrain
+from T5_model.embedding_transfer import source_file, transfer_embeddings
+from T5_model.span_corruption import corrupt, random_spans_mask, sentinel_ids
+from T5_model.tokenizer import train_t5_tokenizer
+from T5_model.trainer import build_optimizer
 
 
 @dataclass
@@ -86,7 +90,6 @@ def init_t5(config, seed: int = 0):
 def make_batch(stream: np.ndarray, starts: np.ndarray, seq_len: int, sentinels: list[int], eos: int, pad: int,
                density: float, mean_span: float, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """Span-corrupted inputs/labels for windows of `seq_len` tokens starting at `starts`, padded to the batch."""
-    from T5_model.span_corruption import corrupt, random_spans_mask
 
     inputs, targets = [], []
     for start in starts:
@@ -122,7 +125,6 @@ class SpanCorruption(Objective):
         if o.beta1 is not None and o.optimizer != "adafactor":
             raise ValueError(f"--beta1 {o.beta1}: applies to --optimizer adafactor only (AdamW keeps its own betas)")
         if self.warm_start:
-            from T5_model.embedding_transfer import source_file
 
             source_file(o.init_embeddings)
 
@@ -130,8 +132,6 @@ class SpanCorruption(Objective):
         """`--tokenizer`, or a SentencePiece vocabulary with `<extra_id_*>` sentinels trained on the lines."""
         from transformers import AutoTokenizer
 
-        from T5_model.span_corruption import sentinel_ids
-        from T5_model.tokenizer import train_t5_tokenizer
 
         if self.options.tokenizer:
             tokenizer = AutoTokenizer.from_pretrained(self.options.tokenizer, local_files_only=True)
@@ -155,7 +155,6 @@ class SpanCorruption(Objective):
         """`init_t5` of the config; piece embeddings from `--init_embeddings` unless 'none'."""
         model = init_t5(t5_config(self.options, tokenizer), self.options.seed)
         if self.warm_start:
-            from T5_model.embedding_transfer import transfer_embeddings
 
             self.transfer = transfer_embeddings(model, tokenizer, self.options.init_embeddings)
             print(f"[pretrain] {self.transfer['pieces']}/{self.transfer['vocabulary']} piece embeddings from "
@@ -168,7 +167,6 @@ class SpanCorruption(Objective):
         if o.optimizer == "adamw":
             optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=0.0)
         else:
-            from T5_model.trainer import build_optimizer
 
             optimizer = build_optimizer(model.parameters(), o.lr, o.beta1)
         warmup = max(o.warmup_steps, 1)

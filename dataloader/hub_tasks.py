@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Mapping
 
 from dataloader.task_folders import FORMAT_VERSION
@@ -116,8 +118,6 @@ def convert_record(train: Iterable[Mapping], validation: Iterable[Mapping], dev_
 
 def check_hub(timeout: float = HUB_TIMEOUT) -> None:
     """Stop at once, with one line, unless ``datasets`` is importable and the hub answers within ``timeout``."""
-    import urllib.error
-    import urllib.request
 
     prefix = "--source hub needs the 'datasets' package and a reachable Hugging Face hub; "
     reasons = []

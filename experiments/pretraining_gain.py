@@ -17,6 +17,7 @@ from pathlib import Path
 
 from transformers import T5Config
 
+from dataloader.tasks import load_split
 from module.cli import OneLineParser, positive_int, run_cli
 from module.files import atomic_write_json
 from module.pretraining import save_folder
@@ -51,7 +52,6 @@ def random_twin(model_dir: Path, out: Path, seed: int = 0) -> Path:
 
 def majority_share(task_dir: Path) -> float:
     """Share of the most frequent answer among the first 1000 dev examples."""
-    from dataloader.tasks import load_split
 
     answers = Counter(ex.answers[0] for ex in load_split(task_dir, "dev", choose_1000=True))
     return max(answers.values()) / sum(answers.values())

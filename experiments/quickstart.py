@@ -16,12 +16,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dataloader.tasks import load_split
 from module.cli import OneLineParser, positive_int, run_cli
 from module.files import atomic_write_json
+from module.plotting import majority_fraction, plot_overlay
 from module.report import BARRIER_NOTE, summary_table
 from module.runs import SettingsMismatch
 from module.sweep import RESULTS_VERSION, read_records
 from RoBERTa_model.config import config_from_values
+from RoBERTa_model.encoder import load_task_split
 from RoBERTa_model.jobs import interpolate_runs, tune_encoder
 from T5_model.jobs import interpolate, run_prefix, tune
 from T5_model.options import options_for
@@ -147,15 +150,12 @@ def t5_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace)
 
 def split_majority(args: argparse.Namespace) -> dict[str, float | None]:
     """The majority-class share of the dev and test examples the sweeps evaluate."""
-    from module.plotting import majority_fraction
 
     if args.track == "encoder":
-        from RoBERTa_model.encoder import load_task_split
 
         return {s: majority_fraction([e.answers for e in load_task_split(str(args.data), "snli", s,
                                                                          args.eval_examples)], "ACC")
                 for s in ("dev", "test")}
-    from dataloader.tasks import load_split
 
     return {s: majority_fraction([e.answers for e in load_split(args.data / args.t5_task, s, choose_1000=True)],
                                  "ACC") for s in ("dev", "test")}
@@ -163,7 +163,6 @@ def split_majority(args: argparse.Namespace) -> dict[str, float | None]:
 
 def report(sweeps: dict[str, Path], out: Path, task: str = "snli", majority: dict | None = None) -> str:
     """The summary table, and the overlay figure of both pairs."""
-    from module.plotting import plot_overlay
 
     summaries = {LABELS[m]: json.loads((d / "summary.json").read_text()) for m, d in sweeps.items()}
     curves = {}

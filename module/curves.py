@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from module.checkpoint import CheckpointError, checkpoint_tensors, load_checkpoint, save_checkpoint
 from module.interpolation import check_same_keys
 from module.tensors import IncompatibleCheckpoints
 
@@ -253,7 +254,6 @@ def write_point(targets: Mapping[str, torch.Tensor], point: Mapping[str, torch.T
 def save_curve(path: str | os.PathLike, curve: Curve, endpoints: Sequence[str], meta: Mapping | None = None,
                optimizer: dict | None = None, scheduler: dict | None = None) -> Path:
     """Write the bends atomically as a `state_dict` checkpoint; meta holds the endpoints' paths and the curve shape."""
-    from module.checkpoint import save_checkpoint
 
     info = {**(meta or {}), **curve.meta(), "endpoints": [str(p) for p in endpoints]}
     return save_checkpoint(path, curve.state(), kind="state_dict", meta=info, optimizer=optimizer, scheduler=scheduler)
@@ -263,7 +263,6 @@ def load_curve(path: str | os.PathLike, theta1: Mapping[str, torch.Tensor] | Non
                theta2: Mapping[str, torch.Tensor] | None = None,
                load_endpoint: Callable[[str], Mapping[str, torch.Tensor]] | None = None) -> tuple[Curve, dict]:
     """Rebuild a saved curve; endpoints not given are read from the paths in its meta. Returns (curve, meta)."""
-    from module.checkpoint import CheckpointError, checkpoint_tensors, load_checkpoint
 
     ckpt = load_checkpoint(path)
     if ckpt.meta.get("format") != CURVE_FORMAT:

@@ -9,6 +9,8 @@ so no display is needed and the pyplot backend of a calling program is left unto
 
 from __future__ import annotations
 
+import os
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,6 @@ def check_series(name: str, xs: Sequence[float], ys: Sequence[float]) -> None:
 
 def save_png(fig: Figure, path: str | Path) -> Path:
     """Save `fig` as a PNG at `path` atomically (temporary `.png` beside it, synced, then renamed)."""
-    import os
 
     with atomic_target(path, suffix=".png") as tmp, tmp.open("wb") as handle:
         fig.savefig(handle, format="png", dpi=DPI)
@@ -57,7 +58,6 @@ def new_figure(width: float, height: float) -> Figure:
 
 def _wrap(text: str, width: int) -> str:
     """`text` broken after a comma (or else at spaces) into lines of at most about `width` characters."""
-    import textwrap
 
     if len(text) <= width:
         return text

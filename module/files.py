@@ -8,10 +8,13 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 
 @contextmanager
@@ -168,7 +171,6 @@ class TqdmHandler(logging.Handler):
     """Writes log lines to stderr through `tqdm.write`, so that they print above a progress bar, not into it."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        from tqdm.auto import tqdm
 
         try:
             tqdm.write(self.format(record), file=sys.stderr)
@@ -181,7 +183,6 @@ def atomic_folder(final: str | Path) -> Iterator[Path]:
     """Yield an empty ``.<name>.tmp-<pid>`` sibling of `final`; when the block ends without error it replaces
     `final` (the old folder is removed only after the new one is in place); on any error or Ctrl-C the temporary
     folder is removed and `final` is left as it was. Temporary siblings of dead processes are removed first."""
-    import shutil
 
     final = Path(final)
     parent = final.parent

@@ -24,6 +24,7 @@ Inputs are checked before anything is written; DIR is written under a temporary 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import sys
@@ -38,9 +39,12 @@ from module.checkpoint import load_checkpoint, save_checkpoint
 from module.cli import run_cli
 from module.files import atomic_folder, atomic_write_json
 from module.interpolation import Interpolator, check_same_keys
-from module.loading import TOKENIZER_FILES, WEIGHT_FILES
+from module.loading import TOKENIZER_FILES, WEIGHT_FILES, load_tokenizer
 from module.runs import file_sha256
+from RoBERTa_model.encoder import build_classifier, checkpoint_info, load_tensors
 from T5_model.adapters import add_t5_adapters
+from T5_model.model import load_t5, load_t5_tokenizer, read_model_config
+from T5_model.trainer import load_into_model
 
 FORMAT = "mode-connectivity-export/v1"
 T5_TYPES = ("t5", "mt5", "umt5")
@@ -78,7 +82,6 @@ def endpoint_track(path: Path) -> str:
     config = path / "config.json"
     if not config.is_file():
         raise ValueError(f"{path}: a folder without config.json (expected a checkpoint-<step>/ or model folder)")
-    from T5_model.model import read_model_config
 
     return "t5" if read_model_config(config).get("model_type") in T5_TYPES else "encoder"
 
@@ -116,7 +119,6 @@ def t5_adapter_layout(tensors: dict[str, torch.Tensor]) -> tuple[str, int]:
 
 def t5_export(path1: Path, path2: Path, x: float, backbone: str | None, tokenizer: str | None) -> Export:
     """θ(x) in the model task_interpolation.py builds: the backbone, with adapters when the endpoints have them."""
-    from T5_model.model import load_t5, load_t5_tokenizer
 
     if backbone is None:
         if path1.is_file():
@@ -148,7 +150,6 @@ def t5_export(path1: Path, path2: Path, x: float, backbone: str | None, tokenize
 # ----------------------------------------------------------------------------- encoder track
 def encoder_delta(path: Path) -> tuple[list[str], dict, str]:
     """A checkpoint's head labels, delta settings and delta_type (earlier bias-free adapters: houlsby_dense)."""
-    from RoBERTa_model.encoder import checkpoint_info
 
     labels, delta = checkpoint_info(path)
     delta_type = delta.get("delta_type") or "none"
@@ -178,8 +179,6 @@ def encoder_export(path1: Path, path2: Path, x: float, backbone: str | None, tok
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
-    from module.loading import load_tokenizer
-    from RoBERTa_model.encoder import build_classifier
 
     (labels1, delta1, type1), (labels2, _, type2) = encoder_delta(path1), encoder_delta(path2)
     if labels1 != labels2:
@@ -240,7 +239,6 @@ def save_export(export: Export, info: dict, out: Path) -> None:
 
 def load_export(folder: str | Path) -> nn.Module:
     """Rebuild an exported point with the project's loaders (any kind; full exports are plain from_pretrained)."""
-    import json
 
     folder = Path(folder)
     info = json.loads((folder / "export.json").read_text())
@@ -251,14 +249,11 @@ def load_export(folder: str | Path) -> nn.Module:
         return cls.from_pretrained(str(folder), local_files_only=True).eval()
     load = info["load"]
     if info["track"] == "t5":
-        from T5_model.model import load_t5
-        from T5_model.trainer import load_into_model
 
         model = load_t5(load["model"])
         add_t5_adapters(model, load["adapter_type"], load["adapter_size"])
         load_into_model(model, folder / ADAPTER_FILE)
         return model.eval()
-    from RoBERTa_model.encoder import build_classifier, load_tensors
 
     model = build_classifier(load["model"], load["labels"], load["delta_type"], load["bottleneck_dim"],
                              task=load["task"])
