@@ -118,7 +118,12 @@ def read_config_json(path: str | Path) -> dict:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a JSON object of arguments")
-    return {RENAMED_KEYS.get(k, k): v for k, v in raw.items() if k not in IGNORED_KEYS}
+    return current_keys(raw)
+
+
+def current_keys(values: dict) -> dict:
+    """A config's keys under their current names (the original's renamed keys mapped, its ignored ones dropped)."""
+    return {RENAMED_KEYS.get(k, k): v for k, v in values.items() if k not in IGNORED_KEYS}
 
 
 # keys holding paths: relative ones in a config file are taken relative to the file's folder
@@ -192,6 +197,7 @@ def config_from_values(raw: dict, with_interpolation: bool = False, overrides: l
                        parser=None, source: str = "config") -> EncoderConfig:
     """Check a config's keys and values (paths as given) and parse them, with `--KEY VALUE` overrides, into the
     track's argument groups: what a config file holds, built in memory (as the experiments do)."""
+    raw = current_keys(raw)
     classes = _parser_classes(with_interpolation)
     known = {f.name for cls in classes for f in dataclasses.fields(cls)}
     unknown = sorted(k for k in raw if k not in known)

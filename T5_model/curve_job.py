@@ -19,6 +19,7 @@ from module.files import setup_logger
 from module.interpolation import interpolation_points
 from module.metrics_log import MetricsLog
 from module.plotting import PathInfo, majority_fraction, read_line_sweep
+from module.runs import RUN_SETTINGS, claim_settings
 from module.sweep import RESULTS_VERSION, run_sweep, sweep_settings
 from module.tensors import live_targets, tied_aliases
 from module.update_loop import LoopHooks, LoopState, apply_update, epoch_order, run_updates
@@ -239,17 +240,12 @@ class CurveTrainer(LoopHooks):
         return state
 
 
-def refuse_other_curve(out_dir: Path, options: T5Options) -> None:
-    """An earlier run into this folder must have trained the same curve."""
-    for earlier in (out_dir / LAST, out_dir / BEST):
-        if earlier.is_file():
-            old = load_checkpoint(earlier).meta.get("train_settings", {})
-            now = curve_train_settings(options)
-            changed = sorted(k for k in now if old.get(k) != now[k])
-            if changed:
-                raise ValueError(f"{out_dir}: holds a curve trained with other settings ({', '.join(changed[:3])} "
-                                 "differ); use another --output_dir or delete that folder")
-            return
+def claim_curve_folder(out_dir: Path, options: T5Options) -> None:
+    """Record the curve's training settings in `<out_dir>/run_settings.json`; an earlier run into this folder must
+    have trained the same curve (the one settings mechanism of tuning runs and sweeps)."""
+    claim_settings(out_dir / RUN_SETTINGS, curve_train_settings(options),
+                   (out_dir / LAST).is_file() or (out_dir / BEST).is_file(), "a trained curve",
+                   "use another --output_dir or delete that folder")
 
 
 def find_curve(options: T5Options) -> SweepResult:
@@ -280,7 +276,7 @@ def find_curve(options: T5Options) -> SweepResult:
                 live[name].copy_(theta1[name])
     del theta1, theta2  # the curve holds its own copies
     out_dir = Path(options.output_dir)
-    refuse_other_curve(out_dir, options)
+    claim_curve_folder(out_dir, options)
     out_dir.mkdir(parents=True, exist_ok=True)
     logger = setup_logger("curve_find", out_dir / "log.txt", quiet=options.quiet)
     if skipped:

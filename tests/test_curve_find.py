@@ -301,4 +301,4 @@ def test_a_curve_is_not_resumed_after_its_training_data_changed(adapter_ends, ti
     capsys.readouterr()
     assert _curve_find(tiny_t5_dir, task, out, *adapter_ends, *flags) == 2
     err = capsys.readouterr().err
-    assert "curve trained with other settings" in err and "data" in err
+    assert "trained curve made with other settings" in err and "data" in err

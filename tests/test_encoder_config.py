@@ -103,3 +103,15 @@ def test_each_method_ships_paired_seed_configs():
     runs = [json.loads((CONFIGS / "minilm" / n).read_text())["output_dir"].rstrip("/")
             for n in ("snli_adapter.json", "snli_adapter_seed30.json")]
     assert [itp["path1"], itp["path2"]] == runs  # the sweep reads the runs the paired configs write
+
+
+def test_a_config_built_in_memory_reads_the_original_keys_as_a_file_does(tmp_path):
+    """The experiments pass the paper's keys (do_test, evaluation_strategy) as values, not through a file."""
+    from RoBERTa_model.config import config_from_values
+
+    values = {"task_name": "snli", "do_test": True, "evaluation_strategy": "no", "output_dir": str(tmp_path / "o"),
+              "dataset_config_name": "ignored"}
+    built = config_from_values(values, source="quickstart run")
+    read = load_config(_write(tmp_path, **values))
+    assert built.training.do_predict and built.training.eval_strategy == "no"
+    assert built.given == read.given and "do_predict" in built.given and "do_test" not in built.given

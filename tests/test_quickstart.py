@@ -75,3 +75,29 @@ def test_runs_made_by_code_with_other_results_train_again(tmp_path):
     assert stamp == {"results_version": RESULTS_VERSION}
     (out / "configs").mkdir()
     assert not quickstart.forget_stale_runs(out) and (out / "configs").exists()  # same version: kept
+
+
+@pytest.mark.slow
+def test_encoder_quickstart_runs_both_pairs_and_reuses_finished_runs(minilm_dir, tmp_path, capsys):
+    """The default track end to end on a tiny BERT and a three-label task named snli: the jobs get the paper's
+    config keys (do_test, evaluation_strategy) in memory, and a rerun trains nothing again."""
+    from tests import toy
+
+    data = tmp_path / "data"
+    toy.write_nli_task(data, "snli", sizes=(64, 24, 24))
+    model = toy.build_tiny_encoder(tmp_path / "tiny-bert", minilm_dir)
+    argv = ["--out", str(tmp_path / "qs"), "--data", str(data), "--model", str(model), "--steps", "4",
+            "--train_examples", "64", "--eval_examples", "16"]
+    assert quickstart.main(argv) == 0
+    out = tmp_path / "qs"
+    for method in ("finetune", "adapter"):
+        summary = json.loads((out / f"{method}-seed20+30" / "summary.json").read_text())
+        assert summary["points"] == 26 and set(summary["splits"]) == {"dev", "test"}
+        results = json.loads((out / f"{method}-seed20" / "all_results.json").read_text())
+        assert results["global_step"] == 4 and "test_accuracy" in results
+    assert (out / "overlay.png").stat().st_size > 0
+    times = {p: p.stat().st_mtime_ns for p in out.glob("*-seed*/all_results.json")}
+    capsys.readouterr()
+    assert quickstart.main(argv) == 0
+    assert "reusing its all_results.json" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in times} == times
