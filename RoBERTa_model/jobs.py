@@ -15,7 +15,7 @@ from module.adapter import adapter_state
 from module.checkpoint import load_checkpoint
 from module.files import atomic_write_json, folder_lock
 from module.loading import load_tokenizer
-from module.runs import claim_settings
+from module.runs import RESULTS_VERSION, claim_settings, read_settings
 from module.sweep import sweep_settings
 from RoBERTa_model.config import EncoderConfig
 from RoBERTa_model.delta_trainer import DeltaTrainer
@@ -56,15 +56,17 @@ def accuracy(eval_prediction) -> dict[str, float]:
     return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
 
 
-def finished_results(out: Path, splits: dict, training_args) -> dict | None:
-    """The stored results of a finished run in `out` (its settings already matched) when they hold every split
-    this run evaluates; None otherwise."""
+def finished_results(out: Path, settings: dict, training_args) -> dict | None:
+    """The stored results of a finished run in `out` made with these settings, when they hold every split this
+    run evaluates; None otherwise (read only: nothing is loaded or written)."""
     path = out / "all_results.json"
     if not path.is_file() or not (out / "config.json").is_file():
         return None
+    if read_settings(out / RUN_SETTINGS) != {**settings, "results_version": RESULTS_VERSION}:
+        return None
     results = json.loads(path.read_text())
     wanted = ["eval_accuracy"] if training_args.do_eval or training_args.do_train else []
-    wanted += ["test_accuracy"] if "test" in splits else []
+    wanted += ["test_accuracy"] if training_args.do_predict else []
     return results if "global_step" in results and all(k in results for k in wanted) else None
 
 
@@ -76,6 +78,13 @@ def tune_encoder(config: EncoderConfig) -> dict:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # transformers' own "writing model shards" bars at every save, not the Trainer's
+    out = Path(training_args.output_dir)
+    settings = training_settings(config.given, model_args, data_args,
+                                 task_data_files(data_args.data_dir, data_args.task_name, ["train", "dev"]))
+    finished = finished_results(out, settings, training_args) if training_args.do_train else None
+    if finished is not None:
+        print(f"[run_glue] {out} holds this run, finished: reusing its all_results.json")
+        return finished
     set_seed(training_args.seed)
     train = load_task_split(data_args.data_dir, data_args.task_name, "train", data_args.max_train_samples)
     labels = task_labels(data_args.task_name, train)
@@ -107,16 +116,12 @@ def tune_encoder(config: EncoderConfig) -> dict:
                                backbone=getattr(model.config, DELTA_KEY)["backbone"])
     results: dict = {"task": data_args.task_name, "labels": labels, "delta_type": delta_args.delta_type,
                      "trained_parameters": n_trained}
-    out = Path(training_args.output_dir)
-    settings = training_settings(config.given, model_args, data_args,
-                                 task_data_files(data_args.data_dir, data_args.task_name, ["train", "dev"]))
     with folder_lock(out):
         if training_args.do_train:
             claim_settings(out / RUN_SETTINGS, settings, has_training_results(out), "a training run",
                            "use another output_dir or delete that folder")
-            finished = finished_results(out, splits, training_args)
+            finished = finished_results(out, settings, training_args)  # finished meanwhile by another process
             if finished is not None:
-                print(f"[run_glue] {out} holds this run, finished: reusing its all_results.json")
                 return finished
             for folder in remove_incomplete_checkpoints(out):
                 print(f"[run_glue] removed {folder}: a checkpoint left half-written (no weights or trainer state)")

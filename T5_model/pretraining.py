@@ -87,8 +87,8 @@ def init_t5(config, seed: int = 0):
     return model
 
 
-def make_batch(stream: np.ndarray, starts: np.ndarray, seq_len: int, sentinels: list[int], eos: int, pad: int,
-               density: float, mean_span: float, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+def span_corrupted_batch(stream: np.ndarray, starts: np.ndarray, seq_len: int, sentinels: list[int], eos: int, pad: int,
+                         density: float, mean_span: float, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """Span-corrupted inputs/labels for windows of `seq_len` tokens starting at `starts`, padded to the batch."""
 
     inputs, targets = [], []
@@ -175,8 +175,8 @@ class SpanCorruption(Objective):
     def batch(self, stream: np.ndarray, starts: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         """Span-corrupted windows (the spans drawn from the run's generator, after the starts)."""
         o = self.options
-        return make_batch(stream, starts, o.seq_len, self.sentinels, self.eos, self.pad, o.noise_density,
-                          o.mean_span, rng)
+        return span_corrupted_batch(stream, starts, o.seq_len, self.sentinels, self.eos, self.pad,
+                                    o.noise_density, o.mean_span, rng)
 
     def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The model's own cross-entropy on the targets."""
