@@ -23,37 +23,32 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     """Keeps the description's line breaks and shows every flag's default."""
 
 
+def _checked(text: str, convert, unreadable: str, ok, wrong: str):
+    """`convert(text)` when it reads and passes `ok`; otherwise an ArgumentTypeError saying what was expected."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {unreadable}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {wrong}, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _checked(text, int, "a positive integer", lambda v: v > 0, "a positive integer")
 
 
 def finite_float(text: str) -> float:
     """argparse type: a finite number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+    return _checked(text, float, "a number", math.isfinite, "a finite number")
 
 
 def big_int(text: str) -> int:
     """argparse type: a count of at least 1 that may be written '1e7' as well as '10000000'."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not math.isfinite(value) or value < 1 or not value.is_integer():
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return int(value)
+    whole = _checked(text, float, "an integer", lambda v: math.isfinite(v) and v >= 1 and v.is_integer(),
+                     "a whole number of at least 1")
+    return int(whole)
 
 
 def run_cli(main: Callable[[], int]) -> int:
