@@ -80,6 +80,8 @@ class InterpolationArguments:
     path1: str | None = _help(None, "first endpoint (x = 0): a checkpoint folder, or a run folder (its latest "
                                     "complete checkpoint-<step>)")
     path2: str | None = _help(None, "second endpoint (x = 1), like path1")
+    paths: list[str] | None = _help(None, "itp_pretrain_adapter.py: N >= 2 endpoints instead of path1/path2; every "
+                                          "pair's line into output_dir/pair_<i>_<j>/, then matrix.csv and matrix.png")
     itpl_points: int = _help(26, "evenly spaced points evaluated, endpoints included (2 to 1001)")
     eval_task_names: list[str] | None = _help(None, "itp_task_boundary_finetune.py: tasks evaluated "
                                                     "(None: task_name)")
@@ -127,16 +129,20 @@ def current_keys(values: dict) -> dict:
 
 
 # keys holding paths: relative ones in a config file are taken relative to the file's folder
-PATH_KEYS = ("model_name_or_path", "tokenizer_name", "data_dir", "output_dir", "path1", "path2",
+PATH_KEYS = ("model_name_or_path", "tokenizer_name", "data_dir", "output_dir", "path1", "path2", "paths",
              "resume_from_checkpoint")
 
 
 def resolve_paths(values: dict, base: Path) -> dict:
     """`values` with every relative path of `PATH_KEYS` made relative to `base` (absolute ones as given)."""
     out = dict(values)
+    def resolved(path):
+        return os.path.normpath(base / path) if isinstance(path, str) and path and not Path(path).is_absolute() \
+            else path
+
     for key in PATH_KEYS:
-        if isinstance(out.get(key), str) and out[key] and not Path(out[key]).is_absolute():
-            out[key] = os.path.normpath(base / out[key])
+        if key in out:
+            out[key] = [resolved(p) for p in out[key]] if isinstance(out[key], list) else resolved(out[key])
     return out
 
 
@@ -225,11 +231,16 @@ def config_from_values(raw: dict, with_interpolation: bool = False, overrides: l
     itp = None
     if with_interpolation:
         itp = parts[3]
-        for key in ("path1", "path2"):
-            if not getattr(itp, key):
-                raise ConfigError(f"{source}: missing key {key!r} (the checkpoint folder of each endpoint)")
-        for key in ("path1", "path2"):
-            setattr(itp, key, str(endpoint_folder(getattr(itp, key), key)))
+        if itp.paths is not None:
+            if itp.path1 or itp.path2:
+                raise ConfigError(f"{source}: give either 'paths' or 'path1'/'path2', not both")
+            itp.paths = [str(endpoint_folder(p, "paths")) for p in itp.paths]
+        else:
+            for key in ("path1", "path2"):
+                if not getattr(itp, key):
+                    raise ConfigError(f"{source}: missing key {key!r} (the checkpoint folder of each endpoint)")
+            for key in ("path1", "path2"):
+                setattr(itp, key, str(endpoint_folder(getattr(itp, key), key)))
 
         if not 2 <= itp.itpl_points <= MAX_ITPL_POINTS:
             raise ConfigError(f"{source}: itpl_points must be 2 to {MAX_ITPL_POINTS} (x is rounded to 3 decimals), "

@@ -13,8 +13,11 @@ import torch
 
 from module.adapter import adapter_state
 from module.checkpoint import load_checkpoint
+from module.distributed import device, join
 from module.files import atomic_write_json, folder_lock
+from module.interpolation import Interpolator, check_same_keys
 from module.loading import load_tokenizer
+from module.matrix import check_minima, run_matrix
 from module.runs import RESULTS_VERSION, claim_settings, read_settings
 from module.sweep import sweep_settings
 from RoBERTa_model.config import EncoderConfig
@@ -178,13 +181,10 @@ def tuned_tensors(path: str, delta_type: str, unfrozen_modules: list[str], label
     return tensors
 
 
-def interpolate_runs(config: EncoderConfig) -> list[dict]:
-    """itp_pretrain_adapter.py: sweep the line between two runs tuned from one backbone; returns the records."""
+def _runs_inputs(config: EncoderConfig) -> tuple[list[str], object, torch.nn.Module, dict]:
+    """The task's labels, the tokenizer, the classifier on the shared backbone and the encoded dev (and test)."""
     model_args, data_args, delta_args, training_args = config.model, config.data, config.delta, config.training
-    itp = config.interpolation
     labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
-    theta1 = tuned_tensors(itp.path1, delta_args.delta_type, delta_args.unfrozen_modules, labels)
-    theta2 = tuned_tensors(itp.path2, delta_args.delta_type, delta_args.unfrozen_modules, labels)
     tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
     model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              seed=training_args.seed, task=data_args.task_name)
@@ -192,16 +192,68 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
     if training_args.do_predict:
         splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
     encoded = {k: encode_task(v, tokenizer, labels, data_args.max_source_length) for k, v in splits.items()}
-    settings = {"script": "itp_pretrain_adapter", "path1": itp.path1, "path2": itp.path2, "task": data_args.task_name,
+    return labels, tokenizer, model, encoded
+
+
+def _runs_settings(config: EncoderConfig, encoded: dict, path1: str, path2: str) -> dict:
+    """The settings of the line from run `path1` to run `path2` (with content hashes of endpoints, backbone, data)."""
+    model_args, data_args = config.model, config.data
+    settings = {"script": "itp_pretrain_adapter", "path1": path1, "path2": path2, "task": data_args.task_name,
                 "backbone": model_args.model_name_or_path, "splits": sorted(encoded),
                 "max_eval_samples": data_args.max_eval_samples, "max_test_samples": data_args.max_test_samples,
-                **encoder_sweep_inputs(model_args, data_args, delta_args)}
+                **encoder_sweep_inputs(model_args, data_args, config.delta)}
     data_files = task_data_files(data_args.data_dir, data_args.task_name, ["train", *encoded])
-    settings = sweep_settings(settings, (itp.path1, itp.path2, *model_folders(model_args)), data_files)
-    records = sweep_classifier(model, theta1, theta2, encoded, training_args.output_dir, data_args.task_name, settings,
-                               itp.itpl_points, training_args.per_device_eval_batch_size, tokenizer.pad_token_id,
-                               (itp.path1, itp.path2), quiet=training_args.disable_tqdm)
-    return records
+    return sweep_settings(settings, (path1, path2, *model_folders(model_args)), data_files)
+
+
+def interpolate_runs(config: EncoderConfig) -> list[dict]:
+    """itp_pretrain_adapter.py: sweep the line between two runs tuned from one backbone (with `paths`: every pair
+    of N runs and the matrix); returns the records (of the first pair)."""
+    itp, delta = config.interpolation, config.delta
+    if itp.paths is not None:
+        return interpolate_runs_matrix(config)
+    labels = task_labels(config.data.task_name, load_task_split(config.data.data_dir, config.data.task_name, "train"))
+    theta1 = tuned_tensors(itp.path1, delta.delta_type, delta.unfrozen_modules, labels)
+    theta2 = tuned_tensors(itp.path2, delta.delta_type, delta.unfrozen_modules, labels)
+    _, tokenizer, model, encoded = _runs_inputs(config)
+    return sweep_classifier(model, theta1, theta2, encoded, config.training.output_dir, config.data.task_name,
+                            _runs_settings(config, encoded, itp.path1, itp.path2), itp.itpl_points,
+                            config.training.per_device_eval_batch_size, tokenizer.pad_token_id, (itp.path1, itp.path2),
+                            quiet=config.training.disable_tqdm)
+
+
+def interpolate_runs_matrix(config: EncoderConfig) -> list[dict]:
+    """Every pair i < j of the runs in `paths` swept into `pair_<i>_<j>/`, each run evaluated once, then
+    matrix.csv and matrix.png (module.matrix.run_matrix); returns the first pair's records."""
+    itp, delta, training = config.interpolation, config.delta, config.training
+    paths = list(itp.paths)
+    check_minima(paths, f"{config.source}: paths")
+    labels = task_labels(config.data.task_name, load_task_split(config.data.data_dir, config.data.task_name, "train"))
+    thetas = [tuned_tensors(p, delta.delta_type, delta.unfrozen_modules, labels) for p in paths]
+    for path, theta in zip(paths[1:], thetas[1:], strict=True):
+        check_same_keys(thetas[0], theta, (paths[0], path))
+    _, tokenizer, model, encoded = _runs_inputs(config)
+    join()
+    model.to(device()).eval()
+    batches = {name: classifier_batches(enc, training.per_device_eval_batch_size, tokenizer.pad_token_id)
+               for name, enc in encoded.items()}
+
+    def evaluate_endpoint(k: int) -> dict:
+        with Interpolator(model, thetas[k], thetas[k]) as at:
+            at.set(0.0)
+            return {name: evaluate_classifier(model, b) for name, b in batches.items()}
+
+    records = {}
+
+    def sweep_pair(i: int, j: int, folder: Path) -> None:
+        records[i, j] = sweep_classifier(model, thetas[i], thetas[j], encoded, folder, config.data.task_name,
+                                         _runs_settings(config, encoded, paths[i], paths[j]), itp.itpl_points,
+                                         training.per_device_eval_batch_size, tokenizer.pad_token_id,
+                                         (paths[i], paths[j]), quiet=training.disable_tqdm)
+
+    run_matrix(training.output_dir, paths, evaluate_endpoint,
+               lambda i, j: _runs_settings(config, encoded, paths[i], paths[j]), sweep_pair, "ACC")
+    return records[0, 1]
 
 
 def head_keys(tensors: dict[str, torch.Tensor], num_labels: int) -> set[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from module.distributed import device, join
 from module.interpolation import Interpolator, check_same_keys, interpolation_points
 from module.plotting import PathInfo, majority_fraction
 from module.sweep import run_sweep
@@ -20,7 +21,8 @@ def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: 
                      tasks: tuple[str, str] | None = None) -> list[dict]:
     """Evaluate accuracy and loss on every split at `points` evenly spaced x; files as task_interpolation.py."""
     check_same_keys(theta1, theta2, names)
-    model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+    join()  # under torchrun: this process's share of the points, on its own device
+    model.to(device()).eval()
     batches = {name: classifier_batches(enc, batch_size, pad_id) for name, enc in splits.items()}
     info = PathInfo.from_paths(*names, start_task=tasks[0] if tasks else None, end_task=tasks[1] if tasks else None,
                                majority={name: majority_fraction(enc.labels, "ACC") for name, enc in splits.items()})

@@ -15,6 +15,7 @@ from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.analysis import write_sweep_files
 from module.checkpoint import load_checkpoint
 from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, write_point
+from module.distributed import device, gather, join
 from module.files import setup_logger
 from module.interpolation import interpolation_points
 from module.metrics_log import MetricsLog
@@ -258,15 +259,15 @@ def find_curve(options: T5Options) -> SweepResult:
                                         datasplit=options.datasplit),
                     "dev": load_split(options.task_dir, "dev", override=options.dev_file,
                                       choose_1000=options.choose_dev_1000)}
-    theta1, theta2 = load_endpoints(options)
+    theta1, theta2 = load_endpoints([options.load_PET_path_1, options.load_PET_path_2], options)
     set_seed(options.seed)
     model, _, tokenizer = model_provider(options)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device).requires_grad_(False)
+    rank, _ = join()
+    model.to(device()).requires_grad_(False)
     names, skipped = curve_names(model, theta1, options.load_PET_path_1)
     curve = Curve({n: theta1[n] for n in names}, {n: theta2[n] for n in names}, bend_num=options.bend_num,
                   curve_type=options.curve_type, init=options.bend_init, std=options.bend_std,
-                  generator=torch.Generator().manual_seed(options.seed)).to(device)
+                  generator=torch.Generator().manual_seed(options.seed)).to(device())
     live = model.state_dict(keep_vars=True)
     targets = {name: live[name] for name in names}
     on_curve = {id(t) for t in targets.values()}
@@ -289,7 +290,11 @@ def find_curve(options: T5Options) -> SweepResult:
     # the sweep's dev (or train, with --itp_on_train) examples are the training run's own
     data = {name: prepare_split(examples, tokenizer, task, options)
             for name, examples in {**train_splits, **eval_splits}.items()}
-    state = CurveTrainer(options, model, curve, targets, tokenizer, task, metric, data, out_dir, logger).train()
+    updates = None  # under torchrun the main process trains the curve; every process then sweeps its share
+    if rank == 0:
+        updates = CurveTrainer(options, model, curve, targets, tokenizer, task, metric, data, out_dir,
+                               logger).train().num_updates
+    updates = gather(updates)[0]
     chosen = out_dir / BEST if (out_dir / BEST).is_file() else out_dir / LAST
     saved = load_checkpoint(chosen)
     curve.load_bends(saved.tensors)
@@ -307,7 +312,7 @@ def find_curve(options: T5Options) -> SweepResult:
     xs = interpolation_points(options.itpl_points)
     extra = {"curve_type": options.curve_type, "bend_num": options.bend_num, "bend_init": options.bend_init,
              "curve_checkpoint": str(chosen), "curve_best_step": saved.meta.get("best_step"),
-             "curve_train_updates": state.num_updates, "curve_length": curve.length(LENGTH_POINTS),
+             "curve_train_updates": updates, "curve_length": curve.length(LENGTH_POINTS),
              "line_length": curve.line_length()}
     settings = sweep_settings({**settings_of(options, SWEEP + CURVE_TRAINING), "task": task},
                               (options.load_PET_path_1, options.load_PET_path_2, out_dir / BEST,

@@ -4,7 +4,9 @@ learning-rate x batch-size grid, and sweep the straight line between two checkpo
 from __future__ import annotations
 
 import copy
+import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,8 +15,10 @@ from transformers import set_seed
 
 from dataloader.metrics import metric_for_task
 from dataloader.tasks import check_task_dir, load_split, split_path, task_name
+from module.distributed import device, join
 from module.files import atomic_target, setup_logger, upsert_csv_row
 from module.interpolation import Interpolator, interpolation_points
+from module.matrix import check_minima, run_matrix
 from module.plotting import PathInfo, majority_fraction
 from module.runs import RUN_SETTINGS, claim_settings, fingerprint
 from module.sweep import run_sweep, sweep_settings
@@ -162,32 +166,102 @@ def tune(options: T5Options, report=print) -> list[CellResult]:
     return results
 
 
-def interpolate(options: T5Options) -> SweepResult:
-    """Evaluate θ(x) = (1 − x)·θ1 + x·θ2 at --itpl_points evenly spaced x into --output_dir (resumable); returns
-    the records."""
-    task = task_name(check_task_dir(options.task_dir))
+@dataclass
+class SweepContext:
+    """What every line of a sweep job shares: the task, the model (on this process's device), the encoded splits,
+    the log and the point evaluator (`where` labels its log lines)."""
+
+    options: T5Options
+    task: str
+    metric: str
+    model: torch.nn.Module
+    data: dict
+    logger: logging.Logger
+    evaluate: Callable[[], dict]
+    where: dict
+
+
+def sweep_context(options: T5Options, task: str, splits: dict, out_dir: Path) -> SweepContext:
+    """Load the model and encode the splits once (the inputs were checked before; the log starts here)."""
     metric = metric_for_task(task, options.metric)
-    splits = sweep_splits(options)
-    theta1, theta2 = load_endpoints(options)
-    out_dir = Path(options.output_dir)
     torch.manual_seed(options.seed)
     model, _, tokenizer = model_provider(options)
-    model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
-    interpolator = Interpolator(model, theta1, theta2)
-    logger = setup_logger("interpolation", out_dir / "log.txt", quiet=options.quiet)  # once the inputs were checked
-    targets = interpolator.targets  # each tied parameter once
-    logger.info(f"interpolating {len(targets)} tensors ({sum(t.numel() for t in targets.values())} values) "
-                f"between {options.load_PET_path_1} and {options.load_PET_path_2}")
+    join()  # under torchrun: this process's share of the points, on its own device
+    model.to(device()).eval()
+    logger = setup_logger("interpolation", out_dir / "log.txt", quiet=options.quiet)
     data = {name: prepare_split(examples, tokenizer, task, options) for name, examples in splits.items()}
-    evaluate_point = point_evaluator(model, data, tokenizer, options, metric, logger, lambda: f"x={interpolator.x}")
-    settings = sweep_settings({**settings_of(options, SWEEP), "task": task},
-                              (options.load_PET_path_1, options.load_PET_path_2, *model_files(options)),
-                              sweep_data_files(options))
-    info = PathInfo.from_paths(options.load_PET_path_1, options.load_PET_path_2,
-                               majority={name: majority_fraction(split.answers, metric)
-                                         for name, split in data.items()})
+    where = {"label": ""}
+    evaluate_point = point_evaluator(model, data, tokenizer, options, metric, logger, lambda: where["label"])
+    return SweepContext(options, task, metric, model, data, logger, evaluate_point, where)
+
+
+def line_settings(ctx: SweepContext, path1: str, path2: str) -> dict:
+    """The settings of the line from `path1` to `path2` (the sweep's flags with these endpoints, content hashes)."""
+    options = ctx.options
+    return sweep_settings({**settings_of(options, SWEEP), "load_PET_path_1": path1, "load_PET_path_2": path2,
+                           "task": ctx.task}, (path1, path2, *model_files(options)), sweep_data_files(options))
+
+
+def sweep_line(ctx: SweepContext, theta1: dict, theta2: dict, path1: str, path2: str, out_dir: Path) -> SweepResult:
+    """The straight line from θ1 (x = 0) to θ2 (x = 1) into `out_dir` (resumable, sharded under torchrun)."""
+    options = ctx.options
+    interpolator = Interpolator(ctx.model, theta1, theta2)
+    targets = interpolator.targets  # each tied parameter once
+    ctx.logger.info(f"interpolating {len(targets)} tensors ({sum(t.numel() for t in targets.values())} values) "
+                    f"between {path1} and {path2}")
+    info = PathInfo.from_paths(path1, path2, majority={name: majority_fraction(split.answers, ctx.metric)
+                                                       for name, split in ctx.data.items()})
+
+    def set_point(x: float) -> None:
+        interpolator.set(x)
+        ctx.where["label"] = f"x={x}"
+
     with interpolator:
-        records = run_sweep(interpolation_points(options.itpl_points), interpolator.set, evaluate_point, out_dir,
-                            task, metric, settings, itp_on_train=options.itp_on_train, quiet=options.quiet,
-                            desc="interpolation", path_info=info)
-    return SweepResult(records, metric, out_dir)
+        records = run_sweep(interpolation_points(options.itpl_points), set_point, ctx.evaluate, out_dir, ctx.task,
+                            ctx.metric, line_settings(ctx, path1, path2), itp_on_train=options.itp_on_train,
+                            quiet=options.quiet, desc="interpolation", path_info=info)
+    return SweepResult(records, ctx.metric, out_dir)
+
+
+def interpolate(options: T5Options) -> SweepResult:
+    """Evaluate θ(x) = (1 − x)·θ1 + x·θ2 at --itpl_points evenly spaced x into --output_dir (resumable); with
+    --load_PET_path_list, every pair's line and the matrix (`interpolate_matrix`)."""
+    if options.load_PET_path_list:
+        return interpolate_matrix(options)
+    task = task_name(check_task_dir(options.task_dir))
+    splits = sweep_splits(options)
+    paths = [options.load_PET_path_1, options.load_PET_path_2]
+    if not all(paths):
+        raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
+    theta1, theta2 = load_endpoints(paths, options)
+    out_dir = Path(options.output_dir)
+    return sweep_line(sweep_context(options, task, splits, out_dir), theta1, theta2, *paths, out_dir)
+
+
+def interpolate_matrix(options: T5Options) -> SweepResult:
+    """Every pair i < j of the N checkpoints of --load_PET_path_list swept into `pair_<i>_<j>/`, each checkpoint
+    evaluated once, then matrix.csv and matrix.png (module.matrix.run_matrix); returns the first pair's sweep."""
+    paths = list(options.load_PET_path_list)
+    if options.load_PET_path_1 or options.load_PET_path_2:
+        raise ValueError("--load_PET_path_list: give either the list or --load_PET_path_1/_2, not both")
+    check_minima(paths, "--load_PET_path_list")
+    task = task_name(check_task_dir(options.task_dir))
+    splits = sweep_splits(options)
+    thetas = load_endpoints(paths, options)
+    out_dir = Path(options.output_dir)
+    ctx = sweep_context(options, task, splits, out_dir)
+
+    def evaluate_endpoint(k: int) -> dict:
+        with Interpolator(ctx.model, thetas[k], thetas[k]) as at:
+            at.set(0.0)
+            ctx.where["label"] = f"checkpoint {k}"
+            return ctx.evaluate()
+
+    sweeps = {}
+
+    def sweep_pair(i: int, j: int, folder: Path) -> None:
+        sweeps[i, j] = sweep_line(ctx, thetas[i], thetas[j], paths[i], paths[j], folder)
+
+    run_matrix(out_dir, paths, evaluate_endpoint, lambda i, j: line_settings(ctx, paths[i], paths[j]), sweep_pair,
+               ctx.metric)
+    return sweeps[0, 1]

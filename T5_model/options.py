@@ -150,6 +150,9 @@ class PathOptions:
 
     load_PET_path_1: str | None = flag(None, "first endpoint checkpoint (x = 0)", entries=SWEEPS, shapes="sc")
     load_PET_path_2: str | None = flag(None, "second endpoint checkpoint (x = 1)", entries=SWEEPS, shapes="sc")
+    load_PET_path_list: list[str] | None = flag(None, "N >= 2 checkpoints instead of _1/_2: every pair's line into "
+                                                "<output_dir>/pair_<i>_<j>/, then matrix.csv and matrix.png",
+                                                entries=INTERPOLATE, nargs="+", metavar="PATH")
     itpl_points: int = flag(26, "evenly spaced points evaluated, endpoints included (2 to 1001)", entries=SWEEPS,
                             type=positive_int)
     itp_on_train: bool = flag(False, "evaluate the sweep on the train file (for utils/process_cartography.py)",

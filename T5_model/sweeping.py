@@ -41,19 +41,17 @@ def endpoint_tensors(path: str, tune_method: str) -> dict[str, torch.Tensor]:
     return dict(ckpt.tensors)
 
 
-def load_endpoints(options: T5Options) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Both endpoints' tensors, checked against each other and against --adapter_size."""
-    if not options.load_PET_path_1 or not options.load_PET_path_2:
-        raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
-    theta1 = endpoint_tensors(options.load_PET_path_1, options.tune_method)
-    theta2 = endpoint_tensors(options.load_PET_path_2, options.tune_method)
-    check_same_keys(theta1, theta2, (options.load_PET_path_1, options.load_PET_path_2))
+def load_endpoints(paths: list[str], options: T5Options) -> list[dict[str, torch.Tensor]]:
+    """The endpoints' tensors, checked against the first one (names, shapes) and against --adapter_size."""
+    thetas = [endpoint_tensors(path, options.tune_method) for path in paths]
+    for path, theta in zip(paths[1:], thetas[1:], strict=True):
+        check_same_keys(thetas[0], theta, (paths[0], path))
     if options.tune_method == "adapter":
-        size = next(v.shape[-1] for k, v in theta1.items() if k.endswith("adapter_A"))
+        size = next(v.shape[-1] for k, v in thetas[0].items() if k.endswith("adapter_A"))
         if size != options.adapter_size:
-            raise ValueError(f"{options.load_PET_path_1}: adapters of size {size}, but --adapter_size is "
+            raise ValueError(f"{paths[0]}: adapters of size {size}, but --adapter_size is "
                              f"{options.adapter_size} (pass --adapter_size {size})")
-    return theta1, theta2
+    return thetas
 
 
 def sweep_splits(options: T5Options) -> dict:

@@ -22,7 +22,8 @@ ACCURACY_METRICS = {"acc", "accuracy", "em", "exact_match"}
 MAX_CLASSES = 20  # more distinct answers than this: not a classification task (no majority line)
 
 
-def _short(name: str, limit: int = 36) -> str:
+def short_name(name: str, limit: int = 36) -> str:
+    """`name`, or its last `limit` characters after an ellipsis when longer."""
     return name if len(name) <= limit else "…" + name[-(limit - 1):]
 
 
@@ -34,7 +35,7 @@ def endpoint_names(path1: str | Path, path2: str | Path) -> tuple[str, str]:
     else the path components where they differ (`lr_0.001_seed_20` / `lr_0.0005_seed_20`), shortened."""
     a, b = Path(path1).parts, Path(path2).parts
     if a == b:
-        return _short(str(path1)), _short(str(path2))
+        return short_name(str(path1)), short_name(str(path2))
     n = min(len(a), len(b))
     i = 0
     while i < n - 1 and a[i] == b[i]:
@@ -48,7 +49,7 @@ def endpoint_names(path1: str | Path, path2: str | Path) -> tuple[str, str]:
         sa, sb = seeds_a.pop(), seeds_b.pop()
         if _without_seed(da, sa) == _without_seed(db, sb):
             return f"seed {sa}", f"seed {sb}"
-    return _short(da), _short(db)
+    return short_name(da), short_name(db)
 
 
 def _without_seed(text: str, seed: str) -> str:

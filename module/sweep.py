@@ -9,11 +9,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from module.analysis import point_record, write_sweep_files
+from module.distributed import gather, join, together
 from module.files import atomic_write_json, folder_lock, remove_stale_temporaries
 from module.report import BARRIER_NOTE, summary_table
 from module.runs import RESULTS_VERSION, SettingsMismatch, claim_settings, fingerprint
 
-__all__ = ["RESULTS_VERSION", "PointStore", "SweepSettingsMismatch", "fingerprint", "read_records", "run_sweep",
+__all__ = ["RESULTS_VERSION", "PointStore", "SweepSettingsMismatch", "fingerprint", "point_path", "read_records",
+           "run_sweep",
            "sweep_settings"]
 
 SETTINGS_FILE = "sweep.json"
@@ -27,6 +29,11 @@ def sweep_settings(settings: dict, endpoints: Sequence[str | Path], data_files: 
 
 class SweepSettingsMismatch(SettingsMismatch):
     """The output folder already holds points of a sweep with other settings."""
+
+
+def point_path(out_dir: str | Path, x: float) -> Path:
+    """Where the finished point x of the sweep in `out_dir` is kept."""
+    return Path(out_dir) / "points" / f"x_{x:.3f}.json"
 
 
 class PointStore:
@@ -43,7 +50,7 @@ class PointStore:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def _path(self, x: float) -> Path:
-        return self.folder / f"x_{x:.3f}.json"
+        return point_path(self.out_dir, x)
 
     def has(self, x: float) -> bool:
         """True when point x is finished."""
@@ -80,27 +87,51 @@ def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate:
 
     `set_point(x)` moves the model to the point; `evaluate()` returns, per split, a dict with
     `performance`, `loss` and per-example `scores`. Running again skips finished points, so an
-    interrupted sweep continues where it stopped and never duplicates a row.
+    interrupted sweep continues where it stopped and never duplicates a row. Under torchrun / accelerate launch
+    the processes share the points (point i of `xs` to process i mod N, finished ones skipped); each saves its
+    own, the main process gathers every record (so no shared file system is needed) and writes the result files.
     """
-    with folder_lock(out_dir):
-        remove_stale_temporaries(out_dir)
-        store = PointStore(out_dir, settings)
-        todo = [x for x in xs if not store.has(x)]
-        with tqdm(total=len(xs), initial=len(xs) - len(todo), desc=desc, unit="pt", disable=quiet) as bar:
-            for x in todo:
+    rank, size = join()
+    with folder_lock(out_dir):  # the main process locks; its peers share the folder
+        def claim() -> PointStore:
+            remove_stale_temporaries(out_dir)
+            return PointStore(out_dir, settings)
+
+        together(claim, only_main=True)  # one process claims the folder, then every process opens it
+        store = together(lambda: PointStore(out_dir, settings))
+        mine = [x for i, x in enumerate(xs) if i % size == rank and not store.has(x)]
+        label = desc if size == 1 else f"{desc} [{rank + 1}/{size}]"
+        done_before = sum(store.has(x) for x in xs) if size == 1 else 0
+        total = len(xs) if size == 1 else len(mine)
+        evaluated = []
+        with tqdm(total=total, initial=done_before, desc=label, unit="pt", disable=quiet) as bar:
+            for x in mine:
                 set_point(x)
                 results = evaluate()
-                store.save(point_record(x, results))
+                record = point_record(x, results)
+                store.save(record)
+                evaluated.append(record)
                 bar.set_postfix({"x": x, **{split: f"{r['performance']:.3f}" for split, r in results.items()}})
                 done = store.records(xs)
-                if len(done) >= 2:  # barriers and changes need two points
+                if rank == 0 and len(done) >= 2:  # barriers and changes need two points
                     write_sweep_files(out_dir, done, prefix, metric, itp_on_train, plot=False,
                                       extra_summary=extra_summary)
                 bar.update(1)
-        records = store.records(xs)
-        write_sweep_files(out_dir, records, prefix, metric, itp_on_train, plot=True, extra_summary=extra_summary,
-                          path_info=path_info)
-    if (Path(out_dir) / "summary.json").is_file():
+        records = _merged(store, xs, [r for part in gather(evaluated) for r in part])
+        if rank == 0:
+            write_sweep_files(out_dir, records, prefix, metric, itp_on_train, plot=True, extra_summary=extra_summary,
+                              path_info=path_info)
+        gather(None)  # the others wait for the result files
+    if rank == 0 and (Path(out_dir) / "summary.json").is_file():
         summary = json.loads((Path(out_dir) / "summary.json").read_text())
         print(f"\n{summary_table({Path(out_dir).name: summary}, metric)}\n{BARRIER_NOTE}")
     return records
+
+
+def _merged(store: PointStore, xs: Sequence[float], gathered: list[dict]) -> list[dict]:
+    """The sweep's records from this process's store and from every process's new points (saved here when this
+    process's file system lacked them), sorted by x."""
+    for record in gathered:
+        if not store.has(record["x"]):
+            store.save(record)
+    return store.records(xs)

@@ -1,0 +1,88 @@
+"""Sweeps under torchrun: two gloo processes share the points of one sweep and write the same files as one
+process; a sweep interrupted and rerun with two processes evaluates every point exactly once."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import task_interpolation
+from module import sweep
+from module.cli import run_cli
+from tests import toy
+from tests.conftest import ROOT
+
+RESULT_FILES = ("result.csv", "summary.json", "data_analyze.txt", "solution_analysis.txt", "valid_data_analysis.json",
+                "test_data_analysis.json")
+POINTS = 7
+
+
+@pytest.fixture(scope="module")
+def ends(tiny_t5_dir, tmp_path_factory):
+    return toy.perturbed_t5_ends(tiny_t5_dir, tmp_path_factory.mktemp("sharded-ends"))
+
+
+def _argv(tiny_t5_dir, toy_task, ends, out) -> list[str]:
+    return ["--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out), "--load_PET_path_1",
+            str(ends[0]), "--load_PET_path_2", str(ends[1]), "--itpl_points", str(POINTS), "--do_valid",
+            "--do_predict", "--metric", "ACC", "--max_output_length", "6", "--quiet"]
+
+
+def _torchrun(argv: list[str]) -> subprocess.CompletedProcess:
+    with socket.socket() as probe:  # a free port (torchrun's --master_port 0 does not work with its default rdzv)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+           "task_interpolation.py", *argv]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # a hang fails
+
+
+def _files(out) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in RESULT_FILES}
+
+
+@pytest.fixture(scope="module")
+def single(tiny_t5_dir, toy_task, ends, tmp_path_factory):
+    out = tmp_path_factory.mktemp("single") / "sweep"
+    assert run_cli(lambda: task_interpolation.main(_argv(tiny_t5_dir, toy_task, ends, out))) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_two_processes_write_what_one_process_writes(single, tiny_t5_dir, toy_task, ends, tmp_path):
+    out = tmp_path / "sweep"
+    done = _torchrun([a for a in _argv(tiny_t5_dir, toy_task, ends, out) if a != "--quiet"])  # with the bars
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _files(out) == _files(single)
+    assert len(list((out / "points").glob("x_*.json"))) == POINTS
+    assert (out / "log.txt").read_text().count(" dev: ACC") == POINTS  # each point evaluated by one process
+    assert done.stdout.count("barriers: positive") == 1  # one process reports
+    assert "[1/2]" in done.stderr and "[2/2]" in done.stderr  # both processes evaluated points
+
+
+@pytest.mark.slow
+def test_an_interrupted_sweep_rerun_with_two_processes_has_every_point_once(single, tiny_t5_dir, toy_task, ends,
+                                                                           tmp_path, monkeypatch):
+    out = tmp_path / "sweep"
+    real, saved = sweep.point_record, []
+
+    def stop_after_three(x, results):
+        if len(saved) == 3:
+            raise KeyboardInterrupt
+        saved.append(x)
+        return real(x, results)
+
+    monkeypatch.setattr(sweep, "point_record", stop_after_three)
+    assert run_cli(lambda: task_interpolation.main(_argv(tiny_t5_dir, toy_task, ends, out))) == 130
+    assert len(list((out / "points").glob("x_*.json"))) == 3
+    argv = [a for a in _argv(tiny_t5_dir, toy_task, ends, out) if a != "--quiet"]
+    done = _torchrun(argv)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _files(out) == _files(single)
+    assert sorted(p.name for p in (out / "points").glob("x_*.json")) == sorted(
+        p.name for p in (single / "points").glob("x_*.json"))
