@@ -32,12 +32,12 @@ def _argv(tiny_t5_dir, toy_task, ends, out) -> list[str]:
             "--do_predict", "--metric", "ACC", "--max_output_length", "6", "--quiet"]
 
 
-def _torchrun(argv: list[str]) -> subprocess.CompletedProcess:
+def _torchrun(argv: list[str], script: str = "task_interpolation.py") -> subprocess.CompletedProcess:
     with socket.socket() as probe:  # a free port (torchrun's --master_port 0 does not work with its default rdzv)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-           "task_interpolation.py", *argv]
+           script, *argv]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # a hang fails
 
@@ -86,3 +86,24 @@ def test_an_interrupted_sweep_rerun_with_two_processes_has_every_point_once(sing
     assert _files(out) == _files(single)
     assert sorted(p.name for p in (out / "points").glob("x_*.json")) == sorted(
         p.name for p in (single / "points").glob("x_*.json"))
+
+
+@pytest.mark.slow
+def test_curve_find_under_two_processes_trains_once_and_sweeps_as_one_process(tiny_t5_dir, toy_task, ends,
+                                                                             tmp_path):
+    def argv(out):
+        return ["--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out),
+                "--load_PET_path_1", str(ends[0]), "--load_PET_path_2", str(ends[1]), "--metric", "ACC",
+                "--max_output_length", "6", "--tune_method", "model", "--train_batch_size", "8",
+                "--learning_rate", "1e-3", "--bend_num", "1", "--train_iters", "2", "--valid_interval", "2",
+                "--valid_t", "0.5", "--itpl_points", str(POINTS), "--do_valid", "--quiet"]
+
+    import curve_find
+
+    assert run_cli(lambda: curve_find.main(argv(tmp_path / "one"))) == 0
+    done = _torchrun(argv(tmp_path / "two"), script="curve_find.py")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("result.csv", "data_analyze.txt", "valid_data_analysis.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    assert (tmp_path / "two" / "metrics.csv").read_text().count("\n") == (
+        tmp_path / "one" / "metrics.csv").read_text().count("\n")  # the curve was trained once
