@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +12,6 @@ import pytest
 from module.cli import run_cli
 from RoBERTa_model import itp_pretrain_adapter, jobs, run_glue, sweeps
 from tests import toy
-from tests.conftest import ROOT
 
 POINTS = 4
 FILES = ("result.csv", "summary.json", "data_analyze.txt", "solution_analysis.txt", "valid_data_analysis.json")
@@ -48,16 +43,6 @@ def runs(tmp_path_factory, minilm_dir):
     return root, common, folders
 
 
-def _torchrun(script: str, *args: str) -> subprocess.CompletedProcess:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-           script, *args]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-
-
 @pytest.mark.slow
 def test_two_processes_sweep_an_encoder_line_as_one_does(runs, tmp_path):
     root, common, folders = runs
@@ -69,7 +54,7 @@ def test_two_processes_sweep_an_encoder_line_as_one_does(runs, tmp_path):
         if name == "one":
             assert itp_pretrain_adapter.main([str(cfg)]) == 0
         else:
-            done = _torchrun("RoBERTa_model/itp_pretrain_adapter.py", str(cfg))
+            done = toy.torchrun("RoBERTa_model/itp_pretrain_adapter.py", str(cfg))
             assert done.returncode == 0, done.stderr[-3000:]
     for name in FILES:
         assert (outs["one"] / name).read_bytes() == (outs["two"] / name).read_bytes(), name

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -192,16 +191,11 @@ def test_every_process_takes_part_in_every_update(tiny_t5_dir, toy_task, tmp_pat
 def test_two_gloo_processes_train_with_batches_smaller_than_the_world(tiny_t5_dir, toy_task, tmp_path):
     out = tmp_path / "out"
     # 64 training examples in batches of 16 micro-batched at 16: one micro-batch per update, two processes
-    with socket.socket() as probe:  # a free port (torchrun's --master_port 0 does not work with its default rdzv)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-           "tune_singletask.py", "--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out),
-           "--do_train", "--tune_method", "adapter", "--adapter_size", "4", "--train_iters", "6",
-           "--valid_interval", "3", "--output_interval", "6", "--train_batch_size", "16", "--micro_batch_size", "16",
-           "--metric", "ACC", "--max_output_length", "6", "--quiet"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)  # a hang fails
+    done = toy.torchrun("tune_singletask.py", "--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir",
+                        str(out), "--do_train", "--tune_method", "adapter", "--adapter_size", "4", "--train_iters", "6",
+                        "--valid_interval", "3", "--output_interval", "6", "--train_batch_size", "16",
+                        "--micro_batch_size", "16", "--metric", "ACC", "--max_output_length", "6", "--quiet",
+                        timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     last = load_checkpoint(out / "lr_5e-05_bsz_16_seed_20" / "checkpoint-last.pt")
     assert last.meta["num_updates"] == 6 and last.meta["num_processes"] == 2  # really two processes (gloo)

@@ -3,18 +3,12 @@ process; a sweep interrupted and rerun with two processes evaluates every point 
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-
 import pytest
 
 import task_interpolation
 from module import sweep
 from module.cli import run_cli
 from tests import toy
-from tests.conftest import ROOT
 
 RESULT_FILES = ("result.csv", "summary.json", "data_analyze.txt", "solution_analysis.txt", "valid_data_analysis.json",
                 "test_data_analysis.json")
@@ -32,14 +26,8 @@ def _argv(tiny_t5_dir, toy_task, ends, out) -> list[str]:
             "--do_predict", "--metric", "ACC", "--max_output_length", "6", "--quiet"]
 
 
-def _torchrun(argv: list[str], script: str = "task_interpolation.py") -> subprocess.CompletedProcess:
-    with socket.socket() as probe:  # a free port (torchrun's --master_port 0 does not work with its default rdzv)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-           script, *argv]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # a hang fails
+def _torchrun(argv: list[str], script: str = "task_interpolation.py"):
+    return toy.torchrun(script, *argv)
 
 
 def _files(out) -> dict[str, bytes]:

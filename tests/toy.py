@@ -140,3 +140,21 @@ def perturbed_t5_ends(model_dir: Path, out: Path, scale: float = 0.05, seeds=(1,
                 p.add_(scale * torch.randn_like(p))
         ends.append(save_checkpoint(Path(out) / f"full{seed}.pt", model.state_dict(), kind="model"))
     return ends
+
+
+def torchrun(script: str, *args: str, processes: int = 2, timeout: int = 300):
+    """Run `script` from the repository root under `torchrun --nproc_per_node processes` (gloo, one thread each,
+    offline) on a free port; a hang fails after `timeout` seconds."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:  # a free port (torchrun's --master_port 0 does not work with its default rdzv)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes), "--master_port",
+           str(port), script, *args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+                          timeout=timeout)
