@@ -17,6 +17,8 @@ IGNORED_KEYS = {"dataset_config_name", "eval_dataset_config_name", "test_dataset
                 "test_dataset_name", "predict_with_generate", "config_name", "overwrite_output_dir",
                 "dataset_name", "overwrite_cache", "max_target_length", "pad_to_max_length"}
 RENAMED_KEYS = {"evaluation_strategy": "eval_strategy", "do_test": "do_predict"}
+# transformers 4's `group_by_length: true/false` is transformers 5's `train_sampling_strategy`
+SAMPLING_KEY = ("group_by_length", "train_sampling_strategy", {True: "group_by_length", False: "random"})
 
 
 # values that size something: at least 1
@@ -125,7 +127,14 @@ def read_config_json(path: str | Path) -> dict:
 
 def current_keys(values: dict) -> dict:
     """A config's keys under their current names (the original's renamed keys mapped, its ignored ones dropped)."""
-    return {RENAMED_KEYS.get(k, k): v for k, v in values.items() if k not in IGNORED_KEYS}
+    old, new, meaning = SAMPLING_KEY
+    current = {}
+    for key, value in values.items():
+        if key == old:
+            key, value = new, meaning.get(value, value)
+        if key not in IGNORED_KEYS:
+            current[RENAMED_KEYS.get(key, key)] = value
+    return current
 
 
 # keys holding paths: relative ones in a config file are taken relative to the file's folder

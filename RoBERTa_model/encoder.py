@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dataloader.batching import length_groups
 from dataloader.tasks import DataFormatError, Example, check_task_dir, load_split, split_path
 from module.adapter import is_adapter_tensor
 from module.checkpoint import DELTA_FILE, load_checkpoint
@@ -127,32 +128,43 @@ class TaskDataset(torch.utils.data.Dataset):
 
 
 def classifier_batches(encoded: EncodedTask, batch_size: int, pad_id: int) -> list[tuple[list[int], dict]]:
-    """Length-sorted, dynamically padded batches with the positions of their rows."""
-    order = sorted(range(len(encoded)), key=lambda i: (-len(encoded.input_ids[i]), i))
-    return [(order[s: s + batch_size], collate([encoded.item(i) for i in order[s: s + batch_size]], pad_id))
-            for s in range(0, len(order), batch_size)]
+    """Length-sorted, dynamically padded batches of at most `batch_size` rows (cut where padding costs least,
+    `length_groups`), with the positions of their rows."""
+    return [(ids, collate([encoded.item(i) for i in ids], pad_id))
+            for ids in length_groups([len(ids) for ids in encoded.input_ids], batch_size)]
 
 
 @torch.inference_mode()
-def evaluate_classifier(model: nn.Module, batches: list[tuple[list[int], dict]]) -> dict:
-    """Accuracy, mean loss and per-example correctness (0/1) of a sequence classifier on pre-built batches."""
+def classifier_outputs(model: nn.Module, batches: list[tuple[list[int], dict]]) -> list[tuple[list[int], list, list]]:
+    """Per batch: its rows' positions, correctness (0/1) and cross-entropy losses under the model as it stands."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    size = sum(len(ids) for ids, _ in batches)
-    correct, losses = [0.0] * size, [0.0] * size
+    outputs = []
     try:
         for ids, batch in batches:
             batch = {k: v.to(device) for k, v in batch.items()}
             labels = batch.pop("labels")
             logits = model(**batch).logits.float()
             loss = F.cross_entropy(logits, labels, reduction="none")
-            hits = (logits.argmax(-1) == labels).float()
-            for row, i in enumerate(ids):
-                correct[i], losses[i] = float(hits[row]), float(loss[row])
+            outputs.append((ids, (logits.argmax(-1) == labels).float().tolist(), loss.tolist()))
     finally:
         model.train(was_training)
+    return outputs
+
+
+def classifier_results(outputs: list[tuple[list[int], list, list]], size: int) -> dict:
+    """Accuracy, mean loss and per-example correctness of a split of `size` examples from its batches' outputs."""
+    correct, losses = [0.0] * size, [0.0] * size
+    for ids, hits, batch_losses in outputs:
+        for row, i in enumerate(ids):
+            correct[i], losses[i] = hits[row], batch_losses[row]
     return {"performance": sum(correct) / max(size, 1), "loss": sum(losses) / max(size, 1), "scores": correct}
+
+
+def evaluate_classifier(model: nn.Module, batches: list[tuple[list[int], dict]]) -> dict:
+    """Accuracy, mean loss and per-example correctness (0/1) of a sequence classifier on pre-built batches."""
+    return classifier_results(classifier_outputs(model, batches), sum(len(ids) for ids, _ in batches))
 
 
 def names_module(name: str, entry: str) -> bool:

@@ -10,8 +10,8 @@ from torch import nn
 from module.distributed import device, join
 from module.interpolation import Interpolator, check_same_keys, interpolation_points
 from module.plotting import PathInfo, majority_fraction
-from module.sweep import run_sweep
-from RoBERTa_model.encoder import EncodedTask, classifier_batches, evaluate_classifier
+from module.sweep import SharedEvaluation, in_batch_order, run_sweep, share_of
+from RoBERTa_model.encoder import EncodedTask, classifier_batches, classifier_outputs, classifier_results
 
 
 def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: dict[str, torch.Tensor],
@@ -27,9 +27,25 @@ def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: 
     info = PathInfo.from_paths(*names, start_task=tasks[0] if tasks else None, end_task=tasks[1] if tasks else None,
                                majority={name: majority_fraction(enc.labels, "ACC") for name, enc in splits.items()})
     with Interpolator(model, theta1, theta2) as interpolator:
-        return run_sweep(interpolation_points(points), interpolator.set,
-                         lambda: {name: evaluate_classifier(model, b) for name, b in batches.items()},
+        return run_sweep(interpolation_points(points), interpolator.set, shared_evaluation(model, batches),
                          out_dir, prefix, "ACC", settings, quiet=quiet, desc="interpolation", path_info=info)
+
+
+def shared_evaluation(model: nn.Module, batches: dict[str, list]) -> SharedEvaluation:
+    """Every split's accuracy, loss and per-example correctness at the model's current point, shareable across
+    processes (each a share of every split's batches, combined in the batches' order)."""
+    sizes = {name: sum(len(ids) for ids, _ in split) for name, split in batches.items()}
+
+    def part(rank: int, size: int) -> dict[str, list]:
+        shares = {name: share_of(split, rank, size) for name, split in batches.items()}
+        return {name: list(zip([p for p, _ in share], classifier_outputs(model, [b for _, b in share]), strict=True))
+                for name, share in shares.items()}
+
+    def combine(parts: list[dict[str, list]]) -> dict[str, dict]:
+        return {name: classifier_results(in_batch_order([part[name] for part in parts]), sizes[name])
+                for name in batches}
+
+    return SharedEvaluation(part, combine)
 
 
 def print_endpoints(records: list[dict], out_dir: str | Path) -> None:

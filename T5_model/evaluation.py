@@ -74,17 +74,25 @@ def decode_predictions(tokenizer, ids: Sequence[Sequence[int]]) -> list[str]:
     return [t.strip() for t in texts]
 
 
+@dataclass
+class BatchOutput:
+    """One batch's share of a split's evaluation: its rows' positions, predictions and losses, its token loss sum."""
+
+    indices: list[int]
+    predictions: list[str]
+    example_losses: list[float]
+    total: float  # summed token loss
+    tokens: int
+
+
 @torch.inference_mode()
-def evaluate_batches(model: nn.Module, batches: Sequence[Batch], tokenizer, max_output_length: int,
-                     decode: bool = True, progress=None) -> EvalOutput:
-    """Loss and greedy predictions for pre-built batches; the model is put in eval mode and restored after."""
+def batch_outputs(model: nn.Module, batches: Sequence[Batch], tokenizer, max_output_length: int,
+                  decode: bool = True, progress=None) -> list[BatchOutput]:
+    """Per batch, loss and greedy predictions; the model is put in eval mode and restored after."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    size = sum(len(b.indices) for b in batches)
-    predictions: list[str] = [""] * size
-    example_losses: list[float] = [0.0] * size
-    total, count = 0.0, 0
+    outputs = []
     encoder = model.get_encoder()
     try:
         for batch in batches:
@@ -93,20 +101,37 @@ def evaluate_batches(model: nn.Module, batches: Sequence[Batch], tokenizer, max_
             losses = token_losses(model, hidden, batch.attention_mask, batch.labels)
             mask = batch.labels != IGNORE_INDEX
             per_example = losses.sum(1) / mask.sum(1).clamp(min=1)
-            total += float(losses.sum())
-            count += int(mask.sum())
+            texts = [""] * len(batch.indices)
             if decode:
-                ids = greedy_decode(model, hidden, batch.attention_mask, max_output_length)
-                texts = decode_predictions(tokenizer, ids.tolist())
-            for row, index in enumerate(batch.indices):
-                example_losses[index] = float(per_example[row])
-                if decode:
-                    predictions[index] = texts[row]
+                texts = decode_predictions(tokenizer, greedy_decode(model, hidden, batch.attention_mask,
+                                                                    max_output_length).tolist())
+            outputs.append(BatchOutput(list(batch.indices), texts, per_example.tolist(), float(losses.sum()),
+                                       int(mask.sum())))
             if progress is not None:
                 progress.update(len(batch.indices))
     finally:
         model.train(was_training)
+    return outputs
+
+
+def combine_outputs(outputs: Sequence[BatchOutput], size: int) -> EvalOutput:
+    """A split of `size` examples from its batches' outputs (in the batches' order), in the split's order."""
+    predictions: list[str] = [""] * size
+    example_losses: list[float] = [0.0] * size
+    total, count = 0.0, 0
+    for out in outputs:
+        total += out.total
+        count += out.tokens
+        for row, index in enumerate(out.indices):
+            predictions[index], example_losses[index] = out.predictions[row], out.example_losses[row]
     return EvalOutput(predictions, example_losses, total / max(count, 1), count)
+
+
+def evaluate_batches(model: nn.Module, batches: Sequence[Batch], tokenizer, max_output_length: int,
+                     decode: bool = True, progress=None) -> EvalOutput:
+    """Loss and greedy predictions for pre-built batches; the model is put in eval mode and restored after."""
+    return combine_outputs(batch_outputs(model, batches, tokenizer, max_output_length, decode, progress),
+                           sum(len(b.indices) for b in batches))
 
 
 @torch.inference_mode()

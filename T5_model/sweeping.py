@@ -16,7 +16,8 @@ from dataloader.tasks import load_split, split_path
 from module.adapter import is_adapter_tensor
 from module.checkpoint import load_checkpoint
 from module.interpolation import check_same_keys
-from T5_model.evaluation import evaluate_batches
+from module.sweep import SharedEvaluation, in_batch_order, share_of
+from T5_model.evaluation import batch_outputs, combine_outputs
 from T5_model.options import T5Options
 from T5_model.trainer import SplitData
 
@@ -88,13 +89,20 @@ def raw_scores(predictions: list[str], answers: list[list[str]], metric: str) ->
 
 
 def point_evaluator(model: torch.nn.Module, data: dict[str, SplitData], tokenizer, options: T5Options, metric: str,
-                    logger: logging.Logger, where: Callable[[], str]) -> Callable[[], dict[str, dict]]:
-    """The sweep's `evaluate()`: per split, the metric, the mean loss and per-example scores of the model as it
-    stands; label-word warnings go to the log (and to the console at the endpoints, even when quiet)."""
-    def evaluate_point() -> dict[str, dict]:
+                    logger: logging.Logger, where: Callable[[], str]) -> SharedEvaluation:
+    """The sweep's `evaluate()`, shareable across processes: per split, the metric, the mean loss and per-example
+    scores of the model as it stands; label-word warnings go to the log (and to the console at the endpoints,
+    even when quiet)."""
+    def part(rank: int, size: int) -> dict[str, list]:
+        shares = {name: share_of(split.batches, rank, size) for name, split in data.items()}
+        return {name: list(zip([p for p, _ in share], batch_outputs(model, [b for _, b in share], tokenizer,
+                                                                   options.max_output_length), strict=True))
+                for name, share in shares.items()}
+
+    def combine(parts: list[dict[str, list]]) -> dict[str, dict]:
         results = {}
         for name, split in data.items():
-            out = evaluate_batches(model, split.batches, tokenizer, options.max_output_length)
+            out = combine_outputs(in_batch_order([p[name] for p in parts]), len(split.answers))
             results[name] = {"performance": evaluate(out.predictions, split.answers, metric), "loss": out.loss,
                              "scores": raw_scores(out.predictions, split.answers, metric)}
             warning = label_word_warning(out.predictions, split.answers, f"{name} at {where()}")
@@ -104,7 +112,7 @@ def point_evaluator(model: torch.nn.Module, data: dict[str, SplitData], tokenize
                     tqdm.write(warning, file=sys.stderr)
             logger.info(f"{where()} {name}: {metric} {results[name]['performance']:.4f} loss {out.loss:.4f}")
         return results
-    return evaluate_point
+    return SharedEvaluation(part, combine)
 
 
 def endpoint_lines(records: list[dict], metric: str, name: str = "x") -> list[str]:

@@ -12,7 +12,8 @@ both builds), under `--threads` torch threads.
 
 (A) "project": the sweep's path (RoBERTa_model/sweeps.py) — `Interpolator(model, θ1, θ2).set(0.5)` writes θ
     into the live tensors, then `evaluate_classifier` on `classifier_batches(encode_task(...), 128, pad_id)`,
-    batches (length-sorted, dynamically padded) built once outside the timing.
+    batches (length-sorted, at most 128 rows, cut where padding plus a per-batch cost is least:
+    dataloader.batching.length_groups) built once outside the timing.
 (B) "original's way": what the paper's scripts did per point — `copy.deepcopy(model.state_dict())` updated
     with the interpolated tensors, `load_state_dict`, then `transformers.Trainer.predict` (batch 128) on a
     dataset padded to 128 tokens (tokenised once, outside the timing; the Trainer is made once too).

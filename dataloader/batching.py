@@ -101,6 +101,28 @@ def make_batch(enc: EncodedSplit, indices: Sequence[int], pad_id: int,
     return Batch(indices, input_ids, mask, pad(targets, IGNORE_INDEX))
 
 
+BATCH_COST = 128  # one batch's fixed cost in padded tokens (small matmuls, per-call overhead): bench_encoder_sweep.py
+
+
+def length_groups(lengths: Sequence[int], max_rows: int, batch_cost: float = BATCH_COST) -> list[list[int]]:
+    """Positions of `lengths` sorted longest first (ties by position) and cut into batches of at most `max_rows`
+    rows so that padded tokens plus `batch_cost` per batch are least: every row is padded to its batch's first,
+    so the long tail of lengths gets small batches and the bulk big ones (one pass of dynamic programming)."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    best = [0.0] + [float("inf")] * len(order)  # best[k]: least cost of the first k rows of `order`
+    start_of = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        for start in range(max(0, end - max_rows), end):
+            cost = best[start] + batch_cost + (end - start) * lengths[order[start]]
+            if cost < best[end]:
+                best[end], start_of[end] = cost, start
+    groups, end = [], len(order)
+    while end:
+        groups.append(order[start_of[end]:end])
+        end = start_of[end]
+    return groups[::-1]
+
+
 def eval_batches(enc: EncodedSplit, batch_size: int, pad_id: int) -> list[Batch]:
     """Length-sorted batches (longest first) scored against each example's first answer."""
     order = sorted(range(len(enc)), key=lambda i: (-len(enc.input_ids[i]), i))

@@ -35,9 +35,11 @@ SEEDS = (20, 30)
 # Sizes chosen for two CPU cores (see README): ~2 min per fine-tuning run, ~1.5 min per adapter run,
 # ~5 s per sweep point on 500 dev + 500 test pairs.
 ENCODER_METHODS = {
-    "finetune": {"delta_type": "none", "learning_rate": 2e-4, "max_steps": 150, "warmup_steps": 15},
+    "finetune": {"delta_type": "none", "learning_rate": 2e-4, "max_steps": 150, "warmup_steps": 15,
+                 "train_sampling_strategy": "group_by_length"},
     "adapter": {"delta_type": "adapter", "bottleneck_dim": 24, "learning_rate": 3e-3, "max_steps": 150,
-                "warmup_steps": 15, "unfrozen_modules": ["deltas", "layer_norm", "final_layer_norm", "classifier"]},
+                "warmup_steps": 15, "unfrozen_modules": ["deltas", "layer_norm", "final_layer_norm", "classifier"],
+                "train_sampling_strategy": "group_by_length"},
 }
 # T5 track: `model` flags go to both tuning and the sweep, `train` flags to tuning only. Adapters on the
 # 1.7M-parameter home T5 sit at the majority class for the first ~400 updates (README), hence more updates

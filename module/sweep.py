@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -14,9 +15,8 @@ from module.files import atomic_write_json, folder_lock, remove_stale_temporarie
 from module.report import BARRIER_NOTE, summary_table
 from module.runs import RESULTS_VERSION, SettingsMismatch, claim_settings, fingerprint
 
-__all__ = ["RESULTS_VERSION", "PointStore", "SweepSettingsMismatch", "fingerprint", "point_path", "read_records",
-           "run_sweep",
-           "sweep_settings"]
+__all__ = ["RESULTS_VERSION", "PointStore", "SharedEvaluation", "SweepSettingsMismatch", "fingerprint",
+           "in_batch_order", "point_path", "read_records", "run_sweep", "share_of", "sweep_settings"]
 
 SETTINGS_FILE = "sweep.json"
 
@@ -79,6 +79,30 @@ def read_records(out_dir: str | Path, xs: Sequence[float] | None = None) -> list
     return sorted(found, key=lambda r: r["x"])
 
 
+@dataclass(frozen=True)
+class SharedEvaluation:
+    """A point's evaluation that processes can share: `part(rank, size)` evaluates this process's share of every
+    split's length-sorted batches (`share_of`) into picklable per-batch records, and `combine(parts)` (the parts of
+    every process, in rank order) gives per split the results `evaluate()` would; calling it evaluates alone."""
+
+    part: Callable[[int, int], object]
+    combine: Callable[[list], dict[str, dict]]
+
+    def __call__(self) -> dict[str, dict]:
+        return self.combine([self.part(0, 1)])
+
+
+def share_of(batches: Sequence, rank: int, size: int) -> list[tuple[int, object]]:
+    """The batches process `rank` of `size` evaluates, with their positions: every size-th one, so that the
+    long and the short (length-sorted) batches are spread over the processes."""
+    return [(position, batches[position]) for position in range(rank, len(batches), size)]
+
+
+def in_batch_order(parts: list[list[tuple[int, object]]]) -> list[object]:
+    """Every process's per-batch records (`(position, record)` lists) as one list in the batches' order."""
+    return [record for _, record in sorted((item for part in parts for item in part), key=lambda item: item[0])]
+
+
 def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate: Callable[[], dict[str, dict]],
               out_dir: str | Path, prefix: str, metric: str, settings: dict, itp_on_train: bool = False,
               extra_summary: dict | None = None, quiet: bool = False, desc: str = "sweep",
@@ -88,8 +112,10 @@ def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate:
     `set_point(x)` moves the model to the point; `evaluate()` returns, per split, a dict with
     `performance`, `loss` and per-example `scores`. Running again skips finished points, so an
     interrupted sweep continues where it stopped and never duplicates a row. Under torchrun / accelerate launch
-    the processes share the points (point i of `xs` to process i mod N, finished ones skipped); each saves its
-    own, the main process gathers every record (so no shared file system is needed) and writes the result files.
+    the processes share the points (the i-th unfinished point to process i mod N); when `evaluate` is a
+    `SharedEvaluation`, the last points that would leave processes idle (fewer than N) are each evaluated by all
+    processes together, each taking a share of the batches. Each process saves its own points; the main process
+    gathers every record (so no shared file system is needed) and writes the result files.
     """
     rank, size = join()
     with folder_lock(out_dir):  # the main process locks; its peers share the folder
@@ -99,25 +125,30 @@ def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate:
 
         together(claim, only_main=True)  # one process claims the folder, then every process opens it
         store = together(lambda: PointStore(out_dir, settings))
-        mine = [x for i, x in enumerate(xs) if i % size == rank and not store.has(x)]
+        finished = set().union(*gather([x for x in xs if store.has(x)]))  # done by any process
+        todo = [x for x in xs if x not in finished]
+        alone = len(todo) - len(todo) % size if size > 1 and isinstance(evaluate, SharedEvaluation) else len(todo)
+        mine, shared = todo[rank:alone:size], todo[alone:]
         label = desc if size == 1 else f"{desc} [{rank + 1}/{size}]"
-        done_before = sum(store.has(x) for x in xs) if size == 1 else 0
-        total = len(xs) if size == 1 else len(mine)
-        evaluated = []
-        with tqdm(total=total, initial=done_before, desc=label, unit="pt", disable=quiet) as bar:
-            for x in mine:
+        done_before = len(finished) if size == 1 else 0
+        with tqdm(total=done_before + len(mine) + len(shared), initial=done_before, desc=label, unit="pt",
+                  disable=quiet) as bar:
+            for x in mine + shared:
                 set_point(x)
-                results = evaluate()
-                record = point_record(x, results)
-                store.save(record)
-                evaluated.append(record)
-                bar.set_postfix({"x": x, **{split: f"{r['performance']:.3f}" for split, r in results.items()}})
-                done = store.records(xs)
-                if rank == 0 and len(done) >= 2:  # barriers and changes need two points
-                    write_sweep_files(out_dir, done, prefix, metric, itp_on_train, plot=False,
-                                      extra_summary=extra_summary)
+                if x in shared:
+                    parts = gather(evaluate.part(rank, size))
+                    results = evaluate.combine(parts) if rank == 0 else None
+                else:
+                    results = evaluate()
+                if results is not None:
+                    store.save(point_record(x, results))
+                    bar.set_postfix({"x": x, **{split: f"{r['performance']:.3f}" for split, r in results.items()}})
+                    done = store.records(xs)
+                    if rank == 0 and len(done) >= 2:  # barriers and changes need two points
+                        write_sweep_files(out_dir, done, prefix, metric, itp_on_train, plot=False,
+                                          extra_summary=extra_summary)
                 bar.update(1)
-        records = _merged(store, xs, [r for part in gather(evaluated) for r in part])
+        records = _merged(store, xs, [r for part in gather(store.records(xs) if rank else []) for r in part])
         if rank == 0:
             write_sweep_files(out_dir, records, prefix, metric, itp_on_train, plot=True, extra_summary=extra_summary,
                               path_info=path_info)

@@ -3,6 +3,8 @@ process; a sweep interrupted and rerun with two processes evaluates every point 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import task_interpolation
@@ -51,21 +53,15 @@ def test_two_processes_write_what_one_process_writes(single, tiny_t5_dir, toy_ta
     assert (out / "log.txt").read_text().count(" dev: ACC") == POINTS  # each point evaluated by one process
     assert done.stdout.count("barriers: positive") == 1  # one process reports
     assert "[1/2]" in done.stderr and "[2/2]" in done.stderr  # both processes evaluated points
+    # 7 points: 6 go to one process each, the 7th to both (each half its batches), so each process has 4
+    assert re.search(r"\[1/2\][^\r\n]*4/4", done.stderr) and re.search(r"\[2/2\][^\r\n]*4/4", done.stderr)
 
 
 @pytest.mark.slow
 def test_an_interrupted_sweep_rerun_with_two_processes_has_every_point_once(single, tiny_t5_dir, toy_task, ends,
                                                                            tmp_path, monkeypatch):
     out = tmp_path / "sweep"
-    real, saved = sweep.point_record, []
-
-    def stop_after_three(x, results):
-        if len(saved) == 3:
-            raise KeyboardInterrupt
-        saved.append(x)
-        return real(x, results)
-
-    monkeypatch.setattr(sweep, "point_record", stop_after_three)
+    _stop_after(monkeypatch, 3)
     assert run_cli(lambda: task_interpolation.main(_argv(tiny_t5_dir, toy_task, ends, out))) == 130
     assert len(list((out / "points").glob("x_*.json"))) == 3
     argv = [a for a in _argv(tiny_t5_dir, toy_task, ends, out) if a != "--quiet"]
@@ -74,6 +70,31 @@ def test_an_interrupted_sweep_rerun_with_two_processes_has_every_point_once(sing
     assert _files(out) == _files(single)
     assert sorted(p.name for p in (out / "points").glob("x_*.json")) == sorted(
         p.name for p in (single / "points").glob("x_*.json"))
+
+
+def _stop_after(monkeypatch, count: int) -> None:
+    real, saved = sweep.point_record, []
+
+    def stop(x, results):
+        if len(saved) == count:
+            raise KeyboardInterrupt
+        saved.append(x)
+        return real(x, results)
+
+    monkeypatch.setattr(sweep, "point_record", stop)
+
+
+@pytest.mark.slow
+def test_the_last_point_is_evaluated_by_both_processes_and_comes_out_the_same(single, tiny_t5_dir, toy_task,
+                                                                              ends, tmp_path, monkeypatch):
+    out = tmp_path / "sweep"
+    _stop_after(monkeypatch, POINTS - 1)
+    assert run_cli(lambda: task_interpolation.main(_argv(tiny_t5_dir, toy_task, ends, out))) == 130
+    done = _torchrun([a for a in _argv(tiny_t5_dir, toy_task, ends, out) if a != "--quiet"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _files(out) == _files(single)
+    assert re.search(r"\[1/2\][^\r\n]*1/1", done.stderr) and re.search(r"\[2/2\][^\r\n]*1/1", done.stderr)
+    assert (out / "log.txt").read_text().count(" dev: ACC") == POINTS  # the shared point is logged once
 
 
 @pytest.mark.slow
