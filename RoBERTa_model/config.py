@@ -223,7 +223,8 @@ def config_from_values(raw: dict, with_interpolation: bool = False, overrides: l
         raise ConfigError(f"{source}: key {key!r} must be {expected}, got {raw[key]!r}")
     defaults = {"output_dir": "runs/encoder", "report_to": "none",
                 "disable_tqdm": False,  # not transformers' verbosity-dependent default: always a bar
-                "dataloader_pin_memory": _has_cuda()}  # no pin_memory warning on CPU
+                "dataloader_pin_memory": _has_cuda(),  # no pin_memory warning on CPU
+                "use_cpu": not _has_cuda()}  # under torchrun on CPU: accelerate's multi-CPU state, no DDP warning
     parser = parser or config_parser(with_interpolation)
     parser.set_defaults(**(defaults | raw))
     try:

@@ -13,13 +13,12 @@ import torch
 
 from module.adapter import adapter_state
 from module.checkpoint import load_checkpoint
-from module.distributed import device, join
 from module.files import atomic_write_json, folder_lock
-from module.interpolation import Interpolator, check_same_keys
+from module.interpolation import Interpolator, check_same_keys, pair_mover
 from module.loading import load_tokenizer
-from module.matrix import check_minima, run_matrix
+from module.matrix import check_minima, pair_folder, run_matrix
 from module.runs import RESULTS_VERSION, claim_settings, read_settings
-from module.sweep import sweep_settings
+from module.sweep import Line, read_records, sweep_settings
 from RoBERTa_model.config import EncoderConfig
 from RoBERTa_model.delta_trainer import DeltaTrainer
 from RoBERTa_model.encoder import (
@@ -50,7 +49,7 @@ from RoBERTa_model.resume import (
     resumed_step,
     training_settings,
 )
-from RoBERTa_model.sweeps import sweep_classifier
+from RoBERTa_model.sweeps import classifier_evaluation, classifier_line, sweep_classifier
 
 
 def accuracy(eval_prediction) -> dict[str, float]:
@@ -233,27 +232,23 @@ def interpolate_runs_matrix(config: EncoderConfig) -> list[dict]:
     for path, theta in zip(paths[1:], thetas[1:], strict=True):
         check_same_keys(thetas[0], theta, (paths[0], path))
     _, tokenizer, model, encoded = _runs_inputs(config)
-    join()
-    model.to(device()).eval()
-    batches = {name: classifier_batches(enc, training.per_device_eval_batch_size, tokenizer.pad_token_id)
-               for name, enc in encoded.items()}
+    evaluation = classifier_evaluation(model, encoded, training.per_device_eval_batch_size, tokenizer.pad_token_id)
+    interpolator = Interpolator(model, thetas[0], thetas[1])
+    mover = pair_mover(interpolator, thetas)
 
     def evaluate_endpoint(k: int) -> dict:
-        with Interpolator(model, thetas[k], thetas[k]) as at:
-            at.set(0.0)
-            return {name: evaluate_classifier(model, b) for name, b in batches.items()}
+        mover(k, k)(0.0)
+        return evaluation()
 
-    records = {}
+    def line_for(i: int, j: int, folder: Path) -> Line:
+        return classifier_line(mover(i, j), encoded, folder, config.data.task_name,
+                               _runs_settings(config, encoded, paths[i], paths[j]), itp.itpl_points,
+                               (paths[i], paths[j]))
 
-    def sweep_pair(i: int, j: int, folder: Path) -> None:
-        records[i, j] = sweep_classifier(model, thetas[i], thetas[j], encoded, folder, config.data.task_name,
-                                         _runs_settings(config, encoded, paths[i], paths[j]), itp.itpl_points,
-                                         training.per_device_eval_batch_size, tokenizer.pad_token_id,
-                                         (paths[i], paths[j]), quiet=training.disable_tqdm)
-
-    run_matrix(training.output_dir, paths, evaluate_endpoint,
-               lambda i, j: _runs_settings(config, encoded, paths[i], paths[j]), sweep_pair, "ACC")
-    return records[0, 1]
+    with interpolator:
+        run_matrix(training.output_dir, paths, evaluate_endpoint, line_for, evaluation, "ACC",
+                   quiet=training.disable_tqdm)
+    return read_records(pair_folder(training.output_dir, 0, 1))
 
 
 def head_keys(tensors: dict[str, torch.Tensor], num_labels: int) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -10,7 +11,7 @@ from torch import nn
 from module.distributed import device, join
 from module.interpolation import Interpolator, check_same_keys, interpolation_points
 from module.plotting import PathInfo, majority_fraction
-from module.sweep import SharedEvaluation, in_batch_order, run_sweep, share_of
+from module.sweep import Line, SharedEvaluation, in_batch_order, run_sweeps, share_of
 from RoBERTa_model.encoder import EncodedTask, classifier_batches, classifier_outputs, classifier_results
 
 
@@ -21,14 +22,27 @@ def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: 
                      tasks: tuple[str, str] | None = None) -> list[dict]:
     """Evaluate accuracy and loss on every split at `points` evenly spaced x; files as task_interpolation.py."""
     check_same_keys(theta1, theta2, names)
-    join()  # under torchrun: this process's share of the points, on its own device
+    evaluation = classifier_evaluation(model, splits, batch_size, pad_id)
+    with Interpolator(model, theta1, theta2) as interpolator:
+        line = classifier_line(interpolator.set, splits, out_dir, prefix, settings, points, names, tasks)
+        return run_sweeps([line], evaluation, "ACC", quiet=quiet, desc="interpolation")[0]
+
+
+def classifier_evaluation(model: nn.Module, splits: dict[str, EncodedTask], batch_size: int,
+                          pad_id: int) -> SharedEvaluation:
+    """The model on this process's device (under torchrun: its own GPU) and its evaluation on every split."""
+    join()
     model.to(device()).eval()
-    batches = {name: classifier_batches(enc, batch_size, pad_id) for name, enc in splits.items()}
+    return shared_evaluation(model, {name: classifier_batches(enc, batch_size, pad_id) for name, enc in splits.items()})
+
+
+def classifier_line(move: Callable[[float], None], splits: dict[str, EncodedTask], out_dir: str | Path, prefix: str,
+                    settings: dict, points: int, names: tuple[str, str],
+                    tasks: tuple[str, str] | None = None) -> Line:
+    """The line from `names[0]` to `names[1]` as one line of a sweep; `move(x)` writes its point x."""
     info = PathInfo.from_paths(*names, start_task=tasks[0] if tasks else None, end_task=tasks[1] if tasks else None,
                                majority={name: majority_fraction(enc.labels, "ACC") for name, enc in splits.items()})
-    with Interpolator(model, theta1, theta2) as interpolator:
-        return run_sweep(interpolation_points(points), interpolator.set, shared_evaluation(model, batches),
-                         out_dir, prefix, "ACC", settings, quiet=quiet, desc="interpolation", path_info=info)
+    return Line(interpolation_points(points), move, Path(out_dir), settings, prefix, path_info=info)
 
 
 def shared_evaluation(model: nn.Module, batches: dict[str, list]) -> SharedEvaluation:

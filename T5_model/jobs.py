@@ -17,11 +17,11 @@ from dataloader.metrics import metric_for_task
 from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.distributed import device, join
 from module.files import atomic_target, setup_logger, upsert_csv_row
-from module.interpolation import Interpolator, interpolation_points
-from module.matrix import check_minima, run_matrix
+from module.interpolation import Interpolator, interpolation_points, pair_mover
+from module.matrix import check_minima, pair_folder, run_matrix
 from module.plotting import PathInfo, majority_fraction
 from module.runs import RUN_SETTINGS, claim_settings, fingerprint
-from module.sweep import run_sweep, sweep_settings
+from module.sweep import Line, read_records, run_sweeps, sweep_settings
 from T5_model.model import check_t5_folder, load_t5_tokenizer, model_files, model_provider
 from T5_model.options import SWEEP, TUNING, T5Options, settings_of
 from T5_model.sweeping import SweepResult, load_endpoints, point_evaluator, sweep_data_files, sweep_splits
@@ -202,25 +202,34 @@ def line_settings(ctx: SweepContext, path1: str, path2: str) -> dict:
                            "task": ctx.task}, (path1, path2, *model_files(options)), sweep_data_files(options))
 
 
-def sweep_line(ctx: SweepContext, theta1: dict, theta2: dict, path1: str, path2: str, out_dir: Path) -> SweepResult:
-    """The straight line from θ1 (x = 0) to θ2 (x = 1) into `out_dir` (resumable, sharded under torchrun)."""
-    options = ctx.options
-    interpolator = Interpolator(ctx.model, theta1, theta2)
-    targets = interpolator.targets  # each tied parameter once
-    ctx.logger.info(f"interpolating {len(targets)} tensors ({sum(t.numel() for t in targets.values())} values) "
-                    f"between {path1} and {path2}")
+def line_of(ctx: SweepContext, path1: str, path2: str, out_dir: Path, move: Callable[[float], None]) -> Line:
+    """The straight line from `path1` (x = 0) to `path2` (x = 1) as one line of a sweep; `move(x)` writes its
+    point x into the model."""
     info = PathInfo.from_paths(path1, path2, majority={name: majority_fraction(split.answers, ctx.metric)
                                                        for name, split in ctx.data.items()})
 
     def set_point(x: float) -> None:
-        interpolator.set(x)
+        move(x)
         ctx.where["label"] = f"x={x}"
 
+    return Line(interpolation_points(ctx.options.itpl_points), set_point, out_dir, line_settings(ctx, path1, path2),
+                ctx.task, ctx.options.itp_on_train, path_info=info)
+
+
+def sweep_line(ctx: SweepContext, theta1: dict, theta2: dict, path1: str, path2: str, out_dir: Path) -> SweepResult:
+    """The straight line from θ1 (x = 0) to θ2 (x = 1) into `out_dir` (resumable, sharded under torchrun)."""
+    interpolator = Interpolator(ctx.model, theta1, theta2)
+    _log_targets(ctx, interpolator, f"between {path1} and {path2}")
     with interpolator:
-        records = run_sweep(interpolation_points(options.itpl_points), set_point, ctx.evaluate, out_dir, ctx.task,
-                            ctx.metric, line_settings(ctx, path1, path2), itp_on_train=options.itp_on_train,
-                            quiet=options.quiet, desc="interpolation", path_info=info)
+        records = run_sweeps([line_of(ctx, path1, path2, out_dir, interpolator.set)], ctx.evaluate, ctx.metric,
+                             quiet=ctx.options.quiet, desc="interpolation")[0]
     return SweepResult(records, ctx.metric, out_dir)
+
+
+def _log_targets(ctx: SweepContext, interpolator: Interpolator, where: str) -> None:
+    targets = interpolator.targets  # each tied parameter once
+    ctx.logger.info(f"interpolating {len(targets)} tensors ({sum(t.numel() for t in targets.values())} values) "
+                    f"{where}")
 
 
 def interpolate(options: T5Options) -> SweepResult:
@@ -251,17 +260,18 @@ def interpolate_matrix(options: T5Options) -> SweepResult:
     out_dir = Path(options.output_dir)
     ctx = sweep_context(options, task, splits, out_dir)
 
+    interpolator = Interpolator(ctx.model, thetas[0], thetas[1])
+    mover = pair_mover(interpolator, thetas)
+    _log_targets(ctx, interpolator, f"between each pair of {len(paths)} checkpoints")
+
     def evaluate_endpoint(k: int) -> dict:
-        with Interpolator(ctx.model, thetas[k], thetas[k]) as at:
-            at.set(0.0)
-            ctx.where["label"] = f"checkpoint {k}"
-            return ctx.evaluate()
+        mover(k, k)(0.0)
+        ctx.where["label"] = f"checkpoint {k}"
+        return ctx.evaluate()
 
-    sweeps = {}
-
-    def sweep_pair(i: int, j: int, folder: Path) -> None:
-        sweeps[i, j] = sweep_line(ctx, thetas[i], thetas[j], paths[i], paths[j], folder)
-
-    run_matrix(out_dir, paths, evaluate_endpoint, lambda i, j: line_settings(ctx, paths[i], paths[j]), sweep_pair,
-               ctx.metric)
-    return sweeps[0, 1]
+    with interpolator:
+        run_matrix(out_dir, paths, evaluate_endpoint,
+                   lambda i, j, folder: line_of(ctx, paths[i], paths[j], folder, mover(i, j)), ctx.evaluate,
+                   ctx.metric, quiet=options.quiet)
+    first = pair_folder(out_dir, 0, 1)
+    return SweepResult(read_records(first), ctx.metric, first)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -67,6 +67,15 @@ class Interpolator:
             target.copy_((1 - x) * self.theta1[key] + x * self.theta2[key])
         self.x = x
 
+    def between(self, theta1: Mapping[str, torch.Tensor], theta2: Mapping[str, torch.Tensor]) -> None:
+        """Make θ1 and θ2 (of the same tensors) the line's endpoints; `restore()` still puts back the values the
+        model had when the interpolator was made."""
+        check_same_keys(theta1, theta2)
+        check_same_keys(self.theta1, {k: v for k, v in theta1.items() if k in self.targets})
+        self.theta1 = {k: theta1[k].detach().to(self.targets[k].device, torch.float32) for k in self.targets}
+        self.theta2 = {k: theta2[k].detach().to(self.targets[k].device, torch.float32) for k in self.targets}
+        self.x = None
+
     @torch.no_grad()
     def restore(self) -> None:
         """Put back the values the targeted tensors had when the interpolator was made."""
@@ -79,3 +88,20 @@ class Interpolator:
 
     def __exit__(self, *exc) -> None:
         self.restore()
+
+
+def pair_mover(interpolator: Interpolator, thetas: Sequence[Mapping[str, torch.Tensor]],
+               first: tuple[int, int] = (0, 1)) -> Callable[[int, int], Callable[[float], None]]:
+    """`mover(i, j)` is the `set_point` of the line from thetas[i] to thetas[j]: one interpolator (made with the
+    endpoints of pair `first`) serves every pair of a pool, its endpoints moved only when the pair changes."""
+    current = [first]
+
+    def mover(i: int, j: int) -> Callable[[float], None]:
+        def move(x: float) -> None:
+            if current[0] != (i, j):
+                interpolator.between(thetas[i], thetas[j])
+                current[0] = (i, j)
+            interpolator.set(x)
+        return move
+
+    return mover

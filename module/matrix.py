@@ -14,7 +14,7 @@ from module.distributed import gather, join, together
 from module.figure_parts import new_figure, save_png
 from module.files import atomic_write_csv
 from module.path_info import short_name
-from module.sweep import PointStore, point_path
+from module.sweep import Line, PointStore, point_path, run_sweeps
 
 BARRIERS = ("barrier_endpoint_mean", "barrier_linear", "barrier_subsegment")
 QUANTITIES = ("performance", "loss")
@@ -109,31 +109,31 @@ def write_matrix(out_dir: str | Path, paths: Sequence[str], summaries: dict[tupl
 
 
 def run_matrix(out_dir: str | Path, paths: Sequence[str], evaluate_endpoint: Callable[[int], dict],
-               settings_for: Callable[[int, int], dict], sweep_pair: Callable[[int, int, Path], object],
-               metric: str) -> dict[tuple[int, int], dict]:
+               line_for: Callable[[int, int, Path], Line], evaluate: Callable[[], dict], metric: str,
+               quiet: bool = False, desc: str = "interpolation") -> dict[tuple[int, int], dict]:
     """Sweep every pair's line with each checkpoint evaluated once: `evaluate_endpoint(k)` gives checkpoint k's
     per-split results (under torchrun: checkpoint k by process k mod N), which become the x = 0 / x = 1 points
-    of its pairs (stored under `settings_for(i, j)`), so `sweep_pair(i, j, folder)` evaluates only the points in
-    between; then matrix.csv and matrix.png. Returns each pair's summary."""
+    of its pairs, so only the points in between are evaluated, all pairs' as one pool (`run_sweeps`: six pairs
+    on four GPUs keep all four busy); `line_for(i, j, folder)` is the line from checkpoint i to j. Then
+    matrix.csv and matrix.png. Returns each pair's summary (in the main process; {} in the others)."""
     out_dir = Path(out_dir)
     rank, size = join()
-    todo = {(i, j): [x for x in (0.0, 1.0) if not point_path(pair_folder(out_dir, i, j), x).is_file()]
-            for i, j in pairs(len(paths))}
+    lines = {(i, j): line_for(i, j, pair_folder(out_dir, i, j)) for i, j in pairs(len(paths))}
+    todo = {pair: [x for x in (0.0, 1.0) if not point_path(line.out_dir, x).is_file()] for pair, line in lines.items()}
     wanted = sorted({i if x == 0.0 else j for (i, j), xs in todo.items() for x in xs})
     ends = {k: v for part in gather({k: evaluate_endpoint(k) for k in wanted[rank::size]}) for k, v in part.items()}
-    summaries = {}
-    for i, j in pairs(len(paths)):
-        folder = pair_folder(out_dir, i, j)
 
-        def seed(i: int = i, j: int = j, folder: Path = folder) -> None:
-            store = PointStore(folder, settings_for(i, j))
+    def seed() -> None:
+        for (i, j), line in lines.items():
+            store = PointStore(line.out_dir, line.settings)
             for x in todo[i, j]:
                 store.save(point_record(x, ends[i if x == 0.0 else j]))
 
-        together(seed, only_main=True)
-        sweep_pair(i, j, folder)
-        summaries[i, j] = json.loads((folder / "summary.json").read_text())
-    if rank == 0:
-        write_matrix(out_dir, paths, summaries, metric)
-        print(f"wrote {out_dir}/matrix.csv and matrix.png ({len(summaries)} pairs of {len(paths)} checkpoints)")
+    together(seed, only_main=True)
+    run_sweeps(list(lines.values()), evaluate, metric, quiet, desc)
+    if rank != 0:  # the main process wrote the result files (its peers may not share its file system)
+        return {}
+    summaries = {pair: json.loads((line.out_dir / "summary.json").read_text()) for pair, line in lines.items()}
+    write_matrix(out_dir, paths, summaries, metric)
+    print(f"wrote {out_dir}/matrix.csv and matrix.png ({len(summaries)} pairs of {len(paths)} checkpoints)")
     return summaries

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +16,8 @@ from module.files import atomic_write_json, folder_lock, remove_stale_temporarie
 from module.report import BARRIER_NOTE, summary_table
 from module.runs import RESULTS_VERSION, SettingsMismatch, claim_settings, fingerprint
 
-__all__ = ["RESULTS_VERSION", "PointStore", "SharedEvaluation", "SweepSettingsMismatch", "fingerprint",
-           "in_batch_order", "point_path", "read_records", "run_sweep", "share_of", "sweep_settings"]
+__all__ = ["RESULTS_VERSION", "Line", "PointStore", "SharedEvaluation", "SweepSettingsMismatch", "fingerprint",
+           "in_batch_order", "point_path", "read_records", "run_sweep", "run_sweeps", "share_of", "sweep_settings"]
 
 SETTINGS_FILE = "sweep.json"
 
@@ -103,6 +104,20 @@ def in_batch_order(parts: list[list[tuple[int, object]]]) -> list[object]:
     return [record for _, record in sorted((item for part in parts for item in part), key=lambda item: item[0])]
 
 
+@dataclass
+class Line:
+    """One path of a sweep pool: its points, how to move the model to one, its folder and what its files hold."""
+
+    xs: Sequence[float]
+    set_point: Callable[[float], None]
+    out_dir: Path
+    settings: dict
+    prefix: str
+    itp_on_train: bool = False
+    extra_summary: dict | None = None
+    path_info: object = None
+
+
 def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate: Callable[[], dict[str, dict]],
               out_dir: str | Path, prefix: str, metric: str, settings: dict, itp_on_train: bool = False,
               extra_summary: dict | None = None, quiet: bool = False, desc: str = "sweep",
@@ -112,30 +127,48 @@ def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate:
     `set_point(x)` moves the model to the point; `evaluate()` returns, per split, a dict with
     `performance`, `loss` and per-example `scores`. Running again skips finished points, so an
     interrupted sweep continues where it stopped and never duplicates a row. Under torchrun / accelerate launch
-    the processes share the points (the i-th unfinished point to process i mod N); when `evaluate` is a
-    `SharedEvaluation`, the last points that would leave processes idle (fewer than N) are each evaluated by all
-    processes together, each taking a share of the batches. Each process saves its own points; the main process
-    gathers every record (so no shared file system is needed) and writes the result files.
+    the processes share the points as `run_sweeps` says.
+    """
+    line = Line(xs, set_point, Path(out_dir), settings, prefix, itp_on_train, extra_summary, path_info)
+    return run_sweeps([line], evaluate, metric, quiet, desc)[0]
+
+
+def run_sweeps(lines: Sequence[Line], evaluate: Callable[[], dict[str, dict]], metric: str, quiet: bool = False,
+               desc: str = "sweep") -> list[list[dict]]:
+    """Sweep several lines of one model as one pool of points; returns each line's records.
+
+    Under torchrun / accelerate launch the i-th unfinished point of the pool goes to process i mod N, so every
+    process stays busy whatever the lines' sizes; when `evaluate` is a `SharedEvaluation`, the last points that
+    would leave processes idle (fewer than N) are each evaluated by all processes together, each taking a share
+    of the batches. Each process saves its own points; the main process gathers every record (so no shared file
+    system is needed) and writes each line's result files.
     """
     rank, size = join()
-    with folder_lock(out_dir):  # the main process locks; its peers share the folder
-        def claim() -> PointStore:
-            remove_stale_temporaries(out_dir)
-            return PointStore(out_dir, settings)
+    with ExitStack() as locks:
+        stores = []
+        for line in lines:
+            locks.enter_context(folder_lock(line.out_dir))  # the main process locks; its peers share the folder
 
-        together(claim, only_main=True)  # one process claims the folder, then every process opens it
-        store = together(lambda: PointStore(out_dir, settings))
-        finished = set().union(*gather([x for x in xs if store.has(x)]))  # done by any process
-        todo = [x for x in xs if x not in finished]
+            def claim(line: Line = line) -> PointStore:
+                remove_stale_temporaries(line.out_dir)
+                return PointStore(line.out_dir, line.settings)
+
+            together(claim, only_main=True)  # one process claims the folder, then every process opens it
+            stores.append(together(lambda line=line: PointStore(line.out_dir, line.settings)))
+        finished = [set().union(*part) for part in zip(*gather([[x for x in line.xs if store.has(x)]
+                                                                  for line, store in zip(lines, stores, strict=True)]),
+                                                       strict=True)]  # done by any process
+        todo = [(k, x) for k, line in enumerate(lines) for x in line.xs if x not in finished[k]]
         alone = len(todo) - len(todo) % size if size > 1 and isinstance(evaluate, SharedEvaluation) else len(todo)
         mine, shared = todo[rank:alone:size], todo[alone:]
         label = desc if size == 1 else f"{desc} [{rank + 1}/{size}]"
-        done_before = len(finished) if size == 1 else 0
+        done_before = sum(map(len, finished)) if size == 1 else 0
         with tqdm(total=done_before + len(mine) + len(shared), initial=done_before, desc=label, unit="pt",
                   disable=quiet) as bar:
-            for x in mine + shared:
-                set_point(x)
-                if x in shared:
+            for k, x in mine + shared:
+                line, store = lines[k], stores[k]
+                line.set_point(x)
+                if (k, x) in shared:
                     parts = gather(evaluate.part(rank, size))
                     results = evaluate.combine(parts) if rank == 0 else None
                 else:
@@ -143,20 +176,25 @@ def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate:
                 if results is not None:
                     store.save(point_record(x, results))
                     bar.set_postfix({"x": x, **{split: f"{r['performance']:.3f}" for split, r in results.items()}})
-                    done = store.records(xs)
+                    done = store.records(line.xs)
                     if rank == 0 and len(done) >= 2:  # barriers and changes need two points
-                        write_sweep_files(out_dir, done, prefix, metric, itp_on_train, plot=False,
-                                          extra_summary=extra_summary)
+                        write_sweep_files(line.out_dir, done, line.prefix, metric, line.itp_on_train, plot=False,
+                                          extra_summary=line.extra_summary)
                 bar.update(1)
-        records = _merged(store, xs, [r for part in gather(store.records(xs) if rank else []) for r in part])
-        if rank == 0:
-            write_sweep_files(out_dir, records, prefix, metric, itp_on_train, plot=True, extra_summary=extra_summary,
-                              path_info=path_info)
+        everything = []
+        for line, store in zip(lines, stores, strict=True):
+            records = _merged(store, line.xs, [r for part in gather(store.records(line.xs) if rank else [])
+                                               for r in part])
+            if rank == 0:
+                write_sweep_files(line.out_dir, records, line.prefix, metric, line.itp_on_train, plot=True,
+                                  extra_summary=line.extra_summary, path_info=line.path_info)
+            everything.append(records)
         gather(None)  # the others wait for the result files
-    if rank == 0 and (Path(out_dir) / "summary.json").is_file():
-        summary = json.loads((Path(out_dir) / "summary.json").read_text())
-        print(f"\n{summary_table({Path(out_dir).name: summary}, metric)}\n{BARRIER_NOTE}")
-    return records
+    for line in lines:
+        if rank == 0 and (line.out_dir / "summary.json").is_file():
+            summary = json.loads((line.out_dir / "summary.json").read_text())
+            print(f"\n{summary_table({line.out_dir.name: summary}, metric)}\n{BARRIER_NOTE}")
+    return everything
 
 
 def _merged(store: PointStore, xs: Sequence[float], gathered: list[dict]) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 import torch
@@ -52,6 +53,24 @@ def test_a_matrix_over_three_checkpoints_sweeps_every_pair_and_evaluates_each_ch
     assert run_cli(lambda: task_interpolation.main(argv)) == 0  # a rerun evaluates nothing again
     assert (out / "log.txt").read_text().count(" dev: ACC") == 3 + 3 * (POINTS - 2)
     assert (out / "matrix.csv").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_two_processes_share_every_pairs_points_as_one_pool(minima, tiny_t5_dir, toy_task, tmp_path):
+    """5 points per pair: 3 pairs' 9 inner points form one pool, 8 go to one process each and the 9th to both,
+    so each process has one bar of 5 (pair by pair, each would have had bars of 2)."""
+    outs = {name: tmp_path / name for name in ("one", "two")}
+    argvs = {name: [str(POINTS + 1) if a == str(POINTS) else a for a in _argv(tiny_t5_dir, toy_task, out,
+                                                                          "--load_PET_path_list", *map(str, minima))]
+             for name, out in outs.items()}
+    assert run_cli(lambda: task_interpolation.main(argvs["one"])) == 0
+    done = toy.torchrun("task_interpolation.py", *[a for a in argvs["two"] if a != "--quiet"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"\[1/2\][^\r\n]*5/5", done.stderr) and re.search(r"\[2/2\][^\r\n]*5/5", done.stderr)
+    assert (outs["two"] / "matrix.csv").read_bytes() == (outs["one"] / "matrix.csv").read_bytes()
+    for pair in ("pair_0_1", "pair_0_2", "pair_1_2"):
+        assert (outs["two"] / pair / "result.csv").read_bytes() == (outs["one"] / pair / "result.csv").read_bytes()
+    assert (outs["two"] / "log.txt").read_text().count(" dev: ACC") == 3 + 3 * (POINTS + 1 - 2)
 
 
 def test_bad_lists_are_one_line_and_write_nothing(minima, tiny_t5_dir, toy_task, tmp_path, capsys):

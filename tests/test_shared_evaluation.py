@@ -97,7 +97,7 @@ def test_the_points_that_would_leave_processes_idle_are_shared(tmp_path, monkeyp
                 and isinstance(value[0][1], tuple):  # a part: the other process evaluates the other share
             other = [(i, (i, 1.0 if i < 6 * counting.x else 0.0)) for i in range(1 - rank, 6, 2)]
             return [value, other] if rank == 0 else [other, value]
-        return [value, value if rank == 0 else []]
+        return [value, value]
 
     monkeypatch.setattr(sweep, "join", lambda: (rank, 2))
     monkeypatch.setattr(sweep, "gather", gather)
