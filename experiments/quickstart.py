@@ -32,11 +32,11 @@ from T5_model.options import options_for
 ROOT = Path(__file__).resolve().parents[1]
 
 SEEDS = (20, 30)
-# Sizes chosen for two CPU cores (see README): ~1.7 min per fine-tuning run, ~2 min per adapter run,
-# ~6 s per sweep point on 500 dev + 500 test pairs. Full fine-tuning draws batches of similar length (1.6x
-# faster, pad waste 0.83 -> 0.04); adapters keep random batches: with lr 3e-3, length-grouped batches (similar
-# lengths, and in snli similar labels, for 50 updates in a row) made their training collapse (seed 20: train loss
-# 1.10 from update 75 on, dev accuracy 0.458 against 0.694).
+# Sizes chosen for two CPU cores (see README): ~2 min per tuning run, ~5 s per sweep point on 500 dev + 500
+# test pairs. Full fine-tuning draws batches of similar length (1.2-1.6x faster here, pad waste 0.83 -> 0.04);
+# adapters keep random batches: with lr 3e-3, length-grouped batches (similar lengths, and in snli similar
+# labels, for 50 updates in a row) made their training collapse (seed 20: train loss 1.10 from update 75 on,
+# dev accuracy 0.458 against 0.694).
 ENCODER_METHODS = {
     "finetune": {"delta_type": "none", "learning_rate": 2e-4, "max_steps": 150, "warmup_steps": 15,
                  "train_sampling_strategy": "group_by_length"},
