@@ -56,6 +56,8 @@ class DataArguments:
     max_train_samples: int | None = _help(None, "use the first N train examples (None: all)")
     max_eval_samples: int | None = _help(None, "use the first N dev examples (None: all)")
     max_test_samples: int | None = _help(None, "use the first N test examples (None: all)")
+    cartography: bool = _help(False, "after every epoch, each training example's correctness and gold-label "
+                                     "confidence into output_dir/cartography.json (utils/process_cartography.py)")
 
 
 DELTA_TYPES = ("adapter", "houlsby_dense", "none")
@@ -73,6 +75,9 @@ class DeltaArguments:
                                         "modules trained with adapters (deltas: the adapters), as OpenDelta 0.2.4")
     r_mean: float | None = _help(None, "mean of the adapter weights (None: the adapter's own)")
     r_std: float | None = _help(None, "std of the adapter weights (None: 0.01 adapter, 0.02 houlsby_dense)")
+    init_seed: int | None = _help(None, "seed of the adapters' and the new head's initialisation (None: seed); "
+                                        "the same init_seed with another seed changes only the data order and "
+                                        "dropout, as the T5 track's --SGD_noise")
 
 
 @dataclass
@@ -85,6 +90,8 @@ class InterpolationArguments:
     paths: list[str] | None = _help(None, "itp_pretrain_adapter.py: N >= 2 endpoints instead of path1/path2; every "
                                           "pair's line into output_dir/pair_<i>_<j>/, then matrix.csv and matrix.png")
     itpl_points: int = _help(26, "evenly spaced points evaluated, endpoints included (2 to 1001)")
+    itp_on_train: bool = _help(False, "itp_pretrain_adapter.py: evaluate the line on the training examples (the "
+                                      "first max_train_samples) instead of dev/test, to join with cartography.json")
     eval_task_names: list[str] | None = _help(None, "itp_task_boundary_finetune.py: tasks evaluated "
                                                     "(None: task_name)")
 

@@ -19,6 +19,7 @@ from module.loading import load_tokenizer
 from module.matrix import check_minima, pair_folder, run_matrix
 from module.runs import RESULTS_VERSION, claim_settings, read_settings
 from module.sweep import Line, read_records, sweep_settings
+from RoBERTa_model.cartography import CartographyCallback
 from RoBERTa_model.config import EncoderConfig
 from RoBERTa_model.delta_trainer import DeltaTrainer
 from RoBERTa_model.encoder import (
@@ -58,6 +59,11 @@ def accuracy(eval_prediction) -> dict[str, float]:
     return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
 
 
+def init_seed(config: EncoderConfig) -> int:
+    """The seed of the adapters' and the new head's initialisation: `init_seed`, or the run's `seed`."""
+    return config.training.seed if config.delta.init_seed is None else config.delta.init_seed
+
+
 def finished_results(out: Path, settings: dict, training_args) -> dict | None:
     """The stored results of a finished run in `out` made with these settings, when they hold every split this
     run evaluates; None otherwise (read only: nothing is loaded or written)."""
@@ -95,7 +101,7 @@ def tune_encoder(config: EncoderConfig) -> dict:
         splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
     tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
     model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
-                             delta_args.r_mean, delta_args.r_std, seed=training_args.seed, task=data_args.task_name)
+                             delta_args.r_mean, delta_args.r_std, seed=init_seed(config), task=data_args.task_name)
     trained = set_encoder_trainable(model, delta_args.delta_type, delta_args.unfrozen_modules)
     idle = unmatched_entries([n for n, _ in model.named_parameters()], delta_args.unfrozen_modules)
     if delta_args.delta_type != "none" and idle:
@@ -110,6 +116,10 @@ def tune_encoder(config: EncoderConfig) -> dict:
     common = {"model": model, "args": training_args, "train_dataset": TaskDataset(encoded["train"]),
               "eval_dataset": TaskDataset(encoded["dev"]), "compute_metrics": accuracy, "processing_class": tokenizer,
               "data_collator": lambda rows: collate(rows, tokenizer.pad_token_id)}
+    if data_args.cartography:
+        common["callbacks"] = [CartographyCallback(
+            classifier_batches(encoded["train"], training_args.per_device_eval_batch_size, tokenizer.pad_token_id),
+            len(train), out)]
     if delta_args.delta_type == "none":
         trainer = Trainer(**common)
     else:  # checkpoints hold the tensors that differ from the backbone: trained, adapters, newly initialised
@@ -187,9 +197,14 @@ def _runs_inputs(config: EncoderConfig) -> tuple[list[str], object, torch.nn.Mod
     tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
     model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              seed=training_args.seed, task=data_args.task_name)
-    splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
-    if training_args.do_predict:
-        splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
+    if config.interpolation is not None and config.interpolation.itp_on_train:
+        splits = {"train": load_task_split(data_args.data_dir, data_args.task_name, "train",
+                                           data_args.max_train_samples)}
+    else:
+        splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
+        if training_args.do_predict:
+            splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test",
+                                             data_args.max_test_samples)
     encoded = {k: encode_task(v, tokenizer, labels, data_args.max_source_length) for k, v in splits.items()}
     return labels, tokenizer, model, encoded
 
@@ -201,6 +216,8 @@ def _runs_settings(config: EncoderConfig, encoded: dict, path1: str, path2: str)
                 "backbone": model_args.model_name_or_path, "splits": sorted(encoded),
                 "max_eval_samples": data_args.max_eval_samples, "max_test_samples": data_args.max_test_samples,
                 **encoder_sweep_inputs(model_args, data_args, config.delta)}
+    if config.interpolation.itp_on_train:  # only then, so that earlier sweeps keep their settings
+        settings |= {"itp_on_train": True, "max_train_samples": data_args.max_train_samples}
     data_files = task_data_files(data_args.data_dir, data_args.task_name, ["train", *encoded])
     return sweep_settings(settings, (path1, path2, *model_folders(model_args)), data_files)
 
@@ -218,7 +235,7 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
     return sweep_classifier(model, theta1, theta2, encoded, config.training.output_dir, config.data.task_name,
                             _runs_settings(config, encoded, itp.path1, itp.path2), itp.itpl_points,
                             config.training.per_device_eval_batch_size, tokenizer.pad_token_id, (itp.path1, itp.path2),
-                            quiet=config.training.disable_tqdm)
+                            quiet=config.training.disable_tqdm, itp_on_train=itp.itp_on_train)
 
 
 def interpolate_runs_matrix(config: EncoderConfig) -> list[dict]:
@@ -243,7 +260,7 @@ def interpolate_runs_matrix(config: EncoderConfig) -> list[dict]:
     def line_for(i: int, j: int, folder: Path) -> Line:
         return classifier_line(mover(i, j), encoded, folder, config.data.task_name,
                                _runs_settings(config, encoded, paths[i], paths[j]), itp.itpl_points,
-                               (paths[i], paths[j]))
+                               (paths[i], paths[j]), itp_on_train=itp.itp_on_train)
 
     with interpolator:
         run_matrix(training.output_dir, paths, evaluate_endpoint, line_for, evaluation, "ACC",

@@ -19,12 +19,13 @@ def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: 
                      splits: dict[str, EncodedTask], out_dir: str | Path, prefix: str, settings: dict,
                      points: int = 26, batch_size: int = 128, pad_id: int = 0,
                      names: tuple[str, str] = ("path1", "path2"), quiet: bool = False,
-                     tasks: tuple[str, str] | None = None) -> list[dict]:
+                     tasks: tuple[str, str] | None = None, itp_on_train: bool = False) -> list[dict]:
     """Evaluate accuracy and loss on every split at `points` evenly spaced x; files as task_interpolation.py."""
     check_same_keys(theta1, theta2, names)
     evaluation = classifier_evaluation(model, splits, batch_size, pad_id)
     with Interpolator(model, theta1, theta2) as interpolator:
-        line = classifier_line(interpolator.set, splits, out_dir, prefix, settings, points, names, tasks)
+        line = classifier_line(interpolator.set, splits, out_dir, prefix, settings, points, names, tasks,
+                               itp_on_train)
         return run_sweeps([line], evaluation, "ACC", quiet=quiet, desc="interpolation")[0]
 
 
@@ -38,11 +39,12 @@ def classifier_evaluation(model: nn.Module, splits: dict[str, EncodedTask], batc
 
 def classifier_line(move: Callable[[float], None], splits: dict[str, EncodedTask], out_dir: str | Path, prefix: str,
                     settings: dict, points: int, names: tuple[str, str],
-                    tasks: tuple[str, str] | None = None) -> Line:
-    """The line from `names[0]` to `names[1]` as one line of a sweep; `move(x)` writes its point x."""
+                    tasks: tuple[str, str] | None = None, itp_on_train: bool = False) -> Line:
+    """The line from `names[0]` to `names[1]` as one line of a sweep (on the training split with
+    `itp_on_train`); `move(x)` writes its point x."""
     info = PathInfo.from_paths(*names, start_task=tasks[0] if tasks else None, end_task=tasks[1] if tasks else None,
                                majority={name: majority_fraction(enc.labels, "ACC") for name, enc in splits.items()})
-    return Line(interpolation_points(points), move, Path(out_dir), settings, prefix, path_info=info)
+    return Line(interpolation_points(points), move, Path(out_dir), settings, prefix, itp_on_train, path_info=info)
 
 
 def shared_evaluation(model: nn.Module, batches: dict[str, list]) -> SharedEvaluation:
