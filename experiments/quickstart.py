@@ -13,36 +13,29 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from dataloader.tasks import load_split
+from experiments.encoder_jobs import (
+    LABELS,
+    forget_stale_runs,
+    line_values,
+    retrain_if_unknown,
+    run_encoder,
+    sweep_encoder,
+    tuning_values,
+)
 from module.cli import OneLineParser, positive_int, run_cli
-from module.files import atomic_write_json
 from module.plotting import majority_fraction, plot_overlay
 from module.report import BARRIER_NOTE, summary_table
-from module.runs import SettingsMismatch
-from module.sweep import RESULTS_VERSION, read_records
-from RoBERTa_model.config import config_from_values
+from module.sweep import read_records
 from RoBERTa_model.encoder import load_task_split
-from RoBERTa_model.jobs import interpolate_runs, tune_encoder
 from T5_model.jobs import interpolate, run_prefix, tune
 from T5_model.options import options_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SEEDS = (20, 30)
-# Sizes chosen for two CPU cores (see README): ~2 min per tuning run, ~5 s per sweep point on 500 dev + 500
-# test pairs. Full fine-tuning draws batches of similar length (1.2-1.6x faster here, pad waste 0.83 -> 0.04);
-# adapters keep random batches: with lr 3e-3, length-grouped batches (similar lengths, and in snli similar
-# labels, for 50 updates in a row) made their training collapse (seed 20: train loss 1.10 from update 75 on,
-# dev accuracy 0.458 against 0.694).
-ENCODER_METHODS = {
-    "finetune": {"delta_type": "none", "learning_rate": 2e-4, "max_steps": 150, "warmup_steps": 15,
-                 "train_sampling_strategy": "group_by_length"},
-    "adapter": {"delta_type": "adapter", "bottleneck_dim": 24, "learning_rate": 3e-3, "max_steps": 150,
-                "warmup_steps": 15, "unfrozen_modules": ["deltas", "layer_norm", "final_layer_norm", "classifier"]},
-}
 # T5 track: `model` flags go to both tuning and the sweep, `train` flags to tuning only. Adapters on the
 # 1.7M-parameter home T5 sit at the majority class for the first ~400 updates (README), hence more updates
 # and a decaying learning rate for them.
@@ -51,72 +44,21 @@ T5_METHODS = {
     "adapter": {"model": {"tune_method": "adapter", "apply_adapter": True, "adapter_size": 16},
                 "train": {"learning_rate": 2e-2, "lr_decay_style": "linear", "warmup_steps": 50}},
 }
-LABELS = {"finetune": "full fine-tuning", "adapter": "adapter tuning"}
-
-
-def forget_stale_runs(out: Path) -> bool:
-    """Remove the runs and sweeps of an output folder made by code whose results differ (RESULTS_VERSION); True if
-    so (everything then trains and sweeps again)."""
-    stamp = out / "results_version.json"
-    current = {"results_version": RESULTS_VERSION}
-    stale = any(p != stamp for p in out.iterdir()) and (not stamp.is_file()
-                                                        or json.loads(stamp.read_text()) != current)
-    if stale:
-        print(f"[quickstart] {out} was made by an older version whose results differ: training again")
-        for path in out.iterdir():
-            if path != stamp:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-    atomic_write_json(stamp, current)
-    return stale
-
-
-def retrain_if_unknown(folder: Path, job: Callable[[], object]) -> None:
-    """Run `job`; when `folder` holds results it cannot vouch for (a run or sweep of other settings, e.g. after a
-    change of sizes or retrained endpoints), delete the folder and run it again."""
-    try:
-        job()
-    except SettingsMismatch as exc:
-        print(f"[quickstart] {exc}: running again")
-        shutil.rmtree(folder)
-        job()
-
-
-def _record(out: Path, name: str, values: dict) -> None:
-    """Keep the values a job ran with as `configs/<name>.json` (a run_glue-style config a user can rerun)."""
-    atomic_write_json(out / "configs" / f"{name}.json", values)
 
 
 def encoder_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> Path:
     """Tune MiniLM on snli with one method and seed (a finished run of the same settings is reused)."""
-    run_dir = out / f"{method}-seed{seed}"
-    values = {"model_name_or_path": str(args.model), "task_name": "snli", "data_dir": str(args.data),
-              "max_train_samples": args.train_examples, "max_eval_samples": args.eval_examples,
-              "max_test_samples": args.eval_examples, "max_source_length": 128, "per_device_train_batch_size": 32,
-              "per_device_eval_batch_size": 128, "evaluation_strategy": "no", "save_strategy": "steps",
-              "save_steps": ENCODER_METHODS[method]["max_steps"], "save_total_limit": 1, "seed": seed,
-              "do_train": True, "do_eval": True, "do_test": True, "output_dir": str(run_dir), "logging_steps": 25,
-              "report_to": "none", **ENCODER_METHODS[method]}
-    _record(out, f"{method}-seed{seed}", values)
-    print(f"[quickstart] {LABELS[method]}, seed {seed} -> {run_dir}")
-    retrain_if_unknown(run_dir, lambda: tune_encoder(config_from_values(values, source=f"{method}-seed{seed}")))
-    return run_dir
+    print(f"[quickstart] {LABELS[method]}, seed {seed} -> {out / f'{method}-seed{seed}'}")
+    return run_encoder(out, f"{method}-seed{seed}", tuning_values(args.model, args.data, method, seed, args.steps,
+                                                                 args.train_examples, args.eval_examples))
 
 
 def encoder_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace) -> Path:
     """The straight path between the two runs of one method (resumable)."""
-    steps = ENCODER_METHODS[method]["max_steps"]
-    sweep_dir = out / f"{method}-seed{SEEDS[0]}+{SEEDS[1]}"
-    values = {"model_name_or_path": str(args.model), "task_name": "snli", "data_dir": str(args.data),
-              "max_eval_samples": args.eval_examples, "max_test_samples": args.eval_examples,
-              "per_device_eval_batch_size": 128, "do_test": True, "output_dir": str(sweep_dir), "itpl_points": 26,
-              "path1": str(runs[0] / f"checkpoint-{steps}"), "path2": str(runs[1] / f"checkpoint-{steps}"),
-              "seed": SEEDS[0], "report_to": "none",
-              **{k: v for k, v in ENCODER_METHODS[method].items() if k in ("delta_type", "bottleneck_dim",
-                                                                             "unfrozen_modules")}}
-    _record(out, f"sweep-{method}", values)
+    name = f"{method}-seed{SEEDS[0]}+{SEEDS[1]}"
     print(f"[quickstart] sweeping {LABELS[method]}: 26 points between seeds {SEEDS[0]} and {SEEDS[1]}")
-    retrain_if_unknown(sweep_dir, lambda: interpolate_runs(config_from_values(values, True, source=f"sweep-{method}")))
-    return sweep_dir
+    sweep_encoder(out, name, line_values(args.model, args.data, method, (runs[0], runs[1]), args.eval_examples, 26))
+    return out / name
 
 
 def t5_options(args: argparse.Namespace, method: str, **values) -> dict:
@@ -200,9 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("out", "data", "model", "t5_model"):  # the configs written below hold absolute paths
         if getattr(args, key) is not None:
             setattr(args, key, getattr(args, key).resolve())
-    for method in ENCODER_METHODS.values():
-        method["max_steps"] = args.steps
-        method["warmup_steps"] = max(1, args.steps // 10)
     out = args.out or ROOT / "runs" / ("quickstart" if args.track == "encoder" else "quickstart-t5")
     if args.force and out.exists():
         shutil.rmtree(out)
