@@ -65,7 +65,8 @@ class Paper:
         for label, name in names.items():
             records = read_records(self.lines[name]["dir"])
             curves[label] = ([r["x"] for r in records], [r["splits"]["dev"]["performance"] for r in records])
-        return plot_overlay(curves, "dev accuracy", path, metric="ACC", title=title, xlabel="x along the line")
+        return plot_overlay(curves, "dev accuracy", path, metric="ACC", title=title, majority={"dev": self.majority},
+                            xlabel="x: 0 = the seed-20 run, 1 = the other run of each line")
 
 
 def compared(higher: tuple[str, dict], lower: tuple[str, dict], lines: list[dict], majority: float) -> tuple[str, str]:
