@@ -18,12 +18,12 @@ from pathlib import Path
 from experiments.encoder_jobs import LABELS, forget_stale_runs, line_values, run_encoder, sweep_encoder, tuning_values
 from experiments.paper_report import Finding, write_report
 from module.cli import OneLineParser, positive_int, run_cli
+from module.distance import distance
 from module.files import atomic_write_json
 from module.plotting import majority_fraction, plot_overlay
 from module.sweep import read_records
 from RoBERTa_model.encoder import load_task_split, task_labels
 from RoBERTa_model.jobs import tuned_tensors
-from utils.calculate_dist import distance
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"full": {"steps": 150, "train_examples": 20000, "eval_examples": 500, "points": 26},

@@ -55,7 +55,7 @@ def test_group_by_length_in_a_config_is_the_trainers_length_grouped_sampling():
 
 
 def test_the_quickstart_fine_tunes_with_length_grouping_and_keeps_adapters_in_random_order():
-    from experiments.quickstart import ENCODER_METHODS
+    from experiments.encoder_jobs import ENCODER_METHODS
 
     assert ENCODER_METHODS["finetune"]["train_sampling_strategy"] == "group_by_length"
     assert "train_sampling_strategy" not in ENCODER_METHODS["adapter"]  # grouped batches made adapters collapse

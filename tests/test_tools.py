@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from module import distance as module_distance
 from module.checkpoint import save_checkpoint
 from module.cli import run_cli
 from utils import calculate_dist as cd
@@ -51,7 +52,7 @@ def test_distance_chunked_sums_match_direct(monkeypatch):
     g = torch.Generator().manual_seed(0)
     a = {"x": torch.randn(37, 5, generator=g), "y": torch.randn(11, generator=g)}
     b = {"x": torch.randn(37, 5, generator=g), "y": torch.randn(11, generator=g)}
-    monkeypatch.setattr(cd, "CHUNK", 7)
+    monkeypatch.setattr(module_distance, "CHUNK", 7)
     got = cd.distance(a, b)
     u = torch.cat([a["x"].flatten(), a["y"]]).double()
     v = torch.cat([b["x"].flatten(), b["y"]]).double()
