@@ -138,7 +138,9 @@ def current_keys(values: dict) -> dict:
     current = {}
     for key, value in values.items():
         if key == old:
-            key, value = new, meaning.get(value, value)
+            if not isinstance(value, bool):
+                raise ConfigError(f"key {old!r} must be true or false, got {value!r}")
+            key, value = new, meaning[value]
         if key not in IGNORED_KEYS:
             current[RENAMED_KEYS.get(key, key)] = value
     return current

@@ -20,7 +20,7 @@ from module.matrix import check_minima, pair_folder, run_matrix
 from module.runs import RESULTS_VERSION, claim_settings, read_settings
 from module.sweep import Line, read_records, sweep_settings
 from RoBERTa_model.cartography import CartographyCallback
-from RoBERTa_model.config import EncoderConfig
+from RoBERTa_model.config import ConfigError, EncoderConfig
 from RoBERTa_model.delta_trainer import DeltaTrainer
 from RoBERTa_model.encoder import (
     DELTA_KEY,
@@ -297,6 +297,8 @@ def interpolate_task_boundary(config: EncoderConfig) -> list[dict]:
     head of the endpoint tuned on it; returns the records."""
     model_args, data_args, delta_args, training_args = config.model, config.data, config.delta, config.training
     itp = config.interpolation
+    if itp.itp_on_train:
+        raise ConfigError(f"{config.source}: itp_on_train: only itp_pretrain_adapter.py sweeps the training data")
     task = data_args.task_name
     labels = task_labels(task, load_task_split(data_args.data_dir, task, "train"))
     paths = (itp.path1, itp.path2)

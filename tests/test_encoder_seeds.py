@@ -117,3 +117,20 @@ def test_an_encoder_sweep_on_the_training_data_joins_with_cartography(setup, tmp
                                      "--analysis_path", str(tmp_path / "sweep" / "valid_data_analysis.json"),
                                      "--save_path", str(save)]) == 0
     assert save.read_text().count("this is from interpolation point") == 3
+
+
+def test_the_task_boundary_script_refuses_itp_on_train(setup, tmp_path, capsys):
+    from module.cli import run_cli
+    from RoBERTa_model import itp_task_boundary_finetune
+
+    root, backbone = setup
+    cfg = tmp_path / "boundary.json"
+    cfg.write_text(json.dumps({"model_name_or_path": str(backbone), "task_name": "toy-sentiment",
+                               "data_dir": str(root / "data"), "path1": str(backbone),
+                               "path2": str(backbone), "itp_on_train": True,
+                               "output_dir": str(tmp_path / "out")}))
+    capsys.readouterr()
+    assert run_cli(lambda: itp_task_boundary_finetune.main([str(cfg)])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "itp_on_train" in err[0], err
+    assert not (tmp_path / "out").exists()

@@ -52,6 +52,12 @@ def test_group_by_length_in_a_config_is_the_trainers_length_grouped_sampling():
         config = config_from_values({"model_name_or_path": "m", "task_name": "snli", "group_by_length": given})
         assert config.training.train_sampling_strategy == expected
         assert config.given["train_sampling_strategy"] == expected and "group_by_length" not in config.given
+    import pytest
+
+    from RoBERTa_model.config import ConfigError
+
+    with pytest.raises(ConfigError, match="'group_by_length' must be true or false, got 'yes'"):
+        config_from_values({"model_name_or_path": "m", "task_name": "snli", "group_by_length": "yes"})
 
 
 def test_the_quickstart_fine_tunes_with_length_grouping_and_keeps_adapters_in_random_order():
