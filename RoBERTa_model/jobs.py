@@ -13,6 +13,7 @@ import torch
 
 from module.adapter import adapter_state
 from module.checkpoint import load_checkpoint
+from module.distributed import leave_at_exit
 from module.files import atomic_write_json, folder_lock
 from module.interpolation import Interpolator, check_same_keys, pair_mover
 from module.loading import load_tokenizer
@@ -94,6 +95,7 @@ def tune_encoder(config: EncoderConfig) -> dict:
         print(f"[run_glue] {out} holds this run, finished: reusing its all_results.json")
         return finished
     set_seed(training_args.seed)
+    leave_at_exit()  # under torchrun the Trainer's process group is taken down before the interpreter's teardown
     train = load_task_split(data_args.data_dir, data_args.task_name, "train", data_args.max_train_samples)
     labels = task_labels(data_args.task_name, train)
     splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}

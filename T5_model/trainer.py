@@ -23,6 +23,7 @@ from dataloader.batching import (
 from dataloader.metrics import evaluate, label_word_warning, per_example_scores
 from dataloader.tasks import Example, label_set
 from module.checkpoint import load_checkpoint, save_checkpoint
+from module.distributed import leave_at_exit
 from module.files import atomic_write_text, remove_stale_temporaries
 from module.metrics_log import MetricsLog
 from module.rng import rng_state, set_rng_state
@@ -164,6 +165,7 @@ class Trainer(LoopHooks):
         # cpu=True where there is no GPU: otherwise accelerate ignores torchrun's processes on a CPU machine and
         # each one trains the whole run alone (gloo is the CPU backend)
         self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
+        leave_at_exit()
         self.model = model.to(self.accelerator.device)
         self.pad_id = tokenizer.pad_token_id
         self.data = {name: prepare_split(examples, tokenizer, task, args) for name, examples in splits.items()}

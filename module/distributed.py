@@ -3,6 +3,7 @@ process group, the device of this process, and agreeing on results and failures 
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Callable
 
@@ -16,12 +17,30 @@ def world_size() -> int:
 
 
 def join() -> tuple[int, int]:
-    """(rank, number of processes); under torchrun the process group is started once (gloo on CPU, nccl on GPU)."""
+    """(rank, number of processes); under torchrun the process group is started once (gloo on CPU, nccl on GPU)
+    and taken down when the process exits."""
     if world_size() == 1:
         return 0, 1
     if not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    leave_at_exit()
     return dist.get_rank(), dist.get_world_size()
+
+
+_LEAVING: list[bool] = []
+
+
+def leave_at_exit() -> None:
+    """Destroy the process group (whoever started it) when the interpreter exits: a gloo group left to the C++
+    destructors at shutdown can abort a finished process ("terminate called without an active exception")."""
+    if not _LEAVING:
+        _LEAVING.append(True)
+        atexit.register(_leave)
+
+
+def _leave() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def device() -> torch.device:
