@@ -4,6 +4,7 @@ process group, the device of this process, and agreeing on results and failures 
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 from collections.abc import Callable
 
@@ -27,15 +28,11 @@ def join() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-_LEAVING: list[bool] = []
-
-
+@functools.cache  # registered once per process
 def leave_at_exit() -> None:
     """Destroy the process group (whoever started it) when the interpreter exits: a gloo group left to the C++
     destructors at shutdown can abort a finished process ("terminate called without an active exception")."""
-    if not _LEAVING:
-        _LEAVING.append(True)
-        atexit.register(_leave)
+    atexit.register(_leave)
 
 
 def _leave() -> None:
