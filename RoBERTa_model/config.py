@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dataloader.tasks import DATASPLITS
 from module.interpolation import MAX_ITPL_POINTS
 from RoBERTa_model.config_types import type_errors
 from RoBERTa_model.resume import checkpoint_folders, latest_complete_checkpoint
@@ -54,6 +55,8 @@ class DataArguments:
     data_dir: str = _help("data", "folder holding the task folders")
     max_source_length: int = _help(128, "tokens kept per input")
     max_train_samples: int | None = _help(None, "use the first N train examples (None: all)")
+    datasplit: str = _help("", "train on one half of the (first max_train_samples) train examples: 'split1' the "
+                               "first, 'split2' the second, '' all (the T5 track's --datasplit)")
     max_eval_samples: int | None = _help(None, "use the first N dev examples (None: all)")
     max_test_samples: int | None = _help(None, "use the first N test examples (None: all)")
     cartography: bool = _help(False, "after every epoch, each training example's correctness and gold-label "
@@ -247,6 +250,9 @@ def config_from_values(raw: dict, with_interpolation: bool = False, overrides: l
         if isinstance(given.get(key), int) and given[key] < 1:
             raise ConfigError(f"{source}: key {key!r} must be at least 1, got {given[key]!r}")
     _check_delta(Path(source), parts[2])
+    if parts[1].datasplit not in DATASPLITS:
+        raise ConfigError(f"{source}: key 'datasplit' must be one of {', '.join(map(repr, DATASPLITS))}, "
+                          f"got {parts[1].datasplit!r}")
     itp = None
     if with_interpolation:
         itp = parts[3]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dataloader.tasks import data_half
 from module.adapter import adapter_state
 from module.checkpoint import load_checkpoint
 from module.distributed import leave_at_exit
@@ -96,8 +97,8 @@ def tune_encoder(config: EncoderConfig) -> dict:
         return finished
     set_seed(training_args.seed)
     leave_at_exit()  # under torchrun the Trainer's process group is taken down before the interpreter's teardown
-    train = load_task_split(data_args.data_dir, data_args.task_name, "train", data_args.max_train_samples)
-    labels = task_labels(data_args.task_name, train)
+    train = training_examples(data_args)
+    labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
     splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
     if training_args.do_predict:
         splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
@@ -200,8 +201,7 @@ def _runs_inputs(config: EncoderConfig) -> tuple[list[str], object, torch.nn.Mod
     model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              seed=training_args.seed, task=data_args.task_name)
     if config.interpolation is not None and config.interpolation.itp_on_train:
-        splits = {"train": load_task_split(data_args.data_dir, data_args.task_name, "train",
-                                           data_args.max_train_samples)}
+        splits = {"train": training_examples(data_args)}
     else:
         splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
         if training_args.do_predict:
@@ -209,6 +209,13 @@ def _runs_inputs(config: EncoderConfig) -> tuple[list[str], object, torch.nn.Mod
                                              data_args.max_test_samples)
     encoded = {k: encode_task(v, tokenizer, labels, data_args.max_source_length) for k, v in splits.items()}
     return labels, tokenizer, model, encoded
+
+
+def training_examples(data_args) -> list:
+    """The examples a run trains on: the first max_train_samples of the train split, or one half of them."""
+    examples = load_task_split(data_args.data_dir, data_args.task_name, "train", data_args.max_train_samples)
+    return data_half(examples, data_args.datasplit, f"{data_args.data_dir}/{data_args.task_name}: too few train "
+                                                    "examples for datasplit")
 
 
 def _runs_settings(config: EncoderConfig, encoded: dict, path1: str, path2: str) -> dict:
@@ -219,7 +226,8 @@ def _runs_settings(config: EncoderConfig, encoded: dict, path1: str, path2: str)
                 "max_eval_samples": data_args.max_eval_samples, "max_test_samples": data_args.max_test_samples,
                 **encoder_sweep_inputs(model_args, data_args, config.delta)}
     if config.interpolation.itp_on_train:  # only then, so that earlier sweeps keep their settings
-        settings |= {"itp_on_train": True, "max_train_samples": data_args.max_train_samples}
+        settings |= {"itp_on_train": True, "max_train_samples": data_args.max_train_samples,
+                     **({"datasplit": data_args.datasplit} if data_args.datasplit else {})}
     data_files = task_data_files(data_args.data_dir, data_args.task_name, ["train", *encoded])
     return sweep_settings(settings, (path1, path2, *model_folders(model_args)), data_files)
 

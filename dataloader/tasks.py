@@ -97,12 +97,25 @@ def load_split(
         raise DataFormatError(f"{task_dir}: task folder not found (expected data/<task>/<task>_train.tsv ...)")
     examples = read_tsv(split_path(task_dir, split, override))
     if split == "train" and datasplit:
-        half = len(examples) // 2
-        examples = examples[:half] if datasplit == "split1" else examples[half:]
-        if not examples:
-            raise DataFormatError(f"{split_path(task_dir, split, override)}: too few examples for --datasplit")
+        examples = data_half(examples, datasplit, f"{split_path(task_dir, split, override)}: too few examples for "
+                                                  "--datasplit")
     if choose_1000:
         examples = examples[:1000]
+    return examples
+
+
+DATASPLITS = ("", "split1", "split2")
+
+
+def data_half(examples: list[Example], datasplit: str, too_few: str) -> list[Example]:
+    """The first ('split1') or second ('split2') half of `examples` in order, all of them for ''; `too_few` is the
+    error when the half is empty."""
+    if not datasplit:
+        return examples
+    half = len(examples) // 2
+    examples = examples[:half] if datasplit == "split1" else examples[half:]
+    if not examples:
+        raise DataFormatError(too_few)
     return examples
 
 

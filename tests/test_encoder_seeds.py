@@ -134,3 +134,31 @@ def test_the_task_boundary_script_refuses_itp_on_train(setup, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "itp_on_train" in err[0], err
     assert not (tmp_path / "out").exists()
+
+
+def test_datasplit_trains_on_one_half_of_the_chosen_examples(setup, tmp_path):
+    """The T5 track's --datasplit for the encoder (the paper's data-overlap experiment): halves of the first
+    max_train_samples, disjoint, together all of them; a run on one half sees only that half."""
+    from RoBERTa_model.config import config_from_values
+    from RoBERTa_model.jobs import training_examples
+
+    root, _ = setup
+    halves = {}
+    for half in ("", "split1", "split2"):
+        values = {"task_name": "toy-sentiment", "data_dir": str(root / "data"), "max_train_samples": 40,
+                  "datasplit": half, "output_dir": str(tmp_path / "o")}
+        halves[half] = [e.input for e in training_examples(config_from_values(values, source="t").data)]
+    assert len(halves["split1"]) == len(halves["split2"]) == 20
+    assert halves["split1"] + halves["split2"] == halves[""]
+    _tuned(setup, "half2", 1e-2, datasplit="split2", cartography=True, num_train_epochs=1, max_steps=-1,
+           per_device_train_batch_size=16)
+    assert len(json.loads((root / "half2" / "cartography.json").read_text())) == 32  # 64 examples, one half
+
+
+def test_an_unknown_datasplit_is_one_clear_error(tmp_path):
+    from RoBERTa_model.config import ConfigError, config_from_values
+
+    with pytest.raises(ConfigError, match="key 'datasplit' must be one of '', 'split1', 'split2', got 'split3'"):
+        config_from_values({"task_name": "snli", "datasplit": "split3", "output_dir": str(tmp_path / "o")},
+                           source="cfg.json")
+    assert not (tmp_path / "o").exists()

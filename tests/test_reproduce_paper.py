@@ -29,7 +29,7 @@ def test_the_report_shows_each_experiments_numbers_and_a_verdict_they_imply(mini
     assert sorted(verdicts, key=int) == [str(n) for n in range(1, 11)]
     for number in range(1, 11):
         assert f"## {number}. " in report
-    assert verdicts["3"] == "not run yet" and verdicts["10"] == "not testable at this scale"
+    assert verdicts["5"] == "not run yet" and verdicts["10"] == "not testable at this scale"
     # experiment 2's verdict is the stated rule applied to the numbers of its two lines
     same, different = (json.loads((out / name / "summary.json").read_text())["splits"]["dev"]["performance"]
                        for name in ("adapter-init20-data20+30", "adapter-init20+30"))
@@ -42,6 +42,19 @@ def test_the_report_shows_each_experiments_numbers_and_a_verdict_they_imply(mini
                     else "not reproduced")
     assert verdicts["2"] == expected
     assert f"Measured: {different['barrier_linear']:.3f} against {same['barrier_linear']:.3f}" in report
+    # 3: one run with a checkpoint every steps // 5 updates (4 updates: every update), each swept to the final one
+    assert sorted(p.name for p in (out / "adapter-seed20-save_steps1-save_total_limit5").glob("checkpoint-*")) == \
+        [f"checkpoint-{n}" for n in range(1, 5)]
+    assert all((out / f"adapter-step{n}+4" / "summary.json").is_file() for n in range(1, 4))
+    # 4: the two halves' configs say which half; both methods' lines are in the report with their barriers
+    for method in ("finetune", "adapter"):
+        for half in ("split1", "split2"):
+            config = json.loads((out / "configs" / f"{method}-seed20-datasplit{half}.json").read_text())
+            assert config["datasplit"] == half and config["max_train_samples"] == 64
+        disjoint, overlapping = (json.loads((out / f"{method}-{n}" / "summary.json").read_text())
+                                 ["splits"]["dev"]["performance"] for n in ("split1+split2", "split1+all"))
+        assert (f"Measured: {disjoint['barrier_linear']:.3f} against {overlapping['barrier_linear']:.3f}"
+                in report)
     for figure in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (out / figure).stat().st_size > 0
     # the same initialisation: the two runs' adapters start alike, their configs say so
