@@ -97,6 +97,9 @@ class InterpolationArguments:
                                       "first max_train_samples) instead of dev/test, to join with cartography.json")
     eval_task_names: list[str] | None = _help(None, "itp_task_boundary_finetune.py: tasks evaluated "
                                                     "(None: task_name)")
+    bend_num: int = _help(1, "curve_find_adapter.py: bends of the Bezier curve (1: quadratic)")
+    curve_steps: int = _help(200, "curve_find_adapter.py: AdamW updates training the bends")
+    curve_lr: float = _help(3e-3, "curve_find_adapter.py: learning rate of the bends")
 
 
 def _check_delta(path: Path, delta: DeltaArguments) -> None:

@@ -14,7 +14,7 @@ from dataloader.metrics import evaluate, metric_for_task
 from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.analysis import write_sweep_files
 from module.checkpoint import load_checkpoint
-from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, write_point
+from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, step_t, write_point
 from module.distributed import device, gather, join
 from module.files import setup_logger
 from module.interpolation import interpolation_points
@@ -104,12 +104,6 @@ def curve_names(model: torch.nn.Module, theta: dict[str, torch.Tensor], path: st
     if not on_curve:
         raise ValueError(f"{path}: no floating-point model tensors to put on a curve")
     return on_curve, skipped
-
-
-def step_t(seed: int, step: int) -> float:
-    """The t of update `step`: U(0, 1), reproducible from --seed and the step alone (so resuming changes nothing)."""
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
-    return float(torch.rand((), generator=generator, dtype=torch.float64))
 
 
 class CurveTrainer(LoopHooks):

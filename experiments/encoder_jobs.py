@@ -95,11 +95,11 @@ def run_encoder(out: Path, name: str, values: dict) -> Path:
     return run_dir
 
 
-def sweep_encoder(out: Path, name: str, values: dict) -> dict:
-    """The line sweep `values` describe (itp_pretrain_adapter.py's keys) into `out/<name>/` (resumable); its
-    summary."""
+def sweep_encoder(out: Path, name: str, values: dict, job: Callable = interpolate_runs) -> dict:
+    """The line sweep `values` describe (itp_pretrain_adapter.py's keys; `job`: the script's job, e.g.
+    interpolate_task_boundary) into `out/<name>/` (resumable); its summary."""
     sweep_dir = out / name
     values = {**values, "output_dir": str(sweep_dir)}
     record_config(out, f"sweep-{name}", values)
-    retrain_if_unknown(sweep_dir, lambda: interpolate_runs(config_from_values(values, True, source=name)))
+    retrain_if_unknown(sweep_dir, lambda: job(config_from_values(values, True, source=name)))
     return json.loads((sweep_dir / "summary.json").read_text())

@@ -9,19 +9,31 @@ same pipeline at reduced sizes for a smoke test. Experiments not written yet are
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from experiments.encoder_jobs import LABELS, forget_stale_runs, line_values, run_encoder, sweep_encoder, tuning_values
+from scipy.stats import spearmanr
+
+from experiments.dynamics_findings import forgetting_finding, pretrain_steps_finding
+from experiments.encoder_jobs import ENCODER_METHODS, LABELS, forget_stale_runs
 from experiments.paper_report import Finding, write_report
+from experiments.paper_runs import (
+    CLEAR,
+    LEARNED,
+    LINE_HEADER,
+    Paper,
+    combined,
+    compared,
+    dev,
+    latest_checkpoint,
+    line_row,
+)
+from experiments.task_boundary_findings import task_boundary_findings
 from module.cli import OneLineParser, positive_int, run_cli
 from module.distance import distance
 from module.files import atomic_write_json
-from module.plotting import majority_fraction, plot_overlay
-from module.sweep import read_records
 from RoBERTa_model.encoder import load_task_split, task_labels
 from RoBERTa_model.jobs import tuned_tensors
 from RoBERTa_model.resume import checkpoint_folders
@@ -29,76 +41,8 @@ from RoBERTa_model.resume import checkpoint_folders
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"full": {"steps": 150, "train_examples": 20000, "eval_examples": 500, "points": 26},
          "quick": {"steps": 20, "train_examples": 2000, "eval_examples": 100, "points": 6}}
-CLEAR = 0.02  # a barrier "clearly above" another: at least this much higher (accuracy, dev, straight line)
-LEARNED = 0.05  # an endpoint has learned the task: dev accuracy at least this far above the majority class
-
-
-class Paper:
-    """The sizes, folders and assets every experiment uses, and the runs and lines made so far."""
-
-    def __init__(self, args: argparse.Namespace):
-        self.args, self.out = args, args.out
-        self.quickstart = args.quickstart
-        self.lines: dict[str, dict] = {}  # name -> {"summary", "dir", "runs", "method"}
-        self.majority = majority_fraction([e.answers for e in load_task_split(
-            str(args.data), "snli", "dev", args.eval_examples)], "ACC")
-
-    def run(self, folder: Path, method: str, seed: int, **extra) -> Path:
-        """One tuning run, named by method, seed and any extra config values."""
-        a = self.args
-        name = f"{method}-seed{seed}" + "".join(f"-{k}{v}" for k, v in sorted(extra.items()))
-        print(f"[paper] {LABELS[method]}, seed {seed} {extra or ''} -> {folder / name}")
-        return run_encoder(folder, name, tuning_values(a.model, a.data, method, seed, a.steps, a.train_examples,
-                                                       a.eval_examples, **extra))
-
-    def line(self, name: str, method: str, runs: tuple[Path, Path], folder: Path | None = None) -> dict:
-        """The straight line between two runs of `method`, swept into `folder/name` (default: the report's)."""
-        folder = folder or self.out
-        print(f"[paper] line {name}: {runs[0].name} -> {runs[1].name}")
-        summary = sweep_encoder(folder, name, line_values(self.args.model, self.args.data, method, runs,
-                                                          self.args.eval_examples, self.args.points))
-        self.lines[name] = {"summary": summary, "dir": folder / name, "runs": runs, "method": method}
-        return summary
-
-    def overlay(self, names: dict[str, str], path: Path, title: str,
-                xlabel: str = "x: 0 = the seed-20 run, 1 = the other run of each line") -> Path:
-        """Dev accuracy along the named lines (legend label -> line name), one figure."""
-        curves = {}
-        for label, name in names.items():
-            records = read_records(self.lines[name]["dir"])
-            curves[label] = ([r["x"] for r in records], [r["splits"]["dev"]["performance"] for r in records])
-        return plot_overlay(curves, "dev accuracy", path, metric="ACC", title=title, majority={"dev": self.majority},
-                            xlabel=xlabel)
-
-
-def compared(higher: tuple[str, dict], lower: tuple[str, dict], lines: list[dict], majority: float) -> tuple[str, str]:
-    """The verdict and its reason for "the `higher` line's linear barrier is clearly above the `lower` one's":
-    not testable when an endpoint of `lines` has not learned the task (dev accuracy below majority + LEARNED)."""
-    (high_name, high), (low_name, low) = higher, lower
-    a, b = dev(high)["barrier_linear"], dev(low)["barrier_linear"]
-    worst_end = min(v for line in lines for v in dev(line)["endpoints"])
-    rule = (f"Rule: reproduced when the {high_name} linear dev accuracy barrier is at least {CLEAR} above the "
-            f"{low_name} one, every endpoint having learned the task (dev accuracy at least {LEARNED} above the "
-            f"majority class, {majority:.3f}). Measured: {a:.3f} against {b:.3f}; lowest endpoint {worst_end:.3f}.")
-    if worst_end < majority + LEARNED:
-        return "not testable at this scale", rule + " An endpoint has not learned the task."
-    return ("reproduced" if a >= b + CLEAR else "not reproduced"), rule
-
-
-def dev(summary: dict, what: str = "performance") -> dict:
-    """A line summary's dev numbers for the metric or the loss."""
-    return summary["splits"]["dev"][what]
-
-
-def line_row(label: str, summary: dict) -> list:
-    """A table row: endpoints, worst point, the three accuracy barriers and the linear loss barrier (dev)."""
-    s, loss = dev(summary), dev(summary, "loss")
-    return [label, *s["endpoints"], f"{s['worst']['value']:.3f} ({s['worst']['x']})", s["barrier_endpoint_mean"],
-            s["barrier_linear"], s["barrier_subsegment"], loss["barrier_linear"]]
-
-
-LINE_HEADER = ["pair", "dev acc x=0", "dev acc x=1", "worst (x)", "barrier mean", "barrier linear",
-               "barrier sub-segment", "loss barrier linear"]
+SPEARMAN_CLEAR = 0.5  # distance "goes with" the barrier: a rank correlation at least this high
+MIN_LINES = 5  # the fewest adapter lines a rank correlation is computed from
 
 
 def seeds_finding(paper: Paper) -> Finding:
@@ -110,7 +54,7 @@ def seeds_finding(paper: Paper) -> Finding:
     figure = paper.overlay({LABELS[m]: f"{m}-seed20+30" for m in lines}, paper.out / "1_seeds.png",
                            "snli dev: straight lines between seeds 20 and 30")
     verdict, why = compared(("adapters'", lines["adapter"]), ("full fine-tuning", lines["finetune"]),
-                            list(lines.values()), paper.majority)
+                            list(lines.values()), paper.majority())
     return Finding(1, "Full fine-tuning vs adapter tuning, different seeds",
                    "Minima of full fine-tuning from different seeds are joined by a straight path with almost no "
                    "barrier, while adapters from different random initialisations meet a barrier.",
@@ -122,24 +66,42 @@ def seeds_finding(paper: Paper) -> Finding:
 
 
 def init_finding(paper: Paper) -> Finding:
-    """2. Initialisation vs SGD noise for adapters."""
+    """2. Initialisation vs SGD noise for adapters, and the initialisation's scale (r_std 0.02 vs 0.08)."""
     first = paper.run(paper.quickstart, "adapter", 20)
     other_data = paper.run(paper.out, "adapter", 30, init_seed=20)
-    other_init = paper.run(paper.quickstart, "adapter", 30)
+    paper.run(paper.quickstart, "adapter", 30)
     same = paper.line("adapter-init20-data20+30", "adapter", (first, other_data))
-    different = paper.line("adapter-init20+30", "adapter", (first, other_init))
+    different = paper.lines["adapter-seed20+30"]["summary"]  # experiment 1's adapter line
+    scales = {}
+    for std in (0.02, 0.08):
+        runs = tuple(paper.run(paper.out, "adapter", seed, r_std=std) for seed in (20, 30))
+        scales[std] = paper.line(f"adapter-r_std{std}-seed20+30", "adapter", runs)
     figure = paper.overlay({"same initialisation, other data order": "adapter-init20-data20+30",
-                            "other initialisation and data order": "adapter-init20+30"},
+                            "other initialisation and data order": "adapter-seed20+30"},
                            paper.out / "2_init_vs_sgd_noise.png", "snli dev: adapters, initialisation vs SGD noise")
-    verdict, why = compared(("different-initialisation", different), ("same-initialisation", same),
-                            [same, different], paper.majority)
+    scale_figure = paper.overlay({f"r_std {std}: seeds 20 and 30": f"adapter-r_std{std}-seed20+30"
+                                  for std in scales} | {"r_std 0.01 (the default): seeds 20 and 30":
+                                                        "adapter-seed20+30"},
+                                 paper.out / "2_init_scale.png", "snli dev: adapters of different initialisation "
+                                                                  "scales, different seeds")
+    v_init, why_init = compared(("different-initialisation", different), ("same-initialisation", same),
+                                [same, different], paper.majority())
+    v_scale, why_scale = compared(("r_std 0.08", scales[0.08]), ("r_std 0.02", scales[0.02]),
+                                  list(scales.values()), paper.majority())
     return Finding(2, "Initialisation vs SGD noise (adapters)",
                    "Adapters started from the same initialisation with another data order stay connected, while "
-                   "another initialisation gives a barrier: the initialisation, not SGD noise, separates them.",
+                   "another initialisation gives a barrier: the initialisation, not SGD noise, separates them; the "
+                   "wider the initialisation (r_std 0.08 against 0.02), the higher the barrier between seeds (the "
+                   "scale part as this report tests it).",
                    "Adapter runs as in 1: seed 20 (its initialisation and data order), `init_seed` 20 with seed 30 "
-                   "(the same initialisation, seed 30's data order and dropout), and seed 30.",
+                   "(the same initialisation, seed 30's data order and dropout), and seed 30; then seeds 20 and 30 "
+                   "with the adapter weights drawn with `r_std` 0.02 and 0.08 (the default is OpenDelta's 0.01).",
                    LINE_HEADER, [line_row("same init (20), data 20 vs 30", same),
-                                 line_row("init and data 20 vs 30", different)], [figure], verdict, why)
+                                 line_row("init and data 20 vs 30", different),
+                                 *(line_row(f"r_std {std}: seeds 20 vs 30", line) for std, line in scales.items())],
+                   [figure, scale_figure], combined([v_init, v_scale]),
+                   f"Initialisation vs SGD noise: {v_init}. {why_init} Initialisation scale: {v_scale}. {why_scale} "
+                   "The verdict is reproduced only when both parts reproduce.")
 
 
 def steps_finding(paper: Paper) -> Finding:
@@ -152,22 +114,23 @@ def steps_finding(paper: Paper) -> Finding:
     names = {}
     for step, folder in checkpoints[:-1]:
         names[f"step {step} -> {final_step}"] = f"adapter-step{step}+{final_step}"
-        paper.line(names[f"step {step} -> {final_step}"], "adapter", (folder, final))
+        paper.line(names[f"step {step} -> {final_step}"], "adapter", (folder, final), points=paper.short_points())
     (s1, c1), (s2, c2) = checkpoints[0], checkpoints[1]
     if s2 != final_step:
         names[f"step {s1} -> {s2} (early pair)"] = f"adapter-step{s1}+{s2}"
-        paper.line(names[f"step {s1} -> {s2} (early pair)"], "adapter", (c1, c2))
+        paper.line(names[f"step {s1} -> {s2} (early pair)"], "adapter", (c1, c2), points=paper.short_points())
     figure = paper.overlay(names, paper.out / "3_training_steps.png",
                            "snli dev: adapter checkpoints of one run (seed 20)",
                            xlabel="x: 0 = the earlier checkpoint, 1 = the later one")
     lines = {label: paper.lines[name]["summary"] for label, name in names.items()}
     to_final = {label: line for label, line in lines.items() if "early" not in label}
-    judged = {label: line for label, line in to_final.items() if dev(line)["endpoints"][0] >= paper.majority + LEARNED}
+    learned = paper.majority() + LEARNED
+    judged = {label: line for label, line in to_final.items() if dev(line)["endpoints"][0] >= learned}
     worst = max((dev(line)["barrier_linear"], label) for label, line in judged.items()) if judged else None
     rule = (f"Rule: reproduced when every line from a checkpoint that has learned the task (dev accuracy at least "
-            f"{LEARNED} above the majority class, {paper.majority:.3f}) to the final checkpoint has a linear dev "
+            f"{LEARNED} above the majority class, {paper.majority():.3f}) to the final checkpoint has a linear dev "
             f"accuracy barrier below {CLEAR}; lines from earlier checkpoints are shown, not judged.")
-    if dev(lines[next(iter(to_final))])["endpoints"][1] < paper.majority + LEARNED or len(judged) < 2:
+    if dev(lines[next(iter(to_final))])["endpoints"][1] < learned or len(judged) < 2:
         verdict, why = "not testable at this scale", rule + f" Only {len(judged)} checkpoint(s) had learned the task."
     else:
         verdict = "reproduced" if worst[0] < CLEAR else "not reproduced"
@@ -199,13 +162,9 @@ def overlap_finding(paper: Paper) -> Finding:
                  line_row(f"{LABELS[method]}: first half vs all", overlapping)]
         verdict, why = compared((f"{LABELS[method]} disjoint-halves", disjoint),
                                 (f"{LABELS[method]} overlapping", overlapping), [disjoint, overlapping],
-                                paper.majority)
+                                paper.majority())
         verdicts.append(verdict)
         whys.append(why)
-    if "not testable at this scale" in verdicts:
-        verdict = "not testable at this scale"
-    else:
-        verdict = "reproduced" if set(verdicts) == {"reproduced"} else "not reproduced"
     return Finding(4, "Data overlap",
                    "The less two runs' training data overlap, the weaker their connection: minima tuned on disjoint "
                    "halves of the data meet a higher barrier than minima whose data overlap (the claim as this "
@@ -213,40 +172,73 @@ def overlap_finding(paper: Paper) -> Finding:
                    f"Runs as in 1 (seed 20) on the first and on the second half of the first {a.train_examples} "
                    "snli training pairs (`datasplit` split1 / split2), and the seed-20 run on all of them; the "
                    "straight lines split1-split2 (disjoint) and split1-all (overlapping), for both methods.",
-                   LINE_HEADER, rows, figures, verdict,
+                   LINE_HEADER, rows, figures, combined(verdicts),
                    " ".join(whys) + " The verdict is reproduced only when both methods reproduce.")
 
 
 def distance_finding(paper: Paper) -> Finding:
-    """10. Distances between the endpoints of every line above, next to its barrier."""
+    """10. Distances between the endpoints of every same-task line above, next to its barrier."""
     labels = task_labels("snli", load_task_split(str(paper.args.data), "snli", "train"))
-    rows = []
+    rows, adapter = [], []
     for name, line in paper.lines.items():
         method = line["method"]
         delta = "none" if method == "finetune" else "adapter"
         unfrozen = ["deltas", "layer_norm", "final_layer_norm", "classifier"]
         ends = [tuned_tensors(str(latest_checkpoint(run)), delta, unfrozen, labels) for run in line["runs"]]
         d = distance(*ends)
-        rows.append([name, LABELS[method], d["params"], d["l2"], d["cosine"], dev(line["summary"])["barrier_linear"]])
+        barrier = dev(line["summary"], split=line["split"])["barrier_linear"]
+        rows.append([name, LABELS[method], line["split"], d["params"], d["l2"], d["cosine"], barrier])
+        if method == "adapter":
+            adapter.append((d["l2"], barrier))
+    rule = (f"Rule: over the adapter lines (the same tensors every time), reproduced when the Spearman rank "
+            f"correlation of the endpoints' L2 distance with the linear accuracy barrier is at least "
+            f"{SPEARMAN_CLEAR}; at least {MIN_LINES} lines are needed.")
+    if len(adapter) < MIN_LINES:
+        verdict = "not testable at this scale"
+        rule += f" Only {len(adapter)} adapter lines."
+    else:
+        rho = float(spearmanr([d for d, _ in adapter], [b for _, b in adapter]).statistic)
+        verdict = "reproduced" if rho >= SPEARMAN_CLEAR else "not reproduced"
+        rule += f" Measured: rho = {rho:.3f} over {len(adapter)} adapter lines."
     return Finding(10, "Distances next to barriers",
-                   "The paper relates how far apart two minima are (L2, cosine) to whether a barrier separates them.",
-                   "`utils.calculate_dist.distance` between the tuned tensors (adapters and head; every tensor for "
-                   "full fine-tuning) of the two endpoints of every line above.",
-                   ["line", "method", "parameters", "L2 distance", "cosine similarity", "barrier linear (dev acc)"],
-                   rows, [], "not testable at this scale",
-                   f"Only the {len(rows)} lines above so far: relating distance to barrier needs the lines of "
-                   "experiments 3-9 as well; the numbers are listed for reading next to the barriers.")
+                   "Minima further apart are separated by higher barriers: the paper relates the L2 / cosine "
+                   "distance of two minima to their connectivity (the claim as this report tests it).",
+                   "`utils.calculate_dist.distance` between the tuned tensors (adapters, layer norms and head; every "
+                   "tensor for full fine-tuning) of the two endpoints of every same-task line above (the "
+                   "task-boundary lines of 5 and 6 join different heads and are left out).",
+                   ["line", "method", "split", "parameters", "L2 distance", "cosine similarity",
+                    "barrier linear (acc)"], rows, [], verdict, rule)
 
 
-def latest_checkpoint(run: Path) -> Path:
-    """A run folder's highest checkpoint-<step>/ (a checkpoint folder itself as given)."""
-    found = checkpoint_folders(run)
-    return found[-1][1] if found else run
-
-
-NOT_YET = [(5, "Same domain, different tasks"),
-           (6, "Task boundary across domains"), (7, "Curves"), (8, "Forgetting along the path vs training dynamics"),
-           (9, "Pre-training steps")]
+def curve_finding(paper: Paper) -> Finding:
+    """7. A Bezier curve between the adapter seeds of 1, against their straight line."""
+    line = paper.lines["adapter-seed20+30"]
+    curve = paper.curve("adapter-curve-seed20+30", line["runs"])
+    figure = paper.overlay({"straight line": "adapter-seed20+30", "Bezier curve (one bend)": "adapter-curve-seed20+30"},
+                           paper.out / "7_curve.png", "snli dev: adapter seeds 20 and 30, line vs trained curve",
+                           xlabel="x (line) or t (curve): 0 = the seed-20 run, 1 = the seed-30 run")
+    a, b = dev(line["summary"])["barrier_linear"], dev(curve)["barrier_linear"]
+    worst_end = min(dev(line["summary"])["endpoints"])
+    rule = (f"Rule: reproduced when the curve's linear dev accuracy barrier is at least {CLEAR} below the line's, the "
+            f"line having a barrier (at least {CLEAR}) and both runs having learned the task (dev accuracy at least "
+            f"{LEARNED} above the majority class, {paper.majority():.3f}). Measured: curve {b:.3f} against line "
+            f"{a:.3f}; lowest endpoint {worst_end:.3f}; curve length {curve['curve_length']:.3f} against the line's "
+            f"{curve['line_length']:.3f} (L2, over the tuned tensors).")
+    if worst_end < paper.majority() + LEARNED or a < CLEAR:
+        verdict = "not testable at this scale"
+        rule += " An endpoint has not learned the task." if a >= CLEAR else " The line has no barrier to remove."
+    else:
+        verdict = "reproduced" if b <= a - CLEAR else "not reproduced"
+    s = paper.args
+    return Finding(7, "Curves",
+                   "Between adapter minima whose straight line has a barrier, a Bezier curve can be found along which "
+                   "the accuracy stays high: the minima are connected by a curved path.",
+                   f"`python RoBERTa_model/curve_find_adapter.py` between the adapter runs of 1 (seeds 20 and 30): "
+                   f"one bend, starting on the line's midpoint, trained for {s.steps} AdamW updates (lr "
+                   f"{ENCODER_METHODS['adapter']['learning_rate']}, batch 32, a random t per update) on their "
+                   f"{s.train_examples} training pairs, then swept at {s.points} points.",
+                   LINE_HEADER, [line_row("straight line", line["summary"]), line_row("Bezier curve", curve)],
+                   [figure], verdict, rule)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="where experiment 1's runs live (default: runs/quickstart, or <out>/quickstart with --quick)")
     p.add_argument("--data", type=Path, default=ROOT / "data")
     p.add_argument("--model", type=Path, default=ROOT / "pretrained_models" / "all-MiniLM-L6-v2")
+    p.add_argument("--text", type=Path, default=ROOT / "data" / "pretrain_text" / "corpus.txt",
+                   help="the pre-training text of experiment 9")
     p.add_argument("--quick", action="store_true", help="reduced sizes: a smoke test in a few minutes")
     for key in SIZES["full"]:
         p.add_argument(f"--{key}", type=positive_int, default=None, help=f"default {SIZES['full'][key]} "
@@ -268,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, key, value)
     args.out = args.out.resolve()
     args.quickstart = (args.quickstart or (args.out / "quickstart" if args.quick else ROOT / "runs" / "quickstart"))
-    args.data, args.model, args.quickstart = args.data.resolve(), args.model.resolve(), args.quickstart.resolve()
+    for key in ("data", "model", "quickstart", "text"):
+        setattr(args, key, getattr(args, key).resolve())
     if args.force and args.out.exists():
         shutil.rmtree(args.out)
     for folder in (args.out, args.quickstart):
@@ -276,10 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         forget_stale_runs(folder)
     start = time.time()
     paper = Paper(args)
-    findings = [seeds_finding(paper), init_finding(paper), steps_finding(paper), overlap_finding(paper)]
-    findings += [Finding(n, title, "See the issue's list; this experiment is not written yet.", "Nothing yet.")
-                 for n, title in NOT_YET]
-    findings.append(distance_finding(paper))
+    findings = [seeds_finding(paper), init_finding(paper), steps_finding(paper), overlap_finding(paper),
+                *task_boundary_findings(paper), curve_finding(paper), forgetting_finding(paper),
+                pretrain_steps_finding(paper), distance_finding(paper)]
     minutes = (time.time() - start) / 60
     sizes = ", ".join(f"{k} {getattr(args, k)}" for k in SIZES["full"])
     report = write_report(args.out / "REPORT.md", sorted(findings, key=lambda f: f.number),

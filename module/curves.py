@@ -234,6 +234,12 @@ def length_weighted_mean(values: Sequence[float], segment_lengths: Sequence[floa
     return sum(s * (values[i] + values[i + 1]) / 2 for i, s in enumerate(segment_lengths)) / total
 
 
+def step_t(seed: int, step: int) -> float:
+    """The t of update `step`: U(0, 1), reproducible from the seed and the step alone (so resuming changes nothing)."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    return float(torch.rand((), generator=generator, dtype=torch.float64))
+
+
 # ----------------------------------------------------------------------------------------------- model side
 def functional_forward(model: nn.Module, params: Mapping[str, torch.Tensor], *args, **kwargs):
     """Run `model(*args, **kwargs)` with `params` in place of the model's tensors of those names (nothing is copied).

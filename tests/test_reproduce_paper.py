@@ -19,20 +19,28 @@ from tests import toy
 def test_the_report_shows_each_experiments_numbers_and_a_verdict_they_imply(minilm_dir, tmp_path, capsys):
     data = tmp_path / "data"
     toy.write_nli_task(data, "snli", sizes=(64, 24, 24))
+    for seed, task in enumerate(("rotten_tomatoes", "tweet_sentiment")):
+        toy.write_task(data, task, sizes=(64, 24, 24), seed=seed)
+    text = tmp_path / "corpus.txt"
+    text.write_text("\n".join(toy.corpus(400)) + "\n")
     model = toy.build_tiny_encoder(tmp_path / "tiny-bert", minilm_dir)
     out = tmp_path / "paper"
     argv = ["--quick", "--out", str(out), "--data", str(data), "--model", str(model), "--steps", "4",
-            "--train_examples", "64", "--eval_examples", "16", "--points", "4"]
+            "--train_examples", "64", "--eval_examples", "16", "--points", "4", "--text", str(text)]
     assert reproduce_paper.main(argv) == 0
     report = (out / "REPORT.md").read_text()
     verdicts = json.loads((out / "findings.json").read_text())
     assert sorted(verdicts, key=int) == [str(n) for n in range(1, 11)]
     for number in range(1, 11):
         assert f"## {number}. " in report
-    assert verdicts["5"] == "not run yet" and verdicts["10"] == "not testable at this scale"
+    assert "not run yet" not in verdicts.values()
+    # 7: the curve between experiment 1's adapter runs, its bend trained and saved, its sweep next to the line's
+    curve = json.loads((out / "adapter-curve-seed20+30" / "summary.json").read_text())
+    assert (out / "adapter-curve-seed20+30" / "curve.pt").is_file() and curve["curve_length"] > 0
+    assert f"Measured: curve {curve['splits']['dev']['performance']['barrier_linear']:.3f}" in report
     # experiment 2's verdict is the stated rule applied to the numbers of its two lines
     same, different = (json.loads((out / name / "summary.json").read_text())["splits"]["dev"]["performance"]
-                       for name in ("adapter-init20-data20+30", "adapter-init20+30"))
+                       for name in ("adapter-init20-data20+30", "quickstart/adapter-seed20+30"))
     lowest = min(same["endpoints"] + different["endpoints"])
     majority = majority_fraction([e.answers for e in load_split(data / "snli", "dev")[:16]], "ACC")
     if lowest < majority + reproduce_paper.LEARNED:
@@ -55,6 +63,25 @@ def test_the_report_shows_each_experiments_numbers_and_a_verdict_they_imply(mini
                                  ["splits"]["dev"]["performance"] for n in ("split1+split2", "split1+all"))
         assert (f"Measured: {disjoint['barrier_linear']:.3f} against {overlapping['barrier_linear']:.3f}"
                 in report)
+    # 5 and 6: one boundary line per evaluated task, its head from the run tuned on that task
+    for name, task in (("finetune-rt+ts-on-rt", "rotten_tomatoes"), ("finetune-rt+ts-on-ts", "tweet_sentiment"),
+                       ("finetune-snli+rt-on-snli", "snli"), ("finetune-snli+rt-on-rt", "rotten_tomatoes")):
+        settings = json.loads((out / name / "sweep.json").read_text())
+        run = "finetune-seed20" if task == "snli" else f"finetune-{task}-seed20"
+        assert settings["task"] == task and settings["head_from"].endswith(f"/{run}/checkpoint-4")
+    # 8: the seed-20 run's data map has one entry per epoch (32 examples, batch 32, 4 updates: 4 epochs) for each of
+    # its training examples, and the report's count of early forgotten examples is process_cartography's
+    run = out / "adapter-seed20-cartographyTrue-max_train_samples32"
+    cartography = json.loads((run / "cartography.json").read_text())
+    assert len(cartography) == 32 and {len(e["confidence"]) for e in cartography.values()} == {4}
+    rows = json.loads((out / "8_forgetting.json").read_text())
+    early = sum(r["newly_forgotten"] for r in rows if r["from"] != "start" and 0 < float(r["to"]) <= 0.5)
+    assert f"Measured: {early} forgotten" in report
+    # 9: a line per pre-training checkpoint, from the pretraining experiment's own folder
+    assert all((out / "9_pretrain_steps" / f"itp-ckpt_{s}" / "summary.json").is_file() for s in (4, 8))
+    # 10: every same-task adapter line enters the rank correlation
+    adapter_lines = [p for p in out.glob("adapter-*+*") if (p / "summary.json").is_file() and "curve" not in p.name]
+    assert f"over {len(adapter_lines) + 1} adapter lines" in report  # + experiment 1's, in the quickstart folder
     for figure in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (out / figure).stat().st_size > 0
     # the same initialisation: the two runs' adapters start alike, their configs say so

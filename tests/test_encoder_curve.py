@@ -1,0 +1,88 @@
+"""The encoder track's curve finding (RoBERTa_model/curve_find_adapter.py) on a tiny BERT fully fine-tuned twice:
+the curve starts and ends at the two runs, its trained bend lowers the training loss in the middle below the
+line's, a rerun reuses the curve,
+and impossible or changed settings are one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from module.cli import run_cli
+from RoBERTa_model import curve_find_adapter, itp_pretrain_adapter, run_glue
+from tests import toy
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, minilm_dir):
+    root = tmp_path_factory.mktemp("enc-curve")
+    toy.write_task(root / "data", "toy-sentiment")
+    backbone = toy.build_tiny_encoder(root / "tiny-bert", minilm_dir)
+    common = {"model_name_or_path": str(backbone), "task_name": "toy-sentiment", "data_dir": str(root / "data"),
+              "delta_type": "none", "max_source_length": 64, "disable_tqdm": True}
+    for seed in (1, 2):
+        cfg = root / f"run{seed}.json"
+        cfg.write_text(json.dumps({**common, "learning_rate": 1e-3, "max_steps": 24, "warmup_steps": 0,
+                                   "per_device_train_batch_size": 16, "save_strategy": "steps", "save_steps": 24,
+                                   "do_train": True, "seed": seed, "output_dir": str(root / f"run{seed}")}))
+        assert run_glue.main([str(cfg)]) == 0
+    # evaluated on the training examples, which the curve is trained to fit
+    line = {**common, "itp_on_train": True, "path1": str(root / "run1"), "path2": str(root / "run2"),
+            "itpl_points": 5}
+    return root, line
+
+
+def _curve_config(root, line: dict, name: str, **values):
+    cfg = root / f"{name}.json"
+    cfg.write_text(json.dumps({**line, "curve_steps": 40, "curve_lr": 1e-3, "per_device_train_batch_size": 16,
+                               "output_dir": str(root / name), **values}))
+    return cfg
+
+
+def test_the_curve_joins_the_two_runs_and_its_bend_lowers_the_loss_between_them(runs, capsys):
+    root, line = runs
+    cfg = root / "line.json"
+    cfg.write_text(json.dumps({**line, "output_dir": str(root / "line")}))
+    assert itp_pretrain_adapter.main([str(cfg)]) == 0
+    assert curve_find_adapter.main([str(_curve_config(root, line, "curve"))]) == 0
+    summaries = {n: json.loads((root / n / "summary.json").read_text()) for n in ("line", "curve")}
+    line_dev, curve_dev = (summaries[n]["splits"]["train"] for n in ("line", "curve"))
+    assert curve_dev["performance"]["endpoints"] == line_dev["performance"]["endpoints"]  # t = 0, 1: the runs
+    assert curve_dev["loss"]["endpoints"] == pytest.approx(line_dev["loss"]["endpoints"], abs=1e-6)
+    assert _loss_at(root / "curve", 0.5) < _loss_at(root / "line", 0.5)
+    extra = summaries["curve"]
+    assert extra["curve_length"] > extra["line_length"] > 0  # the bend left the line
+    # a rerun reuses the trained curve and its points
+    mtime = (root / "curve" / "curve.pt").stat().st_mtime_ns
+    capsys.readouterr()
+    assert curve_find_adapter.main([str(_curve_config(root, line, "curve"))]) == 0
+    assert "[curve] reusing" in capsys.readouterr().out
+    assert (root / "curve" / "curve.pt").stat().st_mtime_ns == mtime
+
+
+def _loss_at(folder, x: float) -> float:
+    from module.sweep import read_records
+
+    return next(r["splits"]["train"]["loss"] for r in read_records(folder) if r["x"] == x)
+
+
+def test_a_changed_curve_setting_in_the_same_folder_is_one_clear_error(runs, capsys):
+    root, line = runs
+    assert curve_find_adapter.main([str(_curve_config(root, line, "curve2", curve_steps=5))]) == 0
+    capsys.readouterr()
+    code = run_cli(lambda: curve_find_adapter.main([str(_curve_config(root, line, "curve2", curve_steps=6))]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "other settings" in err[0]
+
+
+@pytest.mark.parametrize("key,value,expected", [("curve_steps", 0, "'curve_steps' must be at least 1"),
+                                                ("bend_num", 0, "'bend_num' must be at least 1"),
+                                                ("curve_lr", -1.0, "'curve_lr' must be a positive number")])
+def test_impossible_curve_keys_are_one_line_errors_before_anything_is_written(runs, capsys, key, value, expected):
+    root, line = runs
+    cfg = _curve_config(root, line, f"bad-{key}", **{key: value})
+    code = run_cli(lambda: curve_find_adapter.main([str(cfg)]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and expected in err[0]
+    assert not (root / f"bad-{key}").exists()
