@@ -18,7 +18,7 @@ from module.sweep import run_sweeps
 from module.tensors import live_targets
 from RoBERTa_model.config import ConfigError, EncoderConfig
 from RoBERTa_model.encoder import EncodedTask, collate, encode_task, load_task_split, task_labels
-from RoBERTa_model.jobs import _runs_inputs, _runs_settings, training_examples, tuned_tensors
+from RoBERTa_model.jobs import line_inputs, line_settings, training_examples, tuned_tensors
 from RoBERTa_model.sweeps import classifier_evaluation, classifier_line
 
 CURVE_FILE = "curve.pt"
@@ -72,8 +72,8 @@ def find_adapter_curve(config: EncoderConfig) -> list[dict]:
     labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
     theta1 = tuned_tensors(itp.path1, delta.delta_type, delta.unfrozen_modules, labels)
     theta2 = tuned_tensors(itp.path2, delta.delta_type, delta.unfrozen_modules, labels)
-    _, tokenizer, model, encoded = _runs_inputs(config)
-    settings = _runs_settings(config, encoded, itp.path1, itp.path2) | {
+    _, tokenizer, model, encoded = line_inputs(config)
+    settings = line_settings(config, encoded, itp.path1, itp.path2) | {
         "script": "curve_find_adapter", "curve": {"bend_num": itp.bend_num, "curve_steps": itp.curve_steps,
                                                   "curve_lr": itp.curve_lr, "seed": training.seed,
                                                   "batch_size": training.per_device_train_batch_size,

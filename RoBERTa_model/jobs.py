@@ -193,7 +193,7 @@ def tuned_tensors(path: str, delta_type: str, unfrozen_modules: list[str], label
     return tensors
 
 
-def _runs_inputs(config: EncoderConfig) -> tuple[list[str], object, torch.nn.Module, dict]:
+def line_inputs(config: EncoderConfig) -> tuple[list[str], object, torch.nn.Module, dict]:
     """The task's labels, the tokenizer, the classifier on the shared backbone and the encoded dev (and test)."""
     model_args, data_args, delta_args, training_args = config.model, config.data, config.delta, config.training
     labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
@@ -218,7 +218,7 @@ def training_examples(data_args) -> list:
                                                     "examples for datasplit")
 
 
-def _runs_settings(config: EncoderConfig, encoded: dict, path1: str, path2: str) -> dict:
+def line_settings(config: EncoderConfig, encoded: dict, path1: str, path2: str) -> dict:
     """The settings of the line from run `path1` to run `path2` (with content hashes of endpoints, backbone, data)."""
     model_args, data_args = config.model, config.data
     settings = {"script": "itp_pretrain_adapter", "path1": path1, "path2": path2, "task": data_args.task_name,
@@ -241,9 +241,9 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
     labels = task_labels(config.data.task_name, load_task_split(config.data.data_dir, config.data.task_name, "train"))
     theta1 = tuned_tensors(itp.path1, delta.delta_type, delta.unfrozen_modules, labels)
     theta2 = tuned_tensors(itp.path2, delta.delta_type, delta.unfrozen_modules, labels)
-    _, tokenizer, model, encoded = _runs_inputs(config)
+    _, tokenizer, model, encoded = line_inputs(config)
     return sweep_classifier(model, theta1, theta2, encoded, config.training.output_dir, config.data.task_name,
-                            _runs_settings(config, encoded, itp.path1, itp.path2), itp.itpl_points,
+                            line_settings(config, encoded, itp.path1, itp.path2), itp.itpl_points,
                             config.training.per_device_eval_batch_size, tokenizer.pad_token_id, (itp.path1, itp.path2),
                             quiet=config.training.disable_tqdm, itp_on_train=itp.itp_on_train)
 
@@ -258,7 +258,7 @@ def interpolate_runs_matrix(config: EncoderConfig) -> list[dict]:
     thetas = [tuned_tensors(p, delta.delta_type, delta.unfrozen_modules, labels) for p in paths]
     for path, theta in zip(paths[1:], thetas[1:], strict=True):
         check_same_keys(thetas[0], theta, (paths[0], path))
-    _, tokenizer, model, encoded = _runs_inputs(config)
+    _, tokenizer, model, encoded = line_inputs(config)
     evaluation = classifier_evaluation(model, encoded, training.per_device_eval_batch_size, tokenizer.pad_token_id)
     interpolator = Interpolator(model, thetas[0], thetas[1])
     mover = pair_mover(interpolator, thetas)
@@ -269,7 +269,7 @@ def interpolate_runs_matrix(config: EncoderConfig) -> list[dict]:
 
     def line_for(i: int, j: int, folder: Path) -> Line:
         return classifier_line(mover(i, j), encoded, folder, config.data.task_name,
-                               _runs_settings(config, encoded, paths[i], paths[j]), itp.itpl_points,
+                               line_settings(config, encoded, paths[i], paths[j]), itp.itpl_points,
                                (paths[i], paths[j]), itp_on_train=itp.itp_on_train)
 
     with interpolator:

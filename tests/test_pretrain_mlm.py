@@ -164,3 +164,16 @@ def test_entry_script_help_lists_the_flags():
     assert shown.startswith("usage: pretrain_mlm.py") and "Pre-train a small RoBERTa" in shown
     for flag in ("--mlm_probability", "--weight_decay", "--save_steps", "--max_minutes", "--bf16"):
         assert flag in shown
+
+
+def test_a_small_vocabulary_that_splits_words_still_keeps_mask_whole(tmp_path):
+    """On a corpus too small for "film" to be one token (2000 lines in the paper report's --quick run), the tokenizer
+    check took the split word for a split <mask> and stopped pre-training."""
+    from RoBERTa_model.mlm import train_roberta_tokenizer
+
+    lines = [f"line {i} about a fil and an m" for i in range(50)]
+    tokenizer = train_roberta_tokenizer(lines, tmp_path / "tok", vocab_size=300)
+    pieces = tokenizer(" film", add_special_tokens=False).input_ids
+    assert len(pieces) > 1  # the case the old check rejected
+    masked = tokenizer("the <mask> film", add_special_tokens=False).input_ids
+    assert masked.count(tokenizer.mask_token_id) == 1
