@@ -40,7 +40,7 @@ from RoBERTa_model.resume import checkpoint_folders
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"full": {"steps": 150, "train_examples": 20000, "eval_examples": 500, "points": 26},
-         "quick": {"steps": 20, "train_examples": 2000, "eval_examples": 100, "points": 6}}
+         "quick": {"steps": 12, "train_examples": 2000, "eval_examples": 100, "points": 6}}
 SPEARMAN_CLEAR = 0.5  # distance "goes with" the barrier: a rank correlation at least this high
 MIN_LINES = 5  # the fewest adapter lines a rank correlation is computed from
 
