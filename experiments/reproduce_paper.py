@@ -45,6 +45,12 @@ SPEARMAN_CLEAR = 0.5  # distance "goes with" the barrier: a rank correlation at 
 MIN_LINES = 5  # the fewest adapter lines a rank correlation is computed from
 
 
+def shown(path: Path) -> Path:
+    """A path as the report shows it: relative to the repository when inside it (the report reads the same in any
+    clone)."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def seeds_finding(paper: Paper) -> Finding:
     """1. Full fine-tuning vs adapters, different seeds (the quickstart's pairs)."""
     lines = {}
@@ -60,7 +66,7 @@ def seeds_finding(paper: Paper) -> Finding:
                    "barrier, while adapters from different random initialisations meet a barrier.",
                    f"{paper.args.steps} updates of batch 32 per run on the first {paper.args.train_examples} snli "
                    f"training pairs, seeds 20 and 30; {paper.args.points} points on the line, first "
-                   f"{paper.args.eval_examples} dev and test pairs (the quickstart's runs, `{paper.quickstart}`).",
+                   f"{paper.args.eval_examples} dev and test pairs (the quickstart's runs, `{shown(paper.quickstart)}`).",
                    LINE_HEADER, [line_row(LABELS[m], lines[m]) for m in ("finetune", "adapter")], [figure], verdict,
                    why)
 
