@@ -66,7 +66,8 @@ def seeds_finding(paper: Paper) -> Finding:
                    "barrier, while adapters from different random initialisations meet a barrier.",
                    f"{paper.args.steps} updates of batch 32 per run on the first {paper.args.train_examples} snli "
                    f"training pairs, seeds 20 and 30; {paper.args.points} points on the line, first "
-                   f"{paper.args.eval_examples} dev and test pairs (the quickstart's runs, `{shown(paper.quickstart)}`).",
+                   f"{paper.args.eval_examples} dev and test pairs (the quickstart's runs, "
+                   f"`{shown(paper.quickstart)}`).",
                    LINE_HEADER, [line_row(LABELS[m], lines[m]) for m in ("finetune", "adapter")], [figure], verdict,
                    why)
 
