@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,3 +178,70 @@ def test_a_small_vocabulary_that_splits_words_still_keeps_mask_whole(tmp_path):
     assert len(pieces) > 1  # the case the old check rejected
     masked = tokenizer("the <mask> film", add_special_tokens=False).input_ids
     assert masked.count(tokenizer.mask_token_id) == 1
+
+
+def fake_step_checkpoints(folder, steps, written_here: bool) -> None:
+    """ckpt_<STEP>/ folders as a pre-training run leaves them (pretraining.json) or as a user brings them."""
+    for step in steps:
+        (folder / f"ckpt_{step}").mkdir(parents=True)
+        (folder / f"ckpt_{step}" / "config.json").write_text("{}")
+        if written_here:
+            (folder / f"ckpt_{step}" / "pretraining.json").write_text("{}")
+
+
+def steps_args(tmp_path, text, **changes):
+    """pretrain_steps_experiment's parsed flags (the pre-training ones only)."""
+    import argparse
+
+    values = {"text": text, "checkpoints": tmp_path / "ckpts", "pretrain_steps": [2, 4], "max_lines": 50,
+              "warmup_steps": 1, **changes}
+    return argparse.Namespace(**values)
+
+
+def test_pretrain_steps_reuses_its_checkpoints_only_for_the_same_text_and_settings(tmp_path, monkeypatch):
+    from module.runs import SettingsMismatch
+    from RoBERTa_model import pretrain_steps_experiment as exp
+
+    text = tmp_path / "corpus.txt"
+    text.write_text("\n".join(corpus()[:50]) + "\n")
+    made = []
+    monkeypatch.setattr(exp, "pretrain_mlm", lambda options: made.append(options) or fake_step_checkpoints(
+        Path(options.out), options.save_steps, written_here=True))
+    args = steps_args(tmp_path, text)
+    folders = exp.pretrain(args)
+    assert len(made) == 1 and all((f / "config.json").is_file() for f in folders)
+    assert exp.pretrain(args) == folders and len(made) == 1  # same text, same settings: reused
+    with pytest.raises(SettingsMismatch, match="max_lines"):
+        exp.pretrain(steps_args(tmp_path, text, max_lines=40))
+    text.write_text("other text\n" * 50)  # same path, other contents
+    with pytest.raises(SettingsMismatch, match="text"):
+        exp.pretrain(args)
+    assert len(made) == 1
+
+
+def test_pretrain_steps_refuses_its_old_checkpoints_whose_settings_are_unknown(tmp_path):
+    from module.runs import SettingsMismatch
+    from RoBERTa_model import pretrain_steps_experiment as exp
+
+    text = tmp_path / "corpus.txt"
+    text.write_text("a line\n")
+    fake_step_checkpoints(tmp_path / "ckpts", [2, 4], written_here=True)
+    with pytest.raises(SettingsMismatch, match="settings are unknown"):
+        exp.pretrain(steps_args(tmp_path, text))
+
+
+def test_pretrain_steps_uses_checkpoints_made_elsewhere_as_they_are(tmp_path):
+    from RoBERTa_model import pretrain_steps_experiment as exp
+
+    fake_step_checkpoints(tmp_path / "ckpts", [2, 4], written_here=False)
+    args = steps_args(tmp_path, tmp_path / "no_text.txt")
+    assert exp.pretrain(args) == [tmp_path / "ckpts" / "ckpt_2", tmp_path / "ckpts" / "ckpt_4"]
+    assert not (tmp_path / "ckpts" / exp.STEPS_SETTINGS).exists()
+
+
+def test_pretrain_steps_checks_the_text_before_writing_anything(tmp_path):
+    from RoBERTa_model import pretrain_steps_experiment as exp
+
+    with pytest.raises(FileNotFoundError, match="--text"):
+        exp.pretrain(steps_args(tmp_path, tmp_path / "missing.txt"))
+    assert not (tmp_path / "ckpts").exists()
