@@ -198,8 +198,10 @@ def _legend_columns(fig: Figure, labels: Sequence[str], limit: int = 5) -> int:
     width_pt = fig.get_figwidth() * 72 - 20
     widths = [40 + 4.6 * len(label) for label in labels]
     for ncol in range(min(limit, len(labels)), 1, -1):
-        rows = -(-len(labels) // ncol)
-        columns = [widths[c * rows:(c + 1) * rows] for c in range(ncol)]
-        if sum(max(col) for col in columns if col) <= width_pt:
+        # matplotlib's split: the first len % ncol columns take one entry more than the others
+        rows, extra = divmod(len(labels), ncol)
+        sizes = [rows + (c < extra) for c in range(ncol)]
+        starts = [sum(sizes[:c]) for c in range(ncol)]
+        if sum(max(widths[a:a + n]) for a, n in zip(starts, sizes, strict=True) if n) <= width_pt:
             return ncol
     return 1

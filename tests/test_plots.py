@@ -252,3 +252,16 @@ def test_plot_helpers(tmp_path):
         plot_overlay({"bad": ([0, 1], [1])}, "loss", tmp_path / "bad.png")
     with pytest.raises(ValueError, match="needs x, performance and loss"):
         plot_sweep({"dev": [0]}, {}, {"dev": [1]}, "acc", tmp_path / "bad.png")
+
+
+def test_the_overlay_legend_fits_inside_the_figure():
+    # the labels of the report's curve figure (experiment 7): four entries that matplotlib lays out 2-1-1
+    from module.plotting import overlay_figure
+
+    curves = {"straight line": (XS, [dip(x, (0.69, 0.66), 0.13) for x in XS]),
+              "Bezier curve (one bend)": (XS, [dip(x, (0.69, 0.66), 0.1) for x in XS])}
+    fig = overlay_figure(curves, "dev accuracy", "snli dev: line vs trained curve", majority={"snli dev": 0.334},
+                         xlabel="x (line) or t (curve): 0 = the seed-20 run, 1 = the seed-30 run")
+    fig.canvas.draw()
+    box, legend = fig.bbox, fig.legends[0].get_window_extent()
+    assert box.x0 <= legend.x0 and legend.x1 <= box.x1, (legend, box)

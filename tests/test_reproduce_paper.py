@@ -92,3 +92,14 @@ def test_the_report_shows_each_experiments_numbers_and_a_verdict_they_imply(mini
     assert reproduce_paper.main(argv) == 0
     assert "reusing its all_results.json" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in times} == times
+
+
+@pytest.mark.parametrize("line, curve, worst_end, expected", [
+    (0.114, 0.091, 0.66, "not reproduced"),  # the committed full run: lowered by 0.023, still a 9-point barrier
+    (0.114, 0.015, 0.66, "reproduced"),  # the accuracy stays high along the curve
+    (0.114, 0.110, 0.66, "not reproduced"),  # not even lowered
+    (0.010, 0.000, 0.66, "not testable at this scale"),  # no barrier to remove
+    (0.114, 0.000, 0.35, "not testable at this scale"),  # an endpoint at chance (majority 0.334)
+])
+def test_the_curve_verdict_needs_the_barrier_removed_not_only_lowered(line, curve, worst_end, expected):
+    assert reproduce_paper.curve_verdict(line, curve, worst_end, majority=0.334)[0] == expected
