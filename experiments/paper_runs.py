@@ -5,6 +5,9 @@ that turn measured numbers into a verdict, and the rows of the report's tables."
 from __future__ import annotations
 
 import argparse
+import json
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from experiments.encoder_jobs import ENCODER_METHODS, LABELS, line_values, run_encoder, sweep_encoder, tuning_values
@@ -101,9 +104,23 @@ def dev(summary: dict, what: str = "performance", split: str = "dev") -> dict:
     return summary["splits"][split][what]
 
 
-def compared(higher: tuple[str, dict], lower: tuple[str, dict], lines: list[dict], majority: float) -> tuple[str, str]:
+def unlearned(runs: Sequence[Path], majority: float) -> str:
+    """A sentence naming the runs that have not learned the task (dev accuracy below majority + LEARNED), each with
+    its mean training loss next to a uniform guess's (ln of the label count); empty when every run learned it."""
+    stuck = []
+    for run in runs:
+        result = json.loads((run / "all_results.json").read_text())
+        if result["eval_accuracy"] < majority + LEARNED:
+            stuck.append(f"`{run.name}` (dev accuracy {result['eval_accuracy']:.3f}; mean training loss "
+                         f"{result['train_loss']:.3f}, a uniform guess's being {math.log(len(result['labels'])):.3f})")
+    return f" Not learned: {'; '.join(stuck)}." if stuck else ""
+
+
+def compared(higher: tuple[str, dict], lower: tuple[str, dict], lines: list[dict], majority: float,
+             runs: Sequence[Path] = ()) -> tuple[str, str]:
     """The verdict and its reason for "the `higher` line's linear barrier is clearly above the `lower` one's":
-    not testable when an endpoint of `lines` has not learned the task (dev accuracy below majority + LEARNED)."""
+    not testable when an endpoint of `lines` has not learned the task (dev accuracy below majority + LEARNED),
+    the reason then naming which of the `runs` (their endpoints) did not."""
     (high_name, high), (low_name, low) = higher, lower
     a, b = dev(high)["barrier_linear"], dev(low)["barrier_linear"]
     worst_end = min(v for line in lines for v in dev(line)["endpoints"])
@@ -111,7 +128,7 @@ def compared(higher: tuple[str, dict], lower: tuple[str, dict], lines: list[dict
             f"{low_name} one, every endpoint having learned the task (dev accuracy at least {LEARNED} above the "
             f"majority class, {majority:.3f}). Measured: {a:.3f} against {b:.3f}; lowest endpoint {worst_end:.3f}.")
     if worst_end < majority + LEARNED:
-        return "not testable at this scale", rule + " An endpoint has not learned the task."
+        return "not testable at this scale", rule + " An endpoint has not learned the task." + unlearned(runs, majority)
     return ("reproduced" if a >= b + CLEAR else "not reproduced"), rule
 
 

@@ -60,7 +60,8 @@ def seeds_finding(paper: Paper) -> Finding:
     figure = paper.overlay({LABELS[m]: f"{m}-seed20+30" for m in lines}, paper.out / "1_seeds.png",
                            "snli dev: straight lines between seeds 20 and 30")
     verdict, why = compared(("adapters'", lines["adapter"]), ("full fine-tuning", lines["finetune"]),
-                            list(lines.values()), paper.majority())
+                            list(lines.values()), paper.majority(),
+                            [run for m in lines for run in paper.lines[f"{m}-seed20+30"]["runs"]])
     return Finding(1, "Full fine-tuning vs adapter tuning, different seeds",
                    "Minima of full fine-tuning from different seeds are joined by a straight path with almost no "
                    "barrier, while adapters from different random initialisations meet a barrier.",
@@ -76,13 +77,14 @@ def init_finding(paper: Paper) -> Finding:
     """2. Initialisation vs SGD noise for adapters, and the initialisation's scale (r_std 0.02 vs 0.08)."""
     first = paper.run(paper.quickstart, "adapter", 20)
     other_data = paper.run(paper.out, "adapter", 30, init_seed=20)
-    paper.run(paper.quickstart, "adapter", 30)
+    second = paper.run(paper.quickstart, "adapter", 30)
     same = paper.line("adapter-init20-data20+30", "adapter", (first, other_data))
     different = paper.lines["adapter-seed20+30"]["summary"]  # experiment 1's adapter line
-    scales = {}
+    scales, scale_runs = {}, []
     for std in (0.02, 0.08):
         runs = tuple(paper.run(paper.out, "adapter", seed, r_std=std) for seed in (20, 30))
         scales[std] = paper.line(f"adapter-r_std{std}-seed20+30", "adapter", runs)
+        scale_runs += runs
     figure = paper.overlay({"same initialisation, other data order": "adapter-init20-data20+30",
                             "other initialisation and data order": "adapter-seed20+30"},
                            paper.out / "2_init_vs_sgd_noise.png", "snli dev: adapters, initialisation vs SGD noise")
@@ -92,9 +94,9 @@ def init_finding(paper: Paper) -> Finding:
                                  paper.out / "2_init_scale.png", "snli dev: adapters of different initialisation "
                                                                   "scales, different seeds")
     v_init, why_init = compared(("different-initialisation", different), ("same-initialisation", same),
-                                [same, different], paper.majority())
+                                [same, different], paper.majority(), (first, other_data, second))
     v_scale, why_scale = compared(("r_std 0.08", scales[0.08]), ("r_std 0.02", scales[0.02]),
-                                  list(scales.values()), paper.majority())
+                                  list(scales.values()), paper.majority(), scale_runs)
     return Finding(2, "Initialisation vs SGD noise (adapters)",
                    "Adapters started from the same initialisation with another data order stay connected, while "
                    "another initialisation gives a barrier: the initialisation, not SGD noise, separates them; the "
@@ -169,7 +171,7 @@ def overlap_finding(paper: Paper) -> Finding:
                  line_row(f"{LABELS[method]}: first half vs all", overlapping)]
         verdict, why = compared((f"{LABELS[method]} disjoint-halves", disjoint),
                                 (f"{LABELS[method]} overlapping", overlapping), [disjoint, overlapping],
-                                paper.majority())
+                                paper.majority(), (*halves.values(), everything))
         verdicts.append(verdict)
         whys.append(why)
     return Finding(4, "Data overlap",

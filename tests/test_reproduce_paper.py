@@ -103,3 +103,22 @@ def test_the_report_shows_each_experiments_numbers_and_a_verdict_they_imply(mini
 ])
 def test_the_curve_verdict_needs_the_barrier_removed_not_only_lowered(line, curve, worst_end, expected):
     assert reproduce_paper.curve_verdict(line, curve, worst_end, majority=0.334)[0] == expected
+
+
+def test_a_not_testable_verdict_names_the_runs_that_did_not_learn(tmp_path):
+    from experiments.paper_runs import compared
+
+    runs = []
+    for name, accuracy, loss in (("learned", 0.69, 0.81), ("stuck", 0.334, 1.098)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "all_results.json").write_text(json.dumps(
+            {"eval_accuracy": accuracy, "train_loss": loss, "labels": ["a", "b", "c"]}))
+        runs.append(tmp_path / name)
+
+    def line(ends, barrier):
+        return {"splits": {"dev": {"performance": {"endpoints": ends, "barrier_linear": barrier}}}}
+    verdict, why = compared(("high", line([0.69, 0.334], 0.1)), ("low", line([0.69, 0.66], 0.0)),
+                            [line([0.69, 0.334], 0.1)], 0.334, runs)
+    assert verdict == "not testable at this scale"
+    assert "`stuck` (dev accuracy 0.334; mean training loss 1.098, a uniform guess's being 1.099)" in why
+    assert "`learned`" not in why
