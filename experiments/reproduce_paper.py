@@ -188,25 +188,30 @@ def overlap_finding(paper: Paper) -> Finding:
 def distance_finding(paper: Paper) -> Finding:
     """10. Distances between the endpoints of every same-task line above, next to its barrier."""
     labels = task_labels("snli", load_task_split(str(paper.args.data), "snli", "train"))
-    rows, adapter = [], []
+    rows, adapter, left_out = [], [], []
     for name, line in paper.lines.items():
         method = line["method"]
         delta = "none" if method == "finetune" else "adapter"
         unfrozen = ["deltas", "layer_norm", "final_layer_norm", "classifier"]
         ends = [tuned_tensors(str(latest_checkpoint(run)), delta, unfrozen, labels) for run in line["runs"]]
         d = distance(*ends)
-        barrier = dev(line["summary"], split=line["split"])["barrier_linear"]
-        rows.append([name, LABELS[method], line["split"], d["params"], d["l2"], d["cosine"], barrier])
+        numbers = dev(line["summary"], split=line["split"])
+        learned = min(numbers["endpoints"]) >= paper.majority() + LEARNED
+        rows.append([name, LABELS[method], line["split"], d["params"], d["l2"], d["cosine"], numbers["barrier_linear"],
+                     "yes" if learned else "no"])
         if method == "adapter":
-            adapter.append((d["l2"], barrier))
-    rule = (f"Rule: over the adapter lines (the same tensors every time), reproduced when the Spearman rank "
-            f"correlation of the endpoints' L2 distance with the linear accuracy barrier is at least "
-            f"{SPEARMAN_CLEAR}; at least {MIN_LINES} lines are needed.")
+            (adapter if learned else left_out).append((d["l2"], numbers["barrier_linear"], name))
+    rule = (f"Rule: over the adapter lines (the same tensors every time) whose endpoints have both learned the task "
+            f"(accuracy at least {LEARNED} above the snli dev majority class, {paper.majority():.3f}), reproduced when "
+            f"the Spearman rank correlation of the endpoints' L2 distance with the linear accuracy barrier is at least "
+            f"{SPEARMAN_CLEAR}; at least {MIN_LINES} such lines are needed.")
+    if left_out:
+        rule += f" Left out, an endpoint not having learned: {', '.join(n for _, _, n in left_out)}."
     if len(adapter) < MIN_LINES:
         verdict = "not testable at this scale"
         rule += f" Only {len(adapter)} adapter lines."
     else:
-        rho = float(spearmanr([d for d, _ in adapter], [b for _, b in adapter]).statistic)
+        rho = float(spearmanr([d for d, _, _ in adapter], [b for _, b, _ in adapter]).statistic)
         verdict = "reproduced" if rho >= SPEARMAN_CLEAR else "not reproduced"
         rule += f" Measured: rho = {rho:.3f} over {len(adapter)} adapter lines."
     return Finding(10, "Distances next to barriers",
@@ -216,7 +221,7 @@ def distance_finding(paper: Paper) -> Finding:
                    "tensor for full fine-tuning) of the two endpoints of every same-task line above (the "
                    "task-boundary lines of 5 and 6 join different heads and are left out).",
                    ["line", "method", "split", "parameters", "L2 distance", "cosine similarity",
-                    "barrier linear (acc)"], rows, [], verdict, rule)
+                    "barrier linear (acc)", "both ends learned"], rows, [], verdict, rule)
 
 
 def curve_verdict(line_barrier: float, curve_barrier: float, worst_end: float, majority: float) -> tuple[str, str]:
