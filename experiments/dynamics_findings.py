@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.paper_report import Finding
-from experiments.paper_runs import CLEAR, LEARNED, LINE_HEADER, Paper, dev, line_row
+from experiments.paper_runs import CLEAR, LEARNED, LINE_HEADER, Paper, dev, has_learned, line_row
 from module.figure_parts import new_figure, save_png
 from RoBERTa_model.cartography import CARTOGRAPHY_FILE
 
@@ -100,7 +100,7 @@ def forgetting_finding(paper: Paper) -> Finding:
             f"run) have a mean confidence at least {CONFIDENCE_CLEAR} below that of all training examples and a "
             f"higher mean variability, the seed-20 run having learned its training data (accuracy at least "
             f"{LEARNED} above the dev majority class). Measured: {early['count']} forgotten")
-    learned = dev(line, split="train")["endpoints"][0] >= paper.majority() + LEARNED
+    learned = has_learned(dev(line, split="train")["endpoints"][0], paper.majority())
     if early["count"]:
         rule += (f", confidence {early['confidence']:.3f} against {overall['confidence']:.3f}, variability "
                  f"{early['variability']:.3f} against {overall['variability']:.3f}.")
@@ -146,7 +146,7 @@ def pretrain_steps_finding(paper: Paper) -> Finding:
             f"accuracy at least {LEARNED} above the majority class, {majority:.3f}). Measured: barriers "
             f"{', '.join(f'{b:.3f}' for b in barriers)} at steps {', '.join(map(str, steps))}; lowest endpoint "
             f"{min(ends):.3f}.")
-    if min(ends) < majority + LEARNED:
+    if not has_learned(min(ends), majority):
         verdict = "not testable at this scale"
         rule += (" The adapters on the small backbone do not learn the task, so the lines say nothing about "
                  "connectivity. A GPU run needs real step checkpoints of a real model, e.g. `python "

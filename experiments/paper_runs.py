@@ -104,13 +104,18 @@ def dev(summary: dict, what: str = "performance", split: str = "dev") -> dict:
     return summary["splits"][split][what]
 
 
+def has_learned(accuracy: float, majority: float) -> bool:
+    """The rule every finding uses: an accuracy at least LEARNED above the majority class has learned the task."""
+    return accuracy >= majority + LEARNED
+
+
 def unlearned(runs: Sequence[Path], majority: float) -> str:
     """A sentence naming the runs that have not learned the task (dev accuracy below majority + LEARNED), each with
     its mean training loss next to a uniform guess's (ln of the label count); empty when every run learned it."""
     stuck = []
     for run in runs:
         result = json.loads((run / "all_results.json").read_text())
-        if result["eval_accuracy"] < majority + LEARNED:
+        if not has_learned(result["eval_accuracy"], majority):
             stuck.append(f"`{run.name}` (dev accuracy {result['eval_accuracy']:.3f}; mean training loss "
                          f"{result['train_loss']:.3f}, a uniform guess's being {math.log(len(result['labels'])):.3f})")
     return f" Not learned: {'; '.join(stuck)}." if stuck else ""
@@ -127,7 +132,7 @@ def compared(higher: tuple[str, dict], lower: tuple[str, dict], lines: list[dict
     rule = (f"Rule: reproduced when the {high_name} linear dev accuracy barrier is at least {CLEAR} above the "
             f"{low_name} one, every endpoint having learned the task (dev accuracy at least {LEARNED} above the "
             f"majority class, {majority:.3f}). Measured: {a:.3f} against {b:.3f}; lowest endpoint {worst_end:.3f}.")
-    if worst_end < majority + LEARNED:
+    if not has_learned(worst_end, majority):
         return "not testable at this scale", rule + " An endpoint has not learned the task." + unlearned(runs, majority)
     return ("reproduced" if a >= b + CLEAR else "not reproduced"), rule
 

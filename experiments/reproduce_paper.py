@@ -27,6 +27,7 @@ from experiments.paper_runs import (
     combined,
     compared,
     dev,
+    has_learned,
     latest_checkpoint,
     line_row,
 )
@@ -196,7 +197,7 @@ def distance_finding(paper: Paper) -> Finding:
         ends = [tuned_tensors(str(latest_checkpoint(run)), delta, unfrozen, labels) for run in line["runs"]]
         d = distance(*ends)
         numbers = dev(line["summary"], split=line["split"])
-        learned = min(numbers["endpoints"]) >= paper.majority() + LEARNED
+        learned = has_learned(min(numbers["endpoints"]), paper.majority())
         rows.append([name, LABELS[method], line["split"], d["params"], d["l2"], d["cosine"], numbers["barrier_linear"],
                      "yes" if learned else "no"])
         if method == "adapter":
@@ -227,7 +228,7 @@ def distance_finding(paper: Paper) -> Finding:
 def curve_verdict(line_barrier: float, curve_barrier: float, worst_end: float, majority: float) -> tuple[str, str]:
     """Experiment 7's verdict and its reason: the curve removes the line's barrier (below CLEAR), not only lowers
     it; not testable when an endpoint has not learned the task or the line has no barrier."""
-    if worst_end < majority + LEARNED:
+    if not has_learned(worst_end, majority):
         return "not testable at this scale", " An endpoint has not learned the task."
     if line_barrier < CLEAR:
         return "not testable at this scale", " The line has no barrier to remove."

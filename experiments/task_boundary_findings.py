@@ -5,7 +5,7 @@ tasks) and across domains (snli against rotten_tomatoes)."""
 from __future__ import annotations
 
 from experiments.paper_report import Finding
-from experiments.paper_runs import LEARNED, Paper
+from experiments.paper_runs import LEARNED, Paper, has_learned
 from module.sweep import read_records
 
 RETAINED_CLEAR = 0.1  # the same-domain pair keeps "clearly more" of its accuracy: at least this much more
@@ -29,7 +29,7 @@ def curve_numbers(paper: Paper, name: str, task: str, own: int) -> dict:
     retained = sum(a - majority for a in acc) / len(acc) / gain if gain > 0 else float("nan")
     worst = min(range(len(acc)), key=acc.__getitem__)
     return {"task": task, "majority": majority, "own": own_acc, "other": other_acc, "worst": (acc[worst], xs[worst]),
-            "retained": retained, "chance": chance, "learned": own_acc >= majority + LEARNED}
+            "retained": retained, "chance": chance, "learned": has_learned(own_acc, majority)}
 
 
 def boundary_pair(paper: Paper, tasks: tuple[str, str], runs: tuple, number: int) -> tuple[list[dict], object]:
