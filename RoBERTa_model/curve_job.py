@@ -96,7 +96,7 @@ def find_adapter_curve(config: EncoderConfig) -> list[dict]:
                                  training.per_device_train_batch_size, tokenizer.pad_token_id, training.seed,
                                  training.disable_tqdm)
             save_curve(out / CURVE_FILE, curve, (itp.path1, itp.path2),
-                       meta={"train_loss_last": sum(losses[-10:]) / len(losses[-10:])})
+                       meta={"train_loss_last": sum(losses[-10:]) / len(losses[-10:]), "train_losses": losses})
     curve.to(next(model.parameters()).device)
 
     def move(t: float) -> None:

@@ -44,6 +44,7 @@ from RoBERTa_model.encoder import (
     task_labels,
     unmatched_entries,
 )
+from RoBERTa_model.metrics_callback import MetricsCallback
 from RoBERTa_model.resume import (
     RUN_SETTINGS,
     has_training_results,
@@ -119,10 +120,11 @@ def tune_encoder(config: EncoderConfig) -> dict:
     common = {"model": model, "args": training_args, "train_dataset": TaskDataset(encoded["train"]),
               "eval_dataset": TaskDataset(encoded["dev"]), "compute_metrics": accuracy, "processing_class": tokenizer,
               "data_collator": lambda rows: collate(rows, tokenizer.pad_token_id)}
+    common["callbacks"] = [MetricsCallback(out)]
     if data_args.cartography:
-        common["callbacks"] = [CartographyCallback(
+        common["callbacks"].append(CartographyCallback(
             classifier_batches(encoded["train"], training_args.per_device_eval_batch_size, tokenizer.pad_token_id),
-            len(train), out)]
+            len(train), out))
     if delta_args.delta_type == "none":
         trainer = Trainer(**common)
     else:  # checkpoints hold the tensors that differ from the backbone: trained, adapters, newly initialised

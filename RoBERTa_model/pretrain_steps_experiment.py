@@ -9,7 +9,6 @@ cores; the same stages run the paper's setting with real checkpoints (see README
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -18,16 +17,15 @@ from pathlib import Path
 from module.cli import run_cli
 from module.files import atomic_write_json
 from module.plotting import plot_overlay
-from module.runs import claim_settings, fingerprint
 from module.sweep import read_records
 from RoBERTa_model.config import config_from_values
 from RoBERTa_model.jobs import interpolate_runs, tune_encoder
-from RoBERTa_model.mlm import MLMPretrainOptions, check_mlm_options, pretrain_mlm
+from RoBERTa_model.mlm import MLMPretrainOptions
+from RoBERTa_model.step_checkpoints import step_checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SEEDS = (20, 30)
-STEPS_SETTINGS = "steps_settings.json"  # in --checkpoints: what made this script's checkpoints
 UNFROZEN = ["deltas", "layer_norm", "final_layer_norm", "classifier"]
 
 
@@ -39,24 +37,9 @@ def pretrain_options(args: argparse.Namespace) -> MLMPretrainOptions:
 
 
 def pretrain(args: argparse.Namespace) -> list[Path]:
-    """The step checkpoints: a folder of checkpoints made elsewhere (no pretraining.json) is used as it is; this
-    script's own are reused only when made from the same text with the same settings, and pre-trained otherwise."""
-    folders = [args.checkpoints / f"ckpt_{s}" for s in args.pretrain_steps]
-    if all((f / "config.json").is_file() and not (f / "pretraining.json").exists() for f in folders):
-        print(f"[steps] using the given checkpoints {', '.join(str(f) for f in folders)}")
-        return folders
-    if not args.text.is_file():
-        raise FileNotFoundError(f"argument --text: {args.text} is not a file")
-    options = check_mlm_options(pretrain_options(args))  # refused here, before anything is written
-    settings = {"pretrain": dataclasses.asdict(options), "text": fingerprint(args.text)}
-    claim_settings(args.checkpoints / STEPS_SETTINGS, settings, any(f.exists() for f in folders),
-                   "pre-training checkpoints", "choose another --checkpoints or delete that folder")
-    if all((f / "config.json").is_file() for f in folders):
-        print(f"[steps] reusing {', '.join(str(f) for f in folders)} (same text and settings)")
-        return folders
-    print(f"[steps] pre-training a small RoBERTa for {max(args.pretrain_steps)} steps")
-    pretrain_mlm(options)
-    return folders
+    """The step checkpoints (RoBERTa_model.step_checkpoints: made elsewhere and used as they are, or pre-trained
+    here and reused under the same text and settings)."""
+    return step_checkpoints(pretrain_options(args))
 
 
 def tune(backbone: Path, seed: int, args: argparse.Namespace) -> Path:

@@ -240,6 +240,7 @@ METRICS: dict[str, str] = {
     # Tasks this project adds (not in the original table).
     "snli": "ACC",
     "tweet_sentiment": "ACC",
+    "tweet_polarity": "ACC",
 }
 # ``rotten_tomatoes`` is already in the original table, as Classification-F1; it is kept as is.
 

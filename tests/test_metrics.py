@@ -19,14 +19,14 @@ from dataloader.scoring import normalize_answer
 
 
 def test_metrics_table_size_and_paper_tasks() -> None:
-    # 178 CrossFit tasks + snli + tweet_sentiment (rotten_tomatoes is already in CrossFit's table).
-    assert len(METRICS) == 180
+    # 178 CrossFit tasks + snli, tweet_sentiment and tweet_polarity (rotten_tomatoes is in CrossFit's table).
+    assert len(METRICS) == 181
     assert METRICS["glue-mnli"] == "ACC"
     assert METRICS["anli"] == "Classification-F1"
     assert METRICS["superglue-record"] == "QA-F1"
     assert METRICS["glue-cola"] == "Matthew-Correlation"
     assert METRICS["snli"] == "ACC"
-    assert METRICS["tweet_sentiment"] == "ACC"
+    assert METRICS["tweet_sentiment"] == "ACC" and METRICS["tweet_polarity"] == "ACC"
     assert METRICS["rotten_tomatoes"] == "Classification-F1"
     assert set(METRICS.values()) <= set(METRIC_KINDS)
 

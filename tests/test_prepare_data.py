@@ -42,7 +42,7 @@ from module.cli import run_cli
 from tests.test_data_sources import rt_csv_bz2, snli_files, tweets_csv_latin1
 from utils import prepare_data as prep
 
-REGISTRY = ("snli", "rotten_tomatoes", "tweet_sentiment")
+REGISTRY = ("snli", "rotten_tomatoes", "tweet_sentiment", "tweet_polarity")
 
 
 # ----------------------------------------------------------------------------- fake packages
@@ -181,6 +181,15 @@ def test_prepare_builds_everything_from_a_seeded_cache_without_pip(env, capsys):
     assert rt["counts"]["train"]["total"] == 10 and rt["dropped"]["category plot dropped"] == 2
     tweets = manifest(env.out / "tweet_sentiment")
     assert sum(tweets["counts"][s]["total"] for s in SPLITS) == 12
+    polarity = manifest(env.out / "tweet_polarity")  # the same splits, the 3 neutral tweets dropped
+    assert sum(polarity["counts"][s]["total"] for s in SPLITS) == 9 and polarity["dropped"] == {
+        **tweets["dropped"], "neutral tweets dropped": 3}
+    for split in SPLITS:
+        kept = read_tsv(env.out / "tweet_polarity" / f"tweet_polarity_{split}.tsv")
+        assert {e.answers[0] for e in kept} <= {"negative", "positive"}
+        assert [e.input for e in kept] == [e.input for e in read_tsv(env.out / "tweet_sentiment" /
+                                                                     f"tweet_sentiment_{split}.tsv")
+                                           if e.answers[0] != "neutral"]
     for task in REGISTRY:
         for split in SPLITS:
             examples = read_tsv(env.out / task / f"{task}_{split}.tsv")
@@ -196,11 +205,11 @@ def test_second_run_is_up_to_date_and_downloads_nothing(env, capsys):
     stamps = {p: p.stat().st_mtime_ns for p in env.out.rglob("*") if p.is_file()}
     report = prep.prepare(REGISTRY, True, env.out, env.cache)
     assert len(env.calls) == 3 and report["downloaded"] == [] and report["built"] == []
-    assert len(report["up_to_date"]) == 4
+    assert len(report["up_to_date"]) == 5
     assert "nothing to do" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in env.out.rglob("*") if p.is_file()} == stamps
     report = prep.prepare(REGISTRY, True, env.out, env.cache, force=True)  # rebuilt from the cache
-    assert len(env.calls) == 3 and len(report["cached"]) == 3 and len(report["built"]) == 4
+    assert len(env.calls) == 3 and len(report["cached"]) == 3 and len(report["built"]) == 5
 
 
 def test_two_runs_give_identical_files(env, tmp_path):
@@ -209,7 +218,7 @@ def test_two_runs_give_identical_files(env, tmp_path):
     prep.prepare(REGISTRY, True, first, env.cache)
     prep.prepare(REGISTRY, True, second, env.cache)
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
-    assert len(files) == 3 * 4 + 2
+    assert len(files) == 4 * 4 + 2
     for name in files:
         if name.name == "MANIFEST.json":
             one, two = manifest(first / name.parent), manifest(second / name.parent)

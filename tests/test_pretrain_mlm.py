@@ -22,6 +22,7 @@ from RoBERTa_model.mlm import (
     mlm_loss,
     pretrain_mlm,
 )
+from RoBERTa_model.step_checkpoints import STEPS_SETTINGS
 from tests.conftest import ROOT
 from tests.toy import corpus
 
@@ -236,7 +237,7 @@ def test_pretrain_steps_uses_checkpoints_made_elsewhere_as_they_are(tmp_path):
     fake_step_checkpoints(tmp_path / "ckpts", [2, 4], written_here=False)
     args = steps_args(tmp_path, tmp_path / "no_text.txt")
     assert exp.pretrain(args) == [tmp_path / "ckpts" / "ckpt_2", tmp_path / "ckpts" / "ckpt_4"]
-    assert not (tmp_path / "ckpts" / exp.STEPS_SETTINGS).exists()
+    assert not (tmp_path / "ckpts" / STEPS_SETTINGS).exists()
 
 
 def test_pretrain_steps_checks_the_text_before_writing_anything(tmp_path):

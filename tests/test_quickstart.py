@@ -77,6 +77,18 @@ def test_runs_made_by_code_with_other_results_train_again(tmp_path):
     assert not quickstart.forget_stale_runs(out) and (out / "configs").exists()  # same version: kept
 
 
+def test_forgetting_stale_runs_keeps_the_lock_of_the_run_holding_the_folder(tmp_path):
+    from module.files import LOCK_FILE, folder_lock
+
+    out = tmp_path / "paper"
+    with folder_lock(out):  # a new folder holds nothing but its lock: nothing is stale
+        assert not quickstart.forget_stale_runs(out) and (out / LOCK_FILE).is_file()
+        (out / "results_version.json").write_text('{"results_version": -1}')
+        (out / "old-run").mkdir()
+        assert quickstart.forget_stale_runs(out) and not (out / "old-run").exists()
+        assert (out / LOCK_FILE).is_file()
+
+
 @pytest.mark.slow
 def test_encoder_quickstart_runs_both_pairs_and_reuses_finished_runs(minilm_dir, tmp_path, capsys):
     """The default track end to end on a tiny BERT and a three-label task named snli: the jobs get the paper's

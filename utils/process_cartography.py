@@ -44,10 +44,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-
-from module.cli import run_cli
+from module.cli import positive_int, run_cli
 from module.files import atomic_write_json, atomic_write_text
+from module.knowledge_change import ORDERS, event_points, example_statistics, group_rows
 
 FIELDS = ("from", "to", "newly_forgotten", "correctness", "confidence", "variability", "turn")
 MEANS = ("correctness", "confidence", "variability", "turn")
@@ -73,37 +72,6 @@ def load_json(path: str | Path, what: str):
         raise ValueError(f"{path}: malformed JSON (not UTF-8 text)") from None
 
 
-def _numbers(value, where: str) -> np.ndarray:
-    ok = isinstance(value, list) and value and all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-    if not ok:
-        raise ValueError(f"{where} must be a non-empty list of finite numbers")
-    return np.asarray(value, dtype=np.float64)
-
-
-def example_statistics(cartography: Mapping, source: str = "cartography") -> dict[str, dict]:
-    """Per example index: correctness, confidence, variability (std, ddof=0) and turn."""
-    if not isinstance(cartography, Mapping):
-        raise ValueError(f"{source}: expected a JSON object of index -> {{'acc': [...], 'confidence': [...]}}")
-    stats, epochs = {}, None
-    for index, entry in cartography.items():
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"{source}: entry {index!r} is not an object with 'acc' and 'confidence'")
-        acc = _numbers(entry.get("acc"), f"{source}: entry {index!r} 'acc'")
-        confidence = _numbers(entry.get("confidence"), f"{source}: entry {index!r} 'confidence'")
-        epochs = len(acc) if epochs is None else epochs
-        if len(acc) != epochs or len(confidence) != epochs:
-            raise ValueError(f"{source}: entry {index!r} has {len(acc)} 'acc' and {len(confidence)} 'confidence' "
-                             f"values, expected one per epoch ({epochs}, as the first entry)")
-        stats[str(index)] = {
-            "correctness": float(acc.mean()),
-            "confidence": float(confidence.mean()),
-            "variability": float(confidence.std()),
-            "turn": int(np.count_nonzero(acc[1:] != acc[:-1])),
-        }
-    return stats
-
-
 def _index(value, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{where}: index {value!r} is not an integer or string")
@@ -114,8 +82,8 @@ def _index(value, where: str) -> str:
     return str(value).strip()
 
 
-def analysis_points(analysis: Mapping, source: str = "analysis") -> list[tuple[str, list[str]]]:
-    """(x, zero_list as index strings without repeats) for every point, in numeric order of x."""
+def analysis_lists(analysis: Mapping, source: str = "analysis") -> list[tuple[str, list[str], list[str]]]:
+    """(x, zero_list, one_list as index strings without repeats) for every point, in numeric order of x."""
     if not isinstance(analysis, Mapping):
         raise ValueError(f"{source}: expected a JSON object of x -> {{'zero_list': [...], ...}}")
     points = []
@@ -128,13 +96,21 @@ def analysis_points(analysis: Mapping, source: str = "analysis") -> list[tuple[s
             raise ValueError(f"{source}: interpolation point {key!r} is not a finite number")
         if not isinstance(entry, Mapping) or not isinstance(entry.get("zero_list"), list):
             raise ValueError(f"{source}: point {key!r} has no 'zero_list' list")
+        if not isinstance(entry.get("one_list", []), list):
+            raise ValueError(f"{source}: point {key!r} has a one_list that is not a list")
         zeros = dict.fromkeys(_index(i, f"{source}: point {key!r}") for i in entry["zero_list"])
-        points.append((x, str(key), list(zeros)))
+        ones = dict.fromkeys(_index(i, f"{source}: point {key!r}") for i in entry.get("one_list", []))
+        points.append((x, str(key), list(zeros), list(ones)))
     points.sort(key=lambda p: (p[0], p[1]))
-    for (x, key, _), (y, other, _) in zip(points, points[1:], strict=False):
+    for (x, key, *_), (y, other, *_) in zip(points, points[1:], strict=False):
         if x == y:
             raise ValueError(f"{source}: interpolation points {key!r} and {other!r} are the same x")
-    return [(key, zeros) for _, key, zeros in points]
+    return [(key, zeros, ones) for _, key, zeros, ones in points]
+
+
+def analysis_points(analysis: Mapping, source: str = "analysis") -> list[tuple[str, list[str]]]:
+    """(x, zero_list as index strings without repeats) for every point, in numeric order of x."""
+    return [(key, zeros) for key, zeros, _ in analysis_lists(analysis, source)]
 
 
 def running_mean(values: list[float]) -> float:
@@ -245,6 +221,28 @@ def check_targets(save_path: str | Path) -> list[Path]:
     return targets
 
 
+GROUP_FIELDS = ("group", "examples", "x_first", "x_last", "correctness", "confidence", "variability", "turn")
+
+
+def knowledge_groups(cartography: Mapping, analysis: Mapping, groups: int, order: str,
+                     sources: tuple[str, str] = ("cartography", "analysis")) -> list[dict]:
+    """The forgotten (or learned) examples of the path in `groups` groups in the order it forgets (learns) them
+    (module.knowledge_change), each with its size, its first and last point and its mean statistics."""
+    stats = example_statistics(cartography, sources[0])
+    points = analysis_lists(analysis, sources[1])
+    check_same_examples(cartography, analysis, sources)
+    events = event_points(points, order)
+    return group_rows(events, stats, [x for x, _, _ in points], groups, order)
+
+
+def format_groups(rows: list[Mapping], order: str) -> str:
+    """The groups as text blocks in the original's style, each followed by a blank line."""
+    return "".join(f"this is group {r['group']} (interpolation points {r['x_first']} ===> {r['x_last']})\n"
+                   f"total number of {order} examples: {r['examples']}\n"
+                   + "".join(f"average {'variance' if k == 'variability' else k} is: {r[k]}\n"
+                             for k in ("correctness", "confidence", "variability", "turn")) + "\n" for r in rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: check both inputs, then write the text and the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -254,19 +252,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save_path", required=True,
                         help="output: the original's text blocks (a JSON list if the name ends in .json); the same "
                              "numbers as a table go to <save_path>.tsv")
+    parser.add_argument("--groups", type=positive_int, default=None,
+                        help="instead of one record per point: the examples the path forgets (--order) in N groups "
+                             "of nearly equal size, in the order it forgets them (the paper's F1..F5; a point's "
+                             "examples are never split)")
+    parser.add_argument("--order", choices=ORDERS, default="forgotten",
+                        help="with --groups: forgotten (right at the first point, wrong at the last; by the first "
+                             "point where wrong) or learned (wrong at the first, right at the last; by the first "
+                             "point where right: the paper's M1..M5)")
     args = parser.parse_args(argv)
 
     text_file, tsv_file = check_targets(args.save_path)
     cartography = load_json(args.cartography_path, "cartography")
     analysis = load_json(args.analysis_path, "analysis")
     check_sweep_on_train(args.analysis_path)
-    rows = forgetting_statistics(cartography, analysis, (args.cartography_path, args.analysis_path))
-    table = format_table(rows)
+    sources = (args.cartography_path, args.analysis_path)
+    if args.groups is None:
+        rows = forgetting_statistics(cartography, analysis, sources)
+        table, text = format_table(rows), format_original(rows)
+    else:
+        rows = knowledge_groups(cartography, analysis, args.groups, args.order, sources)
+        lines = ["\t".join(GROUP_FIELDS)] + ["\t".join(str(r[f]) for f in GROUP_FIELDS) for r in rows]
+        table, text = "\n".join(lines) + "\n", format_groups(rows, args.order)
     atomic_write_text(tsv_file, table)
     if text_file.suffix == ".json":
         atomic_write_json(text_file, rows)
     else:
-        atomic_write_text(text_file, format_original(rows))
+        atomic_write_text(text_file, text)
     print(table, end="")
     print(f"saved to {text_file} (the table: {tsv_file})")
     return 0
