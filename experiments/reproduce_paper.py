@@ -30,6 +30,7 @@ from RoBERTa_model.mlm import MLMPretrainOptions
 from RoBERTa_model.step_checkpoints import step_checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
+OUT_FOLDERS = {"small": "paper", "quick": "paper-quick", "paper": "paper-full"}  # under runs/
 
 
 def scaled(recipes: dict[str, Recipe], steps: int) -> dict[str, Recipe]:
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", choices=sorted(PROFILES), default="small",
                    help="sizes and assets: small (default, two CPU cores), quick (smoke test), paper (GPUs)")
     p.add_argument("--quick", action="store_true", help="the same as --profile quick")
-    p.add_argument("--out", type=Path, default=None, help="default: runs/paper (runs/paper-<profile> for the others)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="default: runs/paper (runs/paper-quick, runs/paper-full for the paper profile)")
     p.add_argument("--data", type=Path, default=ROOT / "data", help="the task folders")
     p.add_argument("--model", type=Path, default=None, help="Q1 and Q3's backbone folder (default: the profile's)")
     p.add_argument("--checkpoints", type=Path, default=None,
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="redo every run and sweep point")
     args = p.parse_args(argv)
     profile = resolve_profile(args)
-    out = (args.out or ROOT / "runs" / ("paper" if profile.name == "small" else f"paper-{profile.name}")).resolve()
+    out = (args.out or ROOT / "runs" / OUT_FOLDERS[profile.name]).resolve()
     data = args.data.resolve()
     checkpoints = str(args.checkpoints.resolve()) if args.checkpoints else None
     if checkpoints:
