@@ -89,6 +89,7 @@ class Execution:
         self.profile, self.out, self.data, self.root, self.quiet = profile, out, data, root, quiet
         self.folders: dict[str, Path] = {}  # run name -> its run folder (the T5 track's is one level down)
         self.results: dict[str, PathResult] = {}
+        self._majority: dict[tuple, float] = {}
 
     # ---------------------------------------------------------------------------------------------- inputs
     def path_of(self, name: str) -> Path:
@@ -121,9 +122,11 @@ class Execution:
 
     def majority(self, path: PathPlan) -> float:
         """The accuracy of always answering the most frequent label of the examples `path` is evaluated on."""
-        limit = own_run(path).train_examples if path.split == "train" else path.eval_examples
-        examples = load_task_split(str(self.data), path.task, path.split, limit)
-        return majority_fraction([e.answers for e in examples], "ACC")
+        key = (path.task, path.split, own_run(path).train_examples if path.split == "train" else path.eval_examples)
+        if key not in self._majority:
+            examples = load_task_split(str(self.data), *key)
+            self._majority[key] = majority_fraction([e.answers for e in examples], "ACC")
+        return self._majority[key]
 
     # ---------------------------------------------------------------------------------------------- runs
     def tune(self, run: Run) -> Path:

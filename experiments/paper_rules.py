@@ -15,10 +15,12 @@ TAU = 0.05  # a "significant performance drop": 5 accuracy points, half the smal
 LEVEL = 0.95  # the bootstrap intervals' coverage
 RESAMPLES = 1000  # bootstrap resamples of the evaluated examples (seeded: the same numbers every run)
 LEARNED = 0.05  # an endpoint has learned the task: accuracy at least this far above the majority class
-DEV_FLAT = 0.01  # converged: the dev accuracy's least-squares trend over the last fifth of training gains at most this
+DEV_FLAT = 0.02  # converged: the dev accuracy's least-squares trend over the last 40% of training predicts at most
+#                  this gain over another fifth of training (about the noise of one evaluation on 500 examples)
+WINDOW = 0.4  # the trend is fitted over this last fraction of training ...
+MIN_EVALUATIONS = 4  # ... and over at least this many dev evaluations
 LOSS_FLAT = 0.10  # ... and the mean training loss of the last fifth is at most this fraction below the fifth before
 LOSS_FLAT_ABS = 0.02  # ... or at most this much (a loss near 0, as on a small training set after many epochs)
-MIN_EVALUATIONS = 3  # the trend is fitted over at least this many dev evaluations
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive at this scale")
 CONNECTED, BARRIER, UNCLEAR = "connected", "barrier", "unclear"
@@ -123,7 +125,7 @@ class Convergence:
 
     step: int
     converged: bool
-    dev_trend: float | None  # the dev accuracy the fitted trend gains over the last fifth of training
+    dev_trend: float | None  # the dev accuracy the fitted trend gains over another fifth of training
     loss_drop: float | None  # how much lower (a fraction) the last fifth's mean training loss is than the one before
     evaluations: int  # dev evaluations in the window
 
@@ -135,10 +137,11 @@ class Convergence:
         return f"{'yes' if self.converged else 'no'} ({dev}, loss {loss})"
 
 
-CONVERGENCE_RULE = (f"an endpoint has converged when, over the last fifth of its training (at least the last "
-                    f"{MIN_EVALUATIONS} dev evaluations), the least-squares trend of its dev accuracy gains at most "
-                    f"{DEV_FLAT} across that window and its mean training loss there is at most {LOSS_FLAT:.0%} (or "
-                    f"{LOSS_FLAT_ABS} in absolute terms) below the mean of the fifth before (a run without dev "
+CONVERGENCE_RULE = (f"an endpoint has converged when the least-squares trend of its dev accuracy over the last "
+                    f"{WINDOW:.0%} of its training (at least its last {MIN_EVALUATIONS} dev evaluations) predicts a "
+                    f"gain of at most {DEV_FLAT} over another fifth of training, and its mean training loss over the "
+                    f"last fifth is at most {LOSS_FLAT:.0%} (or {LOSS_FLAT_ABS} in absolute terms) below the mean of "
+                    f"the fifth before (a run without dev "
                     f"evaluations, as the T5 track's cartography mode, by its training loss alone; the tables show "
                     f"the loss's change as a signed percentage)")
 
@@ -147,7 +150,7 @@ def convergence(dev: Sequence[tuple[int, float]], train_loss: Sequence[tuple[int
     """This project's convergence rule at `step` of a run, from its dev evaluations (step, accuracy) and its logged
     training losses (step, mean loss since the previous log)."""
     seen = [(s, a) for s, a in dev if s <= step]
-    window = [(s, a) for s, a in seen if s >= 0.8 * step]
+    window = [(s, a) for s, a in seen if s >= (1 - WINDOW) * step]
     if len(window) < MIN_EVALUATIONS:
         window = seen[-MIN_EVALUATIONS:]
     last = [v for s, v in train_loss if 0.8 * step < s <= step]
@@ -158,7 +161,7 @@ def convergence(dev: Sequence[tuple[int, float]], train_loss: Sequence[tuple[int
         return Convergence(step, drop is not None and flat, None, drop, len(window))
     steps, accs = np.array([s for s, _ in window], float), np.array([a for _, a in window], float)
     slope = np.polyfit(steps, accs, 1)[0]
-    trend = float(slope * max(0.2 * step, steps[-1] - steps[0]))
+    trend = float(slope * 0.2 * step)
     converged = trend <= DEV_FLAT and flat
     return Convergence(step, converged, trend, drop, len(window))
 
