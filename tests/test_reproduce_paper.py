@@ -17,7 +17,9 @@ from tests import toy
 
 
 @pytest.mark.slow
-def test_the_quick_report_runs_every_finding_and_reuses_its_runs(minilm_dir, tmp_path, capsys):
+def test_the_quick_report_runs_every_finding_and_reuses_its_runs(minilm_dir, tmp_path, capsys, monkeypatch):
+    # each sweep's own figure is the sweep jobs' (tests/test_plots.py, test_pipeline.py); the report's are drawn here
+    monkeypatch.setattr("module.analysis.plot_sweep", lambda xs, perf, loss, metric, path, **kwargs: path)
     data = tmp_path / "data"
     for seed, task in enumerate(("rotten_tomatoes", "tweet_polarity")):
         toy.write_task(data, task, sizes=(64, 16, 16), seed=seed)

@@ -364,3 +364,27 @@ def test_an_analysis_of_other_examples_or_of_a_dev_sweep_is_refused(tmp_path, ca
     assert not (tmp_path / "o").exists() and not (tmp_path / "o.tsv").exists()
     (sweep / "sweep.json").write_text(json.dumps({"itp_on_train": True}))
     assert _cli(pc.main, capsys, *args)[0] == 0
+
+
+def test_groups_are_the_forgotten_or_learned_examples_in_the_order_the_path_reaches_them(tmp_path, capsys):
+    cartography, analysis = tmp_path / "cartography.json", tmp_path / "analysis.json"
+    cartography.write_text(json.dumps(CARTOGRAPHY))
+    analysis.write_text(json.dumps(ANALYSIS))
+    common = ("--cartography_path", cartography, "--analysis_path", analysis, "--groups", "2")
+    code, _, err = _cli(pc.main, capsys, *common, "--save_path", tmp_path / "forgotten.json")
+    assert code == 0, err
+    # right at x=0 and wrong at x=1: 0, 2 and 3, all first wrong at x=1.0, one point: one group however many asked
+    (group,) = json.loads((tmp_path / "forgotten.json").read_text())
+    assert (group["group"], group["examples"], group["x_first"], group["x_last"]) == ("F1", 3, "1.0", "1.0")
+    assert group["confidence"] == pytest.approx((0.8 + 0.3 + 0.5) / 3)
+    code, _, err = _cli(pc.main, capsys, *common, "--order", "learned", "--save_path", tmp_path / "learned.txt")
+    assert code == 0, err
+    assert (tmp_path / "learned.txt").read_text().startswith("this is group M1 (interpolation points 1.0 ===> 1.0)\n"
+                                                             "total number of learned examples: 1\n")
+    header, row = (line.split("\t") for line in (tmp_path / "learned.txt.tsv").read_text().splitlines())
+    assert header[:4] == ["group", "examples", "x_first", "x_last"] and row[:2] == ["M1", "1"]
+    with pytest.raises(SystemExit) as stop:
+        pc.main([str(a) for a in (*common[:4], "--groups", "0", "--save_path", tmp_path / "zero.json")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and len(err.splitlines()) == 1 and "argument --groups: expected a positive" in err
+    assert not (tmp_path / "zero.json").exists()

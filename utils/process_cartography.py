@@ -44,7 +44,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from module.cli import positive_int, run_cli
+from module.cli import OneLineParser, positive_int, run_cli
 from module.files import atomic_write_json, atomic_write_text
 from module.knowledge_change import ORDERS, event_points, example_statistics, group_rows
 
@@ -245,7 +245,7 @@ def format_groups(rows: list[Mapping], order: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: check both inputs, then write the text and the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = OneLineParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cartography_path", required=True, help="cartography.json (per-example acc/confidence)")
     parser.add_argument("--analysis_path", required=True, help="valid_data_analysis.json of a sweep on train data")
