@@ -20,7 +20,7 @@ DEV_FLAT = 0.02  # converged: the dev accuracy's least-squares trend over the la
 WINDOW = 0.4  # the trend is fitted over this last fraction of training ...
 MIN_EVALUATIONS = 4  # ... and over at least this many dev evaluations
 LOSS_FLAT = 0.10  # ... and the mean training loss of the last fifth is at most this fraction below the fifth before
-LOSS_FLAT_ABS = 0.02  # ... or at most this much (a loss near 0, as on a small training set after many epochs)
+LOSS_FLAT_ABS = 0.05  # ... or at most this much in nats (a loss near 0: a small training set after many epochs)
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive at this scale")
 CONNECTED, BARRIER, UNCLEAR = "connected", "barrier", "unclear"

@@ -89,6 +89,15 @@ def test_a_plateau_ending_on_a_noisy_uptick_has_converged_while_the_same_run_ear
     assert not rules.convergence(dev, train, 100).converged and rules.convergence(dev, train, 200).converged
 
 
+def test_a_memorised_small_training_set_whose_loss_halves_near_zero_has_converged():
+    # an 8-epoch run on 1000 examples: dev flat from the first epoch, the training loss 0.06 -> 0.025 (not 10%, but
+    # less than 0.05 nats); the same halving from 0.6 to 0.25 has not converged
+    dev = list(zip(range(25, 275, 25), [.602, .782, .798, .772, .8, .784, .776, .782, .786, .798], strict=True))
+    for scale, converged in ((0.1, True), (1.0, False)):
+        train = [(s, scale * (0.6 if s <= 200 else 0.25)) for s in range(5, 255, 5)]
+        assert rules.convergence(dev, train, 250).converged is converged
+
+
 def test_convergence_at_an_early_checkpoint_reads_only_the_history_up_to_it():
     dev, train = history([0.5, 0.6, 0.7, 0.8, 0.82, 0.82, 0.82, 0.82, 0.82, 0.82], [0.5] * 10)
     assert not rules.convergence(dev, train, 40).converged  # still rising at step 40
