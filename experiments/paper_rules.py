@@ -19,8 +19,9 @@ DEV_FLAT = 0.02  # converged: the dev accuracy's least-squares trend over the la
 #                  this gain over another fifth of training (about the noise of one evaluation on 500 examples)
 WINDOW = 0.4  # the trend is fitted over this last fraction of training ...
 MIN_EVALUATIONS = 4  # ... and over at least this many dev evaluations
-LOSS_FLAT = 0.10  # ... and the mean training loss of the last fifth is at most this fraction below the fifth before
-LOSS_FLAT_ABS = 0.05  # ... or at most this much in nats (a loss near 0: a small training set after many epochs)
+LOSS_FLAT = 0.10  # ... and the training loss fell by at most this share of its whole fall over the last fifth of
+#                   training (scale-free: a loss falling from 0.69 to 0.03 nats by memorising a small training set has
+#                   flattened once its last fifth adds little to that fall)
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive at this scale")
 CONNECTED, BARRIER, UNCLEAR = "connected", "barrier", "unclear"
@@ -126,24 +127,23 @@ class Convergence:
     step: int
     converged: bool
     dev_trend: float | None  # the dev accuracy the fitted trend gains over another fifth of training
-    loss_drop: float | None  # how much lower (a fraction) the last fifth's mean training loss is than the one before
+    loss_share: float | None  # the share of the training loss's whole fall (from its first log) made in the last fifth
     evaluations: int  # dev evaluations in the window
 
     def __str__(self) -> str:
-        if self.dev_trend is None and self.loss_drop is None:
+        if self.dev_trend is None and self.loss_share is None:
             return f"no history (step {self.step})"
-        loss = "n/a" if self.loss_drop is None else f"{-self.loss_drop:+.1%}"
+        loss = "n/a" if self.loss_share is None else f"{self.loss_share:.0%}"
         dev = "no dev evaluations" if self.dev_trend is None else f"dev trend {self.dev_trend:+.3f}"
-        return f"{'yes' if self.converged else 'no'} ({dev}, loss {loss})"
+        return f"{'yes' if self.converged else 'no'} ({dev}, loss fall in the last fifth {loss})"
 
 
 CONVERGENCE_RULE = (f"an endpoint has converged when the least-squares trend of its dev accuracy over the last "
                     f"{WINDOW:.0%} of its training (at least its last {MIN_EVALUATIONS} dev evaluations) predicts a "
-                    f"gain of at most {DEV_FLAT} over another fifth of training, and its mean training loss over the "
-                    f"last fifth is at most {LOSS_FLAT:.0%} (or {LOSS_FLAT_ABS} in absolute terms) below the mean of "
-                    f"the fifth before (a run without dev "
-                    f"evaluations, as the T5 track's cartography mode, by its training loss alone; the tables show "
-                    f"the loss's change as a signed percentage)")
+                    f"gain of at most {DEV_FLAT} over another fifth of training, and the last fifth of its training "
+                    f"made at most {LOSS_FLAT:.0%} of its training loss's whole fall (mean of the fifth before minus "
+                    f"mean of the last fifth, over the first logged loss minus the last fifth's mean; a run without "
+                    f"dev evaluations, as the T5 track's cartography mode, by its training loss alone)")
 
 
 def convergence(dev: Sequence[tuple[int, float]], train_loss: Sequence[tuple[int, float]], step: int) -> Convergence:
@@ -153,17 +153,28 @@ def convergence(dev: Sequence[tuple[int, float]], train_loss: Sequence[tuple[int
     window = [(s, a) for s, a in seen if s >= (1 - WINDOW) * step]
     if len(window) < MIN_EVALUATIONS:
         window = seen[-MIN_EVALUATIONS:]
-    last = [v for s, v in train_loss if 0.8 * step < s <= step]
-    before = [v for s, v in train_loss if 0.6 * step < s <= 0.8 * step]
-    drop = (float(1 - np.mean(last) / np.mean(before)) if last and before and np.mean(before) > 0 else None)
-    flat = drop is None or drop <= LOSS_FLAT or float(np.mean(before) - np.mean(last)) <= LOSS_FLAT_ABS
+    share = loss_share(train_loss, step)
+    flat = share is None or share <= LOSS_FLAT
     if len(window) < 2:  # no dev history: the training loss alone, when there is one
-        return Convergence(step, drop is not None and flat, None, drop, len(window))
+        return Convergence(step, share is not None and flat, None, share, len(window))
     steps, accs = np.array([s for s, _ in window], float), np.array([a for _, a in window], float)
     slope = np.polyfit(steps, accs, 1)[0]
     trend = float(slope * 0.2 * step)
     converged = trend <= DEV_FLAT and flat
-    return Convergence(step, converged, trend, drop, len(window))
+    return Convergence(step, converged, trend, share, len(window))
+
+
+def loss_share(train_loss: Sequence[tuple[int, float]], step: int) -> float | None:
+    """The share of the training loss's fall up to `step` (from its first logged value) that the last fifth made:
+    (mean of the fifth before - mean of the last fifth) / (first - mean of the last fifth); 0 when it never fell,
+    None without logs in both fifths."""
+    seen = [(s, v) for s, v in train_loss if s <= step]
+    last = [v for s, v in seen if 0.8 * step < s]
+    before = [v for s, v in seen if 0.6 * step < s <= 0.8 * step]
+    if not last or not before:
+        return None
+    whole = seen[0][1] - float(np.mean(last))
+    return float((np.mean(before) - np.mean(last)) / whole) if whole > 0 else 0.0
 
 
 def combine(verdicts: Sequence[str]) -> str:
