@@ -176,7 +176,12 @@ RULE_CONNECTED = (f"Rule (this project's; the paper sets no threshold): a path's
                   f"have learned the task and converged are judged.")
 
 
-def stepped_finding(ex: Execution, plan: ExperimentPlan, title: str, expect: dict[str, str]) -> Finding:
+def short_label(result: PathResult) -> str:
+    """A path's label without its group (the panel says the method): "step 100", "pre-training step 300"."""
+    return result.plan.label.split(", ")[-1]
+
+
+def stepped_finding(ex: Execution, plan: ExperimentPlan, title: str, expect: dict[str, str], xlabel: str) -> Finding:
     """Q1.1 / Q1.2: per method, the paths at every save; each method's paths judged against `expect`[method]."""
     assessed = {group: [assess(ex, p) for p in paths] for group, paths in plan.groups.items()}
     parts, whys = [], []
@@ -185,9 +190,9 @@ def stepped_finding(ex: Execution, plan: ExperimentPlan, title: str, expect: dic
         parts.append(verdict)
         whys.append(f"{group} ({'connected' if expect[group] == CONNECTED else 'a barrier'} expected): {verdict}. "
                     f"{why}")
-    fig = figure(ex, plan.key, {g: curves([a.result for a in items]) for g, items in assessed.items()},
-                 f"{ex.profile.task}: {title}", "x: 0 = the first run, 1 = the second (same save)",
-                 {g: {"": items[0].ends[0].majority} for g, items in assessed.items()})
+    fig = figure(ex, plan.key, {g: curves([a.result for a in items], short_label) for g, items in assessed.items()},
+                 f"{ex.profile.task}: {title}", xlabel, {g: {"": items[0].ends[0].majority} for g, items in
+                                                         assessed.items()})
     rows = [line_row(a) for items in assessed.values() for a in items]
     return Finding(plan.key, plan.setting, [Table("", LINE_HEADER, rows)], [fig], combine(parts), RULE_CONNECTED,
                    " ".join(whys))
@@ -196,13 +201,15 @@ def stepped_finding(ex: Execution, plan: ExperimentPlan, title: str, expect: dic
 def order_finding(ex: Execution, plan: ExperimentPlan) -> Finding:
     """Q1.1: the same initialisation with another data order is connected, for both methods."""
     return stepped_finding(ex, plan, "same initialisation, another data order",
-                           dict.fromkeys(plan.groups, CONNECTED))
+                           dict.fromkeys(plan.groups, CONNECTED),
+                           "x: 0 = seed 20, 1 = seed 30 started from seed 20's initialisation (each save's pair)")
 
 
 def init_finding(ex: Execution, plan: ExperimentPlan) -> Finding:
     """Q1.2: other initialisations are connected for fine-tuning, not for adapters; and the adapter trend."""
     finding = stepped_finding(ex, plan, "another initialisation (seeds 20 and 30)",
-                              {g: BARRIER if g == LABELS["adapter"] else CONNECTED for g in plan.groups})
+                              {g: BARRIER if g == LABELS["adapter"] else CONNECTED for g in plan.groups},
+                              "x: 0 = seed 20, 1 = seed 30 (each save's pair)")
     adapters = [assess(ex, p) for p in plan.groups[LABELS["adapter"]]]
     first, last = adapters[0], adapters[-1]
     weights = resample_weights(first.result.scores().shape[1])
@@ -271,7 +278,8 @@ def domain_finding(ex: Execution, plan: ExperimentPlan) -> Finding:
     else:
         verdict = "reproduced" if set(calls) == {CONNECTED} else "inconclusive at this scale"
     source, target = ex.profile.pair
-    fig = figure(ex, plan.key, {g: curves(rs) for g, rs in by_task.items()}, f"{source} run -> {target} run",
+    fig = figure(ex, plan.key, {g: curves(rs, short_label) for g, rs in by_task.items()},
+                 f"{source} run -> {target} run",
                  f"x: 0 = the {source} run, 1 = the {target} run",
                  {g: {"": ex.majority(rs[0].plan)} for g, rs in by_task.items()})
     rule = (f"Rule (this project's reading of \"the variation of the interpolation's task knowledge\"): along the line "
@@ -326,7 +334,7 @@ def pretrain_finding(ex: Execution, plan: ExperimentPlan) -> Finding:
     for group, paths in plan.groups.items():
         assessed = [assess(ex, p) for p in paths]
         rows += [line_row(a) for a in assessed]
-        panels[group] = curves([a.result for a in assessed])
+        panels[group] = curves([a.result for a in assessed], short_label)
         majority[group] = {"": assessed[0].ends[0].majority}
         usable = [a for a in assessed if a.usable]
         left = problems([e for a in assessed if not a.usable for e in a.ends])
@@ -387,8 +395,9 @@ def boundary_finding(ex: Execution, plan: ExperimentPlan) -> Finding:
                f"x = {rises[1][0]:.3f} ({last.plan.label}); moved towards the {source} end by {change}.")
     if left:
         why += f" Not judged: {'; '.join(left)}."
-    fig = figure(ex, plan.key, {g: curves(rs) for g, rs in by_task.items()}, f"{source} run -> {target} run, from each "
-                 "pre-training checkpoint", f"x: 0 = the {source} run, 1 = the {target} run",
+    fig = figure(ex, plan.key, {g: curves(rs, short_label) for g, rs in by_task.items()},
+                 f"{source} run -> {target} run, from each pre-training checkpoint",
+                 f"x: 0 = the {source} run, 1 = the {target} run",
                  {g: {"": ex.majority(rs[0].plan)} for g, rs in by_task.items()})
     rule = (f"Rule (this project's reading of the poster's figure, where with more pre-training SST-2's accuracy rises "
             f"nearer the MNLI end): on the line from the {source} run (x = 0) to the {target} run (x = 1), the "

@@ -57,7 +57,9 @@ class Profile:
     train_examples: int | None  # Q1's training examples (the first N of the train file; None: all)
     split: str  # the split the paths are evaluated on: "dev" or "test"
     eval_examples: int | None  # the first N of that split (None: all)
-    points: int  # points on every path, endpoints included
+    points: int  # points on every path, endpoints included ...
+    early_points: int  # ... but on Q1's paths between checkpoints before the last save
+    train_points: int  # ... and on Q3's paths over training examples
     evaluations: int  # dev evaluations during each run (the history the convergence rule reads)
     cartography_examples: int  # Q3: training examples per task whose dynamics are recorded
     cartography_recipes: dict[str, Recipe]  # Q3's (and, with domain_from_cartography, Q1.4's) tuning
@@ -82,8 +84,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile(name="small", track="encoder", model="pretrained_models/all-MiniLM-L6-v2", model_name="all-MiniLM-L6-v2",
             task="rotten_tomatoes", pair=("rotten_tomatoes", "tweet_polarity"),
             recipes={"finetune": Recipe(5e-5, 300), "adapter": Recipe(1e-3, 300)}, saves=(1 / 3, 2 / 3, 1.0),
-            train_examples=None, split="dev", eval_examples=500, points=26, evaluations=10,
-            cartography_examples=1000,
+            train_examples=None, split="dev", eval_examples=500, points=26, early_points=14, train_points=14,
+            evaluations=6, cartography_examples=1000,
             cartography_recipes={"finetune": Recipe(5e-5, 250), "adapter": Recipe(1e-3, 250)},  # 8 epochs
             domain_from_cartography=True, curve=Recipe(1e-3, 300), curve_batch=32,
             q2_checkpoints="", q2_model_name="a small RoBERTa (1.5M parameters) pre-trained here with MLM",
@@ -94,7 +96,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile(name="quick", track="encoder", model="pretrained_models/all-MiniLM-L6-v2", model_name="all-MiniLM-L6-v2",
             task="rotten_tomatoes", pair=("rotten_tomatoes", "tweet_polarity"),
             recipes={"finetune": Recipe(5e-5, 12), "adapter": Recipe(1e-3, 12)}, saves=(0.5, 1.0),
-            train_examples=2000, split="dev", eval_examples=100, points=6, evaluations=4, cartography_examples=64,
+            train_examples=2000, split="dev", eval_examples=100, points=6, early_points=4, train_points=6,
+            evaluations=4, cartography_examples=64,
             cartography_recipes={"finetune": Recipe(5e-5, 8), "adapter": Recipe(1e-3, 8)},
             domain_from_cartography=True, curve=Recipe(1e-3, 12), curve_batch=32,
             q2_checkpoints="", q2_model_name="a small RoBERTa pre-trained here with MLM",
@@ -107,7 +110,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile(name="paper", track="t5", model="pretrained_models/t5-base-lm-adapt",
             model_name="T5 v1.1 base, LM-adapted", task="glue-mnli", pair=("glue-mnli", "anli"),
             recipes={"finetune": Recipe(1e-4, 50000), "adapter": Recipe(5e-5, 50000)}, saves=(0.2, 0.6, 1.0),
-            train_examples=None, split="test", eval_examples=None, points=26, evaluations=10,
+            train_examples=None, split="test", eval_examples=None, points=26, early_points=26, train_points=26,
+            evaluations=10,
             cartography_examples=10000,  # the paper does not say how many; 8 epochs of them, as the original's script
             cartography_recipes={"finetune": Recipe(1e-4, 2500), "adapter": Recipe(5e-5, 2500)},
             domain_from_cartography=False, curve=Recipe(1e-4, 10000), curve_batch=16,
@@ -236,9 +240,10 @@ def _q2_run(p: Profile, method: str, task: str, seed: int, step: int, checkpoint
 
 
 def _line(p: Profile, name: str, label: str, a: End, b: End, task: str | None = None, split: str | None = None,
-          kind: str = "line") -> PathPlan:
+          kind: str = "line", points: int | None = None) -> PathPlan:
     split = split or p.split
-    return PathPlan(name, label, (a, b), task or a.run.task, split, p.points,
+    points = points or (p.train_points if split == "train" else p.points)
+    return PathPlan(name, label, (a, b), task or a.run.task, split, points,
                     None if split == "train" else p.eval_examples, kind)
 
 
@@ -258,15 +263,17 @@ def plan(profile: Profile, checkpoints: str | None = None) -> dict[str, Experime
         steps = sorted({s for r in recipes.values() for s in save_steps(r.steps, fractions or p.saves)})
         return {"model": p.model_name, "task": task or p.task, "tuning": f"{tuning}; batch 32",
                 "steps": "endpoints at " + ", ".join(map(str, steps)) + " updates", "pairs": pairs,
-                "path": f"{p.points} points, {p.split} accuracy"
-                        + (f" (first {p.eval_examples} examples)" if p.eval_examples else "")}
+                "path": f"{p.points} points" + (f" ({p.early_points} between checkpoints before the last save)"
+                                                 if p.early_points != p.points else "")
+                        + f", {p.split} accuracy" + (f" (first {p.eval_examples} examples)" if p.eval_examples else "")}
 
     def stepped(key: str, role: str) -> dict[str, list[PathPlan]]:
         groups = {}
         for method in p.recipes:
             first, second = runs[method, "a"], runs[method, role]
             groups[LABELS[method]] = [
-                _line(p, f"{key}-{method}-step{s}", f"{LABELS[method]}, step {s}", End(first, s), End(second, s))
+                _line(p, f"{key}-{method}-step{s}", f"{LABELS[method]}, step {s}", End(first, s), End(second, s),
+                      points=p.points if s == first.steps else p.early_points)
                 for s in first.saves]
         return groups
 
@@ -352,7 +359,7 @@ def plan(profile: Profile, checkpoints: str | None = None) -> dict[str, Experime
         "pairs": f"one run per task (seed {SEEDS[0]}) recording each training example's correctness and gold-label "
                  "probability after every epoch; the source's examples grouped F1..F5 by when the path forgets "
                  "them, the target's M1..M5 by when it learns them",
-        "path": f"{p.points} points, on those training examples"})
+        "path": f"{p.train_points} points, on those training examples"})
     same_task = [path for key in ("q1_order", "q1_init", "q1_overlap", "q2_pretrain")
                  for path in out[key].paths()]
     out["own_distance"] = ExperimentPlan("own_distance", {"same-task lines": same_task}, {

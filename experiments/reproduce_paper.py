@@ -48,9 +48,11 @@ def resolve_profile(args) -> Profile:
             profile, recipes=scaled(profile.recipes, args.steps), q2_recipes=scaled(profile.q2_recipes, args.steps),
             cartography_recipes=scaled(profile.cartography_recipes, args.steps),
             curve=dataclasses.replace(profile.curve, steps=args.steps), q2_task_steps={})
-    for key in ("train_examples", "eval_examples", "points", "cartography_examples"):
+    for key in ("train_examples", "eval_examples", "cartography_examples"):
         if getattr(args, key) is not None:
             profile = dataclasses.replace(profile, **{key: getattr(args, key)})
+    if args.points is not None:
+        profile = dataclasses.replace(profile, points=args.points, early_points=args.points, train_points=args.points)
     return profile
 
 

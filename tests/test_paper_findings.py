@@ -151,5 +151,5 @@ def test_the_task_boundary_moves_towards_the_first_tasks_end(tmp_path, early, la
 
 
 def test_a_profile_override_keeps_the_plan_consistent():
-    profile = dataclasses.replace(PROFILES["small"], points=11)
+    profile = dataclasses.replace(PROFILES["small"], points=11, early_points=11, train_points=11)
     assert {p.points for e in plan(profile).values() for p in e.paths()} == {11}
