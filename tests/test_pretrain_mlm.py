@@ -202,11 +202,12 @@ def steps_args(tmp_path, text, **changes):
 def test_pretrain_steps_reuses_its_checkpoints_only_for_the_same_text_and_settings(tmp_path, monkeypatch):
     from module.runs import SettingsMismatch
     from RoBERTa_model import pretrain_steps_experiment as exp
+    from RoBERTa_model import step_checkpoints
 
     text = tmp_path / "corpus.txt"
     text.write_text("\n".join(corpus()[:50]) + "\n")
     made = []
-    monkeypatch.setattr(exp, "pretrain_mlm", lambda options: made.append(options) or fake_step_checkpoints(
+    monkeypatch.setattr(step_checkpoints, "pretrain_mlm", lambda options: made.append(options) or fake_step_checkpoints(
         Path(options.out), options.save_steps, written_here=True))
     args = steps_args(tmp_path, text)
     folders = exp.pretrain(args)

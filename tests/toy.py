@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from pathlib import Path
 
@@ -140,6 +141,17 @@ def perturbed_t5_ends(model_dir: Path, out: Path, scale: float = 0.05, seeds=(1,
                 p.add_(scale * torch.randn_like(p))
         ends.append(save_checkpoint(Path(out) / f"full{seed}.pt", model.state_dict(), kind="model"))
     return ends
+
+
+@contextlib.contextmanager
+def threads(count: int):
+    """Torch's intra-op threads set to `count` for the block (restored after)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def torchrun(script: str, *args: str, processes: int = 2, timeout: int = 300):
