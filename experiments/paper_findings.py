@@ -168,6 +168,16 @@ def figure(ex: Execution, name: str, panels: dict, title: str, xlabel: str, majo
     return save_png(fig, ex.out / f"{name}.png")
 
 
+def task_line_figure(ex: Execution, name: str, by_task: dict[str, list[PathResult]], pair: tuple[str, str],
+                     title: str) -> Path:
+    """A figure of a line between the runs of `pair`'s two tasks: one panel per evaluated task, its majority class
+    drawn."""
+    source, target = pair
+    return figure(ex, name, {g: curves(rs, short_label) for g, rs in by_task.items()}, title,
+                  f"x: 0 = the {source} run, 1 = the {target} run",
+                  {g: {"": ex.majority(rs[0].plan)} for g, rs in by_task.items()})
+
+
 # ------------------------------------------------------------------------------------------------ Q1
 RULE_CONNECTED = (f"Rule (this project's; the paper sets no threshold): a path's barrier is the largest drop of "
                   f"accuracy below the straight line joining its endpoint values, with a 95% bootstrap interval over "
@@ -278,10 +288,7 @@ def domain_finding(ex: Execution, plan: ExperimentPlan) -> Finding:
     else:
         verdict = "reproduced" if set(calls) == {CONNECTED} else "inconclusive at this scale"
     source, target = ex.profile.pair
-    fig = figure(ex, plan.key, {g: curves(rs, short_label) for g, rs in by_task.items()},
-                 f"{source} run -> {target} run",
-                 f"x: 0 = the {source} run, 1 = the {target} run",
-                 {g: {"": ex.majority(rs[0].plan)} for g, rs in by_task.items()})
+    fig = task_line_figure(ex, plan.key, by_task, (source, target), f"{source} run -> {target} run")
     rule = (f"Rule (this project's reading of \"the variation of the interpolation's task knowledge\"): along the line "
             f"each task's accuracy moves between its values at the two ends; it counts as falling away (a *barrier*) "
             f"when its lowest point lies below the lower of its two end values by {TAU} or more over the whole 95% "
@@ -395,10 +402,8 @@ def boundary_finding(ex: Execution, plan: ExperimentPlan) -> Finding:
                f"x = {rises[1][0]:.3f} ({last.plan.label}); moved towards the {source} end by {change}.")
     if left:
         why += f" Not judged: {'; '.join(left)}."
-    fig = figure(ex, plan.key, {g: curves(rs, short_label) for g, rs in by_task.items()},
-                 f"{source} run -> {target} run, from each pre-training checkpoint",
-                 f"x: 0 = the {source} run, 1 = the {target} run",
-                 {g: {"": ex.majority(rs[0].plan)} for g, rs in by_task.items()})
+    fig = task_line_figure(ex, plan.key, by_task, (source, target),
+                           f"{source} run -> {target} run, from each pre-training checkpoint")
     rule = (f"Rule (this project's reading of the poster's figure, where with more pre-training SST-2's accuracy rises "
             f"nearer the MNLI end): on the line from the {source} run (x = 0) to the {target} run (x = 1), the "
             f"boundary is the first x where {target}'s accuracy has gone half of the way from its x = 0 value to its "

