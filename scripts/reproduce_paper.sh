@@ -4,7 +4,7 @@
 #   bash scripts/reproduce_paper.sh                   # profile small: all-MiniLM-L6-v2 and a small RoBERTa, 2 CPU cores
 #   bash scripts/reproduce_paper.sh --quick           # reduced sizes: a smoke test (runs/paper-quick/)
 #   bash scripts/reproduce_paper.sh --profile paper   # the paper's sizes on GPUs, with the backbones and task folders
-#                                                     # you supply (README: "The paper's findings at full size")
+#                                                     # you supply (README: "The paper's experiments with real checkpoints")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
