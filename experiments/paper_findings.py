@@ -155,15 +155,30 @@ def connected_verdict(assessed: Sequence[Assessed], expect: str) -> tuple[str, s
     return verdict, why
 
 
+def method_verdicts(assessed: dict[str, Sequence[Assessed]], expect: dict[str, str]) -> tuple[str, str]:
+    """One verdict over methods (fine-tuning, adapters), each judged by `connected_verdict` against `expect`[method]
+    and combined: reproduced only when every method is."""
+    parts, whys = [], []
+    for group, items in assessed.items():
+        verdict, why = connected_verdict(items, expect[group])
+        parts.append(verdict)
+        whys.append(f"{group} ({'connected' if expect[group] == CONNECTED else 'a barrier'} expected): {verdict}. "
+                    f"{why}")
+    return combine(parts), " ".join(whys)
+
+
 # ------------------------------------------------------------------------------------------------ figures
 def curves(results: Sequence[PathResult], label=lambda r: r.plan.label) -> dict:
     """{label: (xs, accuracy)} of several paths."""
     return {label(r): (r.xs, r.accuracy()) for r in results}
 
 
-def figure(ex: Execution, name: str, panels: dict, title: str, xlabel: str, majority: dict | None = None) -> Path:
-    """A figure of panels side by side (one per method or task, as the paper's), saved under the report's folder."""
-    ylabel = f"{ex.profile.split} accuracy" if "train" not in name else "training-example accuracy"
+def figure(ex: Execution, name: str, panels: dict, title: str, xlabel: str, majority: dict | None = None,
+           split: str | None = None) -> Path:
+    """A figure of panels side by side (one per method or task, as the paper's), saved under the report's folder;
+    the y axis names the evaluated split (`split`, default the profile's)."""
+    split = split or ex.profile.split
+    ylabel = "training-example accuracy" if split == "train" else f"{split} accuracy"
     fig = panels_figure(panels, ylabel, title, xlabel, majority, metric="accuracy", mark_worst=False)
     return save_png(fig, ex.out / f"{name}.png")
 
@@ -194,18 +209,12 @@ def short_label(result: PathResult) -> str:
 def stepped_finding(ex: Execution, plan: ExperimentPlan, title: str, expect: dict[str, str], xlabel: str) -> Finding:
     """Q1.1 / Q1.2: per method, the paths at every save; each method's paths judged against `expect`[method]."""
     assessed = {group: [assess(ex, p) for p in paths] for group, paths in plan.groups.items()}
-    parts, whys = [], []
-    for group, items in assessed.items():
-        verdict, why = connected_verdict(items, expect[group])
-        parts.append(verdict)
-        whys.append(f"{group} ({'connected' if expect[group] == CONNECTED else 'a barrier'} expected): {verdict}. "
-                    f"{why}")
+    verdict, why = method_verdicts(assessed, expect)
     fig = figure(ex, plan.key, {g: curves([a.result for a in items], short_label) for g, items in assessed.items()},
                  f"{ex.profile.task}: {title}", xlabel, {g: {"": items[0].ends[0].majority} for g, items in
                                                          assessed.items()})
     rows = [line_row(a) for items in assessed.values() for a in items]
-    return Finding(plan.key, plan.setting, [Table("", LINE_HEADER, rows)], [fig], combine(parts), RULE_CONNECTED,
-                   " ".join(whys))
+    return Finding(plan.key, plan.setting, [Table("", LINE_HEADER, rows)], [fig], verdict, RULE_CONNECTED, why)
 
 
 def order_finding(ex: Execution, plan: ExperimentPlan) -> Finding:
@@ -240,8 +249,9 @@ def init_finding(ex: Execution, plan: ExperimentPlan) -> Finding:
 
 def overlap_finding(ex: Execution, plan: ExperimentPlan) -> Finding:
     """Q1.3: minima tuned on disjoint halves are connected, for both methods."""
-    assessed = [assess(ex, p) for p in plan.paths()]
-    verdict, why = connected_verdict(assessed, CONNECTED)
+    by_method = {group: [assess(ex, p) for p in paths] for group, paths in plan.groups.items()}
+    verdict, why = method_verdicts(by_method, dict.fromkeys(by_method, CONNECTED))
+    assessed = [a for items in by_method.values() for a in items]
     fig = figure(ex, plan.key, {"disjoint halves": curves([a.result for a in assessed])},
                  f"{ex.profile.task}: runs on the two halves of the training examples",
                  "x: 0 = the run on the first half, 1 = the run on the second", {"disjoint halves": {

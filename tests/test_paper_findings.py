@@ -64,6 +64,19 @@ def no_figures(monkeypatch, tmp_path):
     monkeypatch.setattr(findings, "figure", lambda ex, name, *args, **kwargs: tmp_path / f"{name}.png")
 
 
+def test_a_figure_names_the_split_it_shows_whatever_its_name(tmp_path, monkeypatch):
+    """q2_pretrain's paths are evaluated on dev: its axis said "training-example accuracy" because its name holds
+    "train"."""
+    monkeypatch.undo()  # the real `figure`
+    seen = []
+    monkeypatch.setattr(findings, "panels_figure", lambda panels, ylabel, *a, **k: seen.append(ylabel))
+    monkeypatch.setattr(findings, "save_png", lambda fig, path: path)
+    stand = Stand(tmp_path, {})
+    findings.figure(stand, "q2_pretrain", {}, "title", "x")
+    findings.figure(stand, "q3", {}, "title", "x", split="train")
+    assert seen == ["dev accuracy", "training-example accuracy"]
+
+
 def test_data_order_is_reproduced_when_every_usable_path_is_connected(tmp_path):
     finding = findings.order_finding(Stand(tmp_path, {"q1_order": FLAT}), PLAN["q1_order"])
     assert finding.verdict == "reproduced" and "connected (0.000 [0.000, 0.000])" in finding.measured
@@ -91,6 +104,18 @@ def test_an_unlearned_endpoint_is_not_judged(tmp_path):
 def test_a_dip_at_the_threshold_is_unclear_not_a_verdict(tmp_path):
     finding = findings.overlap_finding(Stand(tmp_path, {"q1_overlap": EDGE}), PLAN["q1_overlap"])
     assert finding.verdict == "inconclusive at this scale" and " unclear (" in finding.measured
+
+
+def test_data_overlap_judges_each_method_as_data_order_does(tmp_path):
+    """The paper's overlap claim covers fine-tuning and adapters: one connected method with the other unconverged is
+    inconclusive (as Q1.1 and Q1.2 judge), not reproduced."""
+    stand = Stand(tmp_path, {"q1_overlap": FLAT}, unconverged={"adapter-rotten_tomatoes-seed20-split2"})
+    finding = findings.overlap_finding(stand, PLAN["q1_overlap"])
+    assert finding.verdict == "inconclusive at this scale"
+    assert "full fine-tuning (connected expected): reproduced" in finding.measured
+    assert "adapters (connected expected): inconclusive at this scale" in finding.measured
+    assert "`adapter-rotten_tomatoes-seed20-split2@300` has not converged" in finding.measured
+    assert findings.overlap_finding(Stand(tmp_path, {"q1_overlap": FLAT}), PLAN["q1_overlap"]).verdict == "reproduced"
 
 
 @pytest.mark.parametrize("adapter, expected", [(DIP, "reproduced"), (FLAT, "not reproduced")])
