@@ -19,7 +19,7 @@ from module.files import atomic_write_json, folder_lock
 from module.interpolation import Interpolator, check_same_keys, pair_mover
 from module.loading import load_tokenizer
 from module.matrix import check_minima, pair_folder, run_matrix
-from module.runs import RESULTS_VERSION, claim_settings, read_settings
+from module.runs import RESULTS_VERSION, claim_settings, fingerprint, read_settings
 from module.sweep import Line, read_records, sweep_settings
 from RoBERTa_model.cartography import CartographyCallback
 from RoBERTa_model.config import ConfigError, EncoderConfig
@@ -67,18 +67,58 @@ def init_seed(config: EncoderConfig) -> int:
     return config.training.seed if config.delta.init_seed is None else config.delta.init_seed
 
 
-def finished_results(out: Path, settings: dict, training_args) -> dict | None:
-    """The stored results of a finished run in `out` made with these settings, when they hold every split this
-    run evaluates; None otherwise (read only: nothing is loaded or written)."""
+def evaluation_inputs(data_args, training_args) -> dict:
+    """What shapes the dev and test numbers a run reports besides its weights: per evaluated split, the file's
+    content hash, the sample limit and the evaluation batch size."""
+    limits = {}
+    if training_args.do_eval or training_args.do_train:
+        limits["dev"] = data_args.max_eval_samples
+    if training_args.do_predict:
+        limits["test"] = data_args.max_test_samples
+    return {split: {"data": fingerprint(*task_data_files(data_args.data_dir, data_args.task_name, [split])),
+                    "max_samples": limit, "batch_size": training_args.per_device_eval_batch_size}
+            for split, limit in limits.items()}
+
+
+def finished_training(out: Path, settings: dict) -> dict | None:
+    """The stored results of a finished training run in `out` made with these settings, or None (read only)."""
     path = out / "all_results.json"
     if not path.is_file() or not (out / "config.json").is_file():
         return None
     if read_settings(out / RUN_SETTINGS) != {**settings, "results_version": RESULTS_VERSION}:
         return None
     results = json.loads(path.read_text())
-    wanted = ["eval_accuracy"] if training_args.do_eval or training_args.do_train else []
-    wanted += ["test_accuracy"] if training_args.do_predict else []
-    return results if "global_step" in results and all(k in results for k in wanted) else None
+    return results if "global_step" in results else None
+
+
+def finished_results(out: Path, settings: dict, evaluation: dict) -> dict | None:
+    """The stored results of a finished run in `out` made with these settings, when every split this run
+    evaluates was evaluated on the same inputs (`evaluation_inputs`); None otherwise."""
+    results = finished_training(out, settings)
+    if results is None:
+        return None
+    stored = results.get("evaluation") or {}
+    return results if all(stored.get(split) == inputs for split, inputs in evaluation.items()) else None
+
+
+def reevaluate(config: EncoderConfig, out: Path, results: dict, evaluation: dict) -> dict:
+    """Evaluate a finished run's final model again on dev (and test) whose inputs changed since its results were
+    written; the training's numbers are kept."""
+    data_args, delta_args, training_args = config.data, config.delta, config.training
+    print(f"[run_glue] {out} holds this run, finished, but its dev/test inputs changed (data file, sample limit or "
+          "batch size): evaluating its final model again")
+    labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
+    splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
+    if training_args.do_predict:
+        splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
+    tokenizer = load_tokenizer(config.model.tokenizer_name or config.model.model_name_or_path, "tokenizer_name")
+    model = build_classifier(str(out), labels, delta_args.delta_type, delta_args.bottleneck_dim,
+                             task=data_args.task_name)
+    encoded = {name: encode_task(examples, tokenizer, labels, data_args.max_source_length)
+               for name, examples in splits.items()}
+    kept = {k: v for k, v in results.items() if not k.startswith(("eval_", "test_")) and k != "evaluation"}
+    evaluate_and_report(model, encoded, splits, training_args, tokenizer, {**kept, "evaluation": evaluation}, out)
+    return json.loads((out / "all_results.json").read_text())
 
 
 def tune_encoder(config: EncoderConfig) -> dict:
@@ -92,10 +132,14 @@ def tune_encoder(config: EncoderConfig) -> dict:
     out = Path(training_args.output_dir)
     settings = training_settings(config.given, model_args, data_args,
                                  task_data_files(data_args.data_dir, data_args.task_name, ["train", "dev"]))
-    finished = finished_results(out, settings, training_args) if training_args.do_train else None
+    evaluation = evaluation_inputs(data_args, training_args)
+    finished = finished_results(out, settings, evaluation) if training_args.do_train else None
     if finished is not None:
         print(f"[run_glue] {out} holds this run, finished: reusing its all_results.json")
         return finished
+    if training_args.do_train and (trained_before := finished_training(out, settings)) is not None:
+        with folder_lock(out):
+            return reevaluate(config, out, trained_before, evaluation)
     set_seed(training_args.seed)
     leave_at_exit()  # under torchrun the Trainer's process group is taken down before the interpreter's teardown
     train = training_examples(data_args)
@@ -132,14 +176,16 @@ def tune_encoder(config: EncoderConfig) -> dict:
         trainer = DeltaTrainer(**common, tuned=[n for n, _ in model.named_parameters() if n in set(kept)],
                                backbone=getattr(model.config, DELTA_KEY)["backbone"])
     results: dict = {"task": data_args.task_name, "labels": labels, "delta_type": delta_args.delta_type,
-                     "trained_parameters": n_trained}
+                     "trained_parameters": n_trained, "evaluation": evaluation}
     with folder_lock(out):
         if training_args.do_train:
             claim_settings(out / RUN_SETTINGS, settings, has_training_results(out), "a training run",
                            "use another output_dir or delete that folder")
-            finished = finished_results(out, settings, training_args)  # finished meanwhile by another process
+            finished = finished_results(out, settings, evaluation)  # finished meanwhile by another process
             if finished is not None:
                 return finished
+            if (trained_before := finished_training(out, settings)) is not None:
+                return reevaluate(config, out, trained_before, evaluation)
             for folder in remove_incomplete_checkpoints(out):
                 print(f"[run_glue] removed {folder}: a checkpoint left half-written (no weights or trainer state)")
             resume = training_args.resume_from_checkpoint or latest_complete_checkpoint(out)

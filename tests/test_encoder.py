@@ -378,3 +378,33 @@ def test_an_adapter_sweep_is_not_reused_once_its_backbone_changed(encoder_setup,
     capsys.readouterr()
     assert run_cli(lambda: itp_pretrain_adapter.main([str(cfg)])) == 2
     assert "other settings (endpoints differ)" in capsys.readouterr().err
+
+
+def test_a_finished_run_reports_no_stale_dev_or_test_number(encoder_setup, tmp_path, capsys):
+    """Issue 27.1: a finished run's all_results.json was reused after its test file was edited (every label
+    flipped) or max_test_samples changed: the old test accuracy was printed for the new inputs, exit 0. Now the
+    final model is evaluated again (not trained again) whenever an evaluated split's inputs differ."""
+    root, _, backbone = encoder_setup
+    data = tmp_path / "data"
+    folder = toy.write_task(data, "toy-sentiment")
+    out = _train(tmp_path, data, backbone, "toy-sentiment", "adapter", 20, tmp_path / "run", steps=10)
+    first = json.loads((out / "all_results.json").read_text())
+    weights = {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")}
+    test = folder / "toy-sentiment_test.tsv"
+    flip = {"positive": "negative", "negative": "positive"}
+    test.write_text("".join(f"{t}\t{flip[y]}\n" for t, y in (line.split("\t") for line in
+                                                              test.read_text().splitlines())))
+    _train(tmp_path, data, backbone, "toy-sentiment", "adapter", 20, out, steps=10)
+    assert "evaluating its final model again" in capsys.readouterr().out
+    flipped = json.loads((out / "all_results.json").read_text())
+    assert flipped["test_accuracy"] == pytest.approx(1 - first["test_accuracy"], abs=1e-9)
+    assert flipped["eval_accuracy"] == first["eval_accuracy"] and flipped["global_step"] == first["global_step"]
+    assert weights == {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")}  # not trained again
+    cfg = json.loads((tmp_path / "toy-sentiment-adapter-20.json").read_text())
+    cfg["max_test_samples"] = 4
+    (tmp_path / "toy-sentiment-adapter-20.json").write_text(json.dumps(cfg))
+    assert run_glue.main([str(tmp_path / "toy-sentiment-adapter-20.json")]) == 0
+    four = json.loads((out / "all_results.json").read_text())
+    assert four["evaluation"]["test"]["max_samples"] == 4 and "(4 examples)" in capsys.readouterr().out
+    assert run_glue.main([str(tmp_path / "toy-sentiment-adapter-20.json")]) == 0  # now unchanged: reused
+    assert "reusing its all_results.json" in capsys.readouterr().out
