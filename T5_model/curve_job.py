@@ -16,7 +16,7 @@ from module.analysis import write_sweep_files
 from module.checkpoint import load_checkpoint
 from module.curves import Curve, functional_forward, length_weighted_mean, save_curve, step_t, write_point
 from module.distributed import device, gather, join
-from module.files import setup_logger
+from module.files import folder_lock, setup_logger
 from module.interpolation import interpolation_points
 from module.metrics_log import MetricsLog
 from module.plotting import PathInfo, majority_fraction, read_line_sweep
@@ -271,55 +271,58 @@ def find_curve(options: T5Options) -> SweepResult:
                 live[name].copy_(theta1[name])
     del theta1, theta2  # the curve holds its own copies
     out_dir = Path(options.output_dir)
-    claim_curve_folder(out_dir, options)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    logger = setup_logger("curve_find", out_dir / "log.txt", quiet=options.quiet)
-    if skipped:
-        logger.info(f"{len(skipped)} endpoint tensors are not on the curve (tied aliases or integer buffers): "
-                    f"{', '.join(skipped[:4])}{' ...' if len(skipped) > 4 else ''}")
-    logger.info(f"curve ({options.curve_type}, {options.bend_num} bend(s), init {options.bend_init}) over "
-                f"{len(names)} tensors ({sum(curve.theta1(n).numel() for n in names)} values) between "
-                f"{options.load_PET_path_1} and {options.load_PET_path_2}; straight-line length "
-                f"{curve.line_length():.4f}")
-    # the sweep's dev (or train, with --itp_on_train) examples are the training run's own
-    data = {name: prepare_split(examples, tokenizer, task, options)
-            for name, examples in {**train_splits, **eval_splits}.items()}
-    updates = None  # under torchrun the main process trains the curve; every process then sweeps its share
-    if rank == 0:
-        updates = CurveTrainer(options, model, curve, targets, tokenizer, task, metric, data, out_dir,
-                               logger).train().num_updates
-    updates = gather(updates)[0]
-    chosen = out_dir / BEST if (out_dir / BEST).is_file() else out_dir / LAST
-    saved = load_checkpoint(chosen)
-    curve.load_bends(saved.tensors)
-    logger.info(f"sweeping the curve of {chosen} (step {saved.meta.get('best_step', saved.meta.get('num_updates'))}, "
-                f"mean dev {metric} {saved.meta.get('dev_performance', float('nan')):.4f} at t={options.valid_t})")
-    current = {"t": None}
+    with folder_lock(out_dir):  # one run at a time, from the first write to the sweep's last file
+        claim_curve_folder(out_dir, options)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        logger = setup_logger("curve_find", out_dir / "log.txt", quiet=options.quiet)
+        if skipped:
+            logger.info(f"{len(skipped)} endpoint tensors are not on the curve (tied aliases or integer buffers): "
+                        f"{', '.join(skipped[:4])}{' ...' if len(skipped) > 4 else ''}")
+        logger.info(f"curve ({options.curve_type}, {options.bend_num} bend(s), init {options.bend_init}) over "
+                    f"{len(names)} tensors ({sum(curve.theta1(n).numel() for n in names)} values) between "
+                    f"{options.load_PET_path_1} and {options.load_PET_path_2}; straight-line length "
+                    f"{curve.line_length():.4f}")
+        # the sweep's dev (or train, with --itp_on_train) examples are the training run's own
+        data = {name: prepare_split(examples, tokenizer, task, options)
+                for name, examples in {**train_splits, **eval_splits}.items()}
+        updates = None  # under torchrun the main process trains the curve; every process then sweeps its share
+        if rank == 0:
+            updates = CurveTrainer(options, model, curve, targets, tokenizer, task, metric, data, out_dir,
+                                   logger).train().num_updates
+        updates = gather(updates)[0]
+        chosen = out_dir / BEST if (out_dir / BEST).is_file() else out_dir / LAST
+        saved = load_checkpoint(chosen)
+        curve.load_bends(saved.tensors)
+        step = saved.meta.get("best_step", saved.meta.get("num_updates"))
+        logger.info(f"sweeping the curve of {chosen} (step {step}, "
+                    f"mean dev {metric} {saved.meta.get('dev_performance', float('nan')):.4f} at t={options.valid_t})")
+        current = {"t": None}
 
-    def set_point(t: float) -> None:
-        current["t"] = t
-        with torch.no_grad():
-            write_point(targets, curve.point(t))
+        def set_point(t: float) -> None:
+            current["t"] = t
+            with torch.no_grad():
+                write_point(targets, curve.point(t))
 
-    evaluate_point = point_evaluator(model, {name: data[name] for name in eval_splits}, tokenizer, options, metric,
-                                     logger, lambda: f"t={current['t']}")
-    xs = interpolation_points(options.itpl_points)
-    extra = {"curve_type": options.curve_type, "bend_num": options.bend_num, "bend_init": options.bend_init,
-             "curve_checkpoint": str(chosen), "curve_best_step": saved.meta.get("best_step"),
-             "curve_train_updates": updates, "curve_length": curve.length(LENGTH_POINTS),
-             "line_length": curve.line_length()}
-    settings = sweep_settings({**settings_of(options, SWEEP + CURVE_TRAINING), "task": task},
-                              (options.load_PET_path_1, options.load_PET_path_2, out_dir / BEST,
-                               *model_files(options)), sweep_data_files(options))
-    info = PathInfo.from_paths(options.load_PET_path_1, options.load_PET_path_2, kind=options.curve_type,
-                               bends=options.bend_num, line_result=options.line_result,
-                               majority={name: majority_fraction(data[name].answers, metric) for name in eval_splits})
-    records = run_sweep(xs, set_point, evaluate_point, out_dir, task, metric, settings,
-                        itp_on_train=options.itp_on_train, extra_summary=extra, quiet=options.quiet,
-                        desc="curve sweep", path_info=info)
-    segments = curve.segment_lengths(xs)
-    extra["length_weighted_mean_loss"] = {
-        split: length_weighted_mean([r["splits"][split]["loss"] for r in records], segments)
-        for split in records[0]["splits"]}
-    write_sweep_files(out_dir, records, task, metric, options.itp_on_train, plot=False, extra_summary=extra)
-    return SweepResult(records, metric, out_dir)
+        evaluate_point = point_evaluator(model, {name: data[name] for name in eval_splits}, tokenizer, options, metric,
+                                         logger, lambda: f"t={current['t']}")
+        xs = interpolation_points(options.itpl_points)
+        extra = {"curve_type": options.curve_type, "bend_num": options.bend_num, "bend_init": options.bend_init,
+                 "curve_checkpoint": str(chosen), "curve_best_step": saved.meta.get("best_step"),
+                 "curve_train_updates": updates, "curve_length": curve.length(LENGTH_POINTS),
+                 "line_length": curve.line_length()}
+        settings = sweep_settings({**settings_of(options, SWEEP + CURVE_TRAINING), "task": task},
+                                  (options.load_PET_path_1, options.load_PET_path_2, out_dir / BEST,
+                                   *model_files(options)), sweep_data_files(options))
+        info = PathInfo.from_paths(options.load_PET_path_1, options.load_PET_path_2, kind=options.curve_type,
+                                   bends=options.bend_num, line_result=options.line_result,
+                                   majority={name: majority_fraction(data[name].answers, metric)
+                                             for name in eval_splits})
+        records = run_sweep(xs, set_point, evaluate_point, out_dir, task, metric, settings,
+                            itp_on_train=options.itp_on_train, extra_summary=extra, quiet=options.quiet,
+                            desc="curve sweep", path_info=info)
+        segments = curve.segment_lengths(xs)
+        extra["length_weighted_mean_loss"] = {
+            split: length_weighted_mean([r["splits"][split]["loss"] for r in records], segments)
+            for split in records[0]["splits"]}
+        write_sweep_files(out_dir, records, task, metric, options.itp_on_train, plot=False, extra_summary=extra)
+        return SweepResult(records, metric, out_dir)

@@ -7,6 +7,7 @@ import copy
 import logging
 import shutil
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from transformers import set_seed
 from dataloader.metrics import metric_for_task
 from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.distributed import device, join
-from module.files import atomic_target, setup_logger, upsert_csv_row
+from module.files import atomic_target, folder_lock, setup_logger, upsert_csv_row
 from module.interpolation import Interpolator, interpolation_points, pair_mover
 from module.matrix import check_minima, pair_folder, run_matrix
 from module.plotting import PathInfo, majority_fraction
@@ -88,14 +89,16 @@ def tuning_settings(options: T5Options, task: str) -> dict:
             "checkpoint": fingerprint(options.checkpoint) if options.checkpoint else None}
 
 
-def run_cell(options: T5Options, task: str, metric: str, splits: dict, output_dir: Path) -> CellResult:
-    """Train and/or evaluate one grid cell."""
+def run_cell(options: T5Options, task: str, metric: str, splits: dict, output_dir: Path,
+             claim_folder: Callable[[], None] = lambda: None) -> CellResult:
+    """Train and/or evaluate one grid cell; `claim_folder` takes the output folder's lock before the first write."""
     prefix = run_prefix(options.learning_rate, options.train_batch_size, options.seed)
     run_dir = output_dir / prefix
     set_seed(options.seed)
     model, _, tokenizer = model_provider(options)  # model, tokenizer and --checkpoint are checked before any write
     if options.checkpoint:
         load_into_model(model, options.checkpoint)
+    claim_folder()
     if options.do_train:  # a run folder's checkpoints are resumed or reused only under the same settings
         claim_settings(run_dir / RUN_SETTINGS, tuning_settings(options, task), any(run_dir.glob("checkpoint*.pt")),
                        "checkpoints of a tuning run", "use another --output_dir or delete that run folder")
@@ -147,22 +150,30 @@ def tune(options: T5Options, report=print) -> list[CellResult]:
     load_t5_tokenizer(options.tokenizer_path)
     output_dir = Path(options.output_dir)  # made by the first file written into it, once the inputs were checked
     results, best = [], None
-    for bsz in options.bsz_list or [options.train_batch_size]:
-        for lr in options.learning_rate_list or [options.learning_rate]:
-            cell = copy.copy(options)
-            cell.learning_rate, cell.train_batch_size = lr, bsz
-            result = run_cell(cell, task, metric, splits, output_dir)
-            if not is_main_process():
-                continue  # with several processes, one writes the run's results
-            row = result.row
-            upsert_csv_row(output_dir / "result.csv", RESULT_FIELDS, "run", row)
-            report(f"{row['run']}: dev {row['dev_performance']} test {row['test_performance']}")
-            results.append(result)
-            if isinstance(row["dev_performance"], float) and (best is None or row["dev_performance"] > best[0]):
-                best = (row["dev_performance"], output_dir / row["run"])
-    if best is not None and options.tune_method == "adapter" and (best[1] / "checkpoint-best.pt").is_file():
-        with atomic_target(output_dir / "checkpoint-best.pt") as tmp:
-            shutil.copyfile(best[1] / "checkpoint-best.pt", tmp)
+    with ExitStack() as held:  # the folder's lock, taken once the first cell's model and --checkpoint are checked
+        claimed: list[bool] = []
+
+        def claim_folder() -> None:
+            if not claimed:
+                held.enter_context(folder_lock(output_dir))
+                claimed.append(True)
+
+        for bsz in options.bsz_list or [options.train_batch_size]:
+            for lr in options.learning_rate_list or [options.learning_rate]:
+                cell = copy.copy(options)
+                cell.learning_rate, cell.train_batch_size = lr, bsz
+                result = run_cell(cell, task, metric, splits, output_dir, claim_folder)
+                if not is_main_process():
+                    continue  # with several processes, one writes the run's results
+                row = result.row
+                upsert_csv_row(output_dir / "result.csv", RESULT_FIELDS, "run", row)
+                report(f"{row['run']}: dev {row['dev_performance']} test {row['test_performance']}")
+                results.append(result)
+                if isinstance(row["dev_performance"], float) and (best is None or row["dev_performance"] > best[0]):
+                    best = (row["dev_performance"], output_dir / row["run"])
+        if best is not None and options.tune_method == "adapter" and (best[1] / "checkpoint-best.pt").is_file():
+            with atomic_target(output_dir / "checkpoint-best.pt") as tmp:
+                shutil.copyfile(best[1] / "checkpoint-best.pt", tmp)
     return results
 
 

@@ -87,6 +87,7 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
 
 
 LOCK_FILE = ".lock"
+_HELD: set[Path] = set()  # the folders this process holds the lock of
 
 
 class FolderBusy(OSError):
@@ -109,6 +110,10 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
         yield
         return
     folder.mkdir(parents=True, exist_ok=True)
+    key = folder.resolve()
+    if key in _HELD:  # this process holds it already (a job locks its folder from its first write, its sweep again)
+        yield
+        return
     path = folder / LOCK_FILE
     with path.open("a+") as handle:
         try:
@@ -122,9 +127,11 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
+        _HELD.add(key)
         try:
             yield
         finally:
+            _HELD.discard(key)
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -302,3 +302,18 @@ def test_a_curve_is_not_resumed_after_its_training_data_changed(adapter_ends, ti
     assert _curve_find(tiny_t5_dir, task, out, *adapter_ends, *flags) == 2
     err = capsys.readouterr().err
     assert "trained curve made with other settings" in err and "data" in err
+
+
+def test_a_curve_into_a_held_folder_is_refused_before_training(adapter_ends, tiny_t5_dir, small_task, tmp_path,
+                                                               capsys):
+    """Issue 27.2: a second curve_find.py on one folder trained for minutes (metrics.csv got duplicated rows) before
+    its sweep was refused; the folder's lock is now taken before its first write."""
+    from module.files import LOCK_FILE
+    from tests import toy
+
+    out = tmp_path / "curve"
+    with toy.folder_held_elsewhere(out) as pid:
+        assert _curve_find(tiny_t5_dir, small_task, out, *adapter_ends, "--do_valid", "--train_iters", "2") == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(out) in err[0] and f"pid {pid}" in err[0], err
+        assert [p.name for p in out.iterdir()] == [LOCK_FILE]

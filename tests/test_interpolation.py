@@ -19,6 +19,7 @@ from module.interpolation import Interpolator, check_same_keys, interpolation_po
 from module.sweep import SweepSettingsMismatch, run_sweep
 from module.tensors import IncompatibleCheckpoints
 from T5_model.evaluation import evaluate_batches
+from tests import toy
 from tests.toy import tiny_t5_config
 
 
@@ -296,16 +297,14 @@ def test_another_dev_file_or_changed_contents_never_reuse_points(adapter_runs, t
 def test_a_second_sweep_on_a_held_folder_gets_one_line_naming_the_holder(adapter_runs, tiny_t5_dir, toy_task,
                                                                          tmp_path, capsys, monkeypatch):
     """Issue 13.2: one run at a time per output folder; the processes of one distributed run share it."""
-    import os
-
     from module.files import FolderBusy, folder_lock
 
     out = tmp_path / "out"
-    with folder_lock(out):  # another run holds the folder
+    with toy.folder_held_elsewhere(out) as pid:  # another run holds the folder
         assert _interpolate(tiny_t5_dir, toy_task, out, *adapter_runs, "--tune_method", "adapter", "--adapter_size",
                             "8", "--itpl_points", "2", "--do_valid") == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and str(out) in err[0] and f"pid {os.getpid()}" in err[0]
+        assert len(err) == 1 and str(out) in err[0] and f"pid {pid}" in err[0]
         assert not (out / "points").exists()
         with pytest.raises(FolderBusy):
             run_sweep([0.0, 1.0], lambda x: None, lambda: {}, out, "t", "ACC", {}, quiet=True)

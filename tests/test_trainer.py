@@ -185,3 +185,24 @@ def test_a_full_disk_while_saving_names_the_file_and_keeps_the_previous_checkpoi
     assert run_cli(lambda: tune_singletask.main(argv)) == 0  # disk freed: resumes from checkpoint@2
     assert "resuming from" in (run / "log.txt").read_text()
     assert load_checkpoint(run / "checkpoint-last.pt").meta["num_updates"] == 4
+
+
+def test_a_tuning_run_into_a_held_folder_writes_nothing(tiny_t5_dir, toy_task, tmp_path, capsys):
+    """Issue 27.2: two tune_singletask.py runs into one --output_dir both ran to the end (metrics.csv got duplicated
+    rows); the second is now refused in one line naming the folder and the holder before it writes anything."""
+    import tune_singletask
+    from module.cli import run_cli
+    from module.files import LOCK_FILE
+    from tests import toy
+
+    out = tmp_path / "grid"
+    argv = ["--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out), "--do_train",
+            "--tune_method", "adapter", "--adapter_size", "4", "--train_iters", "2", "--valid_interval", "2",
+            "--output_interval", "2", "--train_batch_size", "16", "--metric", "ACC", "--max_output_length", "6",
+            "--quiet"]
+    with toy.folder_held_elsewhere(out) as pid:
+        assert run_cli(lambda: tune_singletask.main(argv)) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(out) in err[0] and f"pid {pid}" in err[0], err
+        assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+    assert run_cli(lambda: tune_singletask.main(argv)) == 0  # released: the run goes ahead
