@@ -25,7 +25,7 @@ import torch
 
 from dataloader.tasks import text_lines
 from module.cli import OneLineParser
-from module.files import atomic_folder, atomic_write_json
+from module.files import atomic_folder, atomic_write_json, folder_lock
 from module.update_loop import LoopHooks, LoopLimits, LoopState, apply_update, run_updates
 
 Options = TypeVar("Options")
@@ -271,6 +271,13 @@ def pretrain(objective: Objective) -> dict:
     objective.prepare()
     lines = read_lines(o.text, o.max_lines)
     objective.check_output(out, sorted(set(o.save_steps or default_save_steps(o.steps))))
+    with folder_lock(out):  # one run at a time per output folder, from before its first write
+        return _pretrain_into(objective, lines, out)
+
+
+def _pretrain_into(objective: Objective, lines: list[str], out: Path) -> dict:
+    """The pre-training run of `pretrain`, its inputs checked and its folder held."""
+    o = objective.options
     torch.manual_seed(o.seed)
     rng = np.random.default_rng(o.seed)
     started = time.time()

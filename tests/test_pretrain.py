@@ -15,6 +15,7 @@ import torch
 from transformers import AutoTokenizer, T5ForConditionalGeneration
 
 from module.cli import run_cli
+from module.files import LOCK_FILE
 from module.pretraining import Objective, RunOptions, default_save_steps, parse_options, pretrain, recent_loss
 from T5_model.pretraining import T5PretrainOptions, init_t5, pretrain_t5, t5_config
 from T5_model.span_corruption import corrupt, random_spans_mask, sentinel_ids
@@ -212,15 +213,16 @@ def toy_options(tmp_path, **values):
 
 def test_skeleton_saves_at_the_save_steps_and_records_every_step(tmp_path):
     info = pretrain(NextToken(toy_options(tmp_path, quiet=True, seed=4)))
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"ckpt_{s}" for s in default_save_steps(8)]
+    saved = sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != LOCK_FILE)  # the run's lock stays
+    assert saved == [f"ckpt_{s}" for s in default_save_steps(8)]
     saved = json.loads((tmp_path / "out" / "ckpt_8" / "pretraining.json").read_text())
     assert saved == info and info["step"] == 8 and len(info["losses"]) == 8
     assert info["loss"] == recent_loss(info["losses"]) and info["args"]["seed"] == 4
-    assert not list(tmp_path.glob("out/.*"))  # no temporary folders left
+    assert [p.name for p in tmp_path.glob("out/.*")] == [LOCK_FILE]  # no temporary folders left, only the lock
     again = pretrain(NextToken(toy_options(tmp_path, quiet=True, seed=4, out=str(tmp_path / "again"))))
     assert again["losses"] == info["losses"]  # the same seed draws the same windows
 
 
 def test_skeleton_stops_and_saves_when_the_time_is_up(tmp_path):
     info = pretrain(NextToken(toy_options(tmp_path, quiet=True, max_minutes=0.0, steps=1000, save_steps=[500])))
-    assert info["step"] == 1 and [p.name for p in (tmp_path / "out").iterdir()] == ["ckpt_1"]
+    assert info["step"] == 1 and [p.name for p in (tmp_path / "out").iterdir() if p.name != LOCK_FILE] == ["ckpt_1"]

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from module.cli import run_cli
+from module.files import LOCK_FILE
 from module.loading import load_tokenizer
 from module.pretraining import parse_options
 from RoBERTa_model.mlm import (
@@ -48,7 +49,7 @@ def pretrained(tmp_path_factory):
 def test_checkpoints_load_as_masked_lm_and_classifier(pretrained):
     from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification
 
-    assert sorted(p.name for p in pretrained.iterdir()) == ["ckpt_2", "ckpt_5"]
+    assert sorted(p.name for p in pretrained.iterdir()) == [LOCK_FILE, "ckpt_2", "ckpt_5"]  # the run's lock stays
     for name in ("ckpt_2", "ckpt_5"):
         folder = pretrained / name
         assert {"config.json", "model.safetensors", "tokenizer.json", "pretraining.json"} <= {
@@ -247,3 +248,21 @@ def test_pretrain_steps_checks_the_text_before_writing_anything(tmp_path):
     with pytest.raises(FileNotFoundError, match="--text"):
         exp.pretrain(steps_args(tmp_path, tmp_path / "missing.txt"))
     assert not (tmp_path / "ckpts").exists()
+
+
+def test_pre_training_into_a_held_folder_writes_nothing(tmp_path, capsys):
+    """Issue 27.2: pre-training (both kinds share `module.pretraining.pretrain`) takes its output folder's lock
+    before its first write; a second run into a held folder is one line naming the folder and the holder."""
+    from tests import toy
+
+    text = tmp_path / "c.txt"
+    text.write_text("\n".join(corpus(100)) + "\n")
+    out = tmp_path / "o"
+    options = MLMPretrainOptions(text=str(text), out=str(out), vocab_size=400, hidden_size=32, num_layers=2,
+                                 num_heads=2, intermediate_size=64, seq_len=32, batch_size=4, steps=2, quiet=True)
+    with toy.folder_held_elsewhere(out) as pid:
+        assert run_cli(lambda: pretrain_mlm(options)) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(out) in err[0] and f"pid {pid}" in err[0], err
+        assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt", "o"]  # no tokenizer folder beside it
