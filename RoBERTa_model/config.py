@@ -122,13 +122,23 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def _unique_keys(pairs: list[tuple[str, object]], path: Path) -> dict:
+    """A JSON object whose keys each occur once (json.loads otherwise keeps the last value without a word)."""
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ConfigError(f"{path}: key {key!r} is given twice (JSON keeps only the last value); give it once")
+        seen[key] = value
+    return seen
+
+
 def read_config_json(path: str | Path) -> dict:
     """A config file's keys and values, with the original's renamed keys mapped and its ignored keys dropped."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: config file not found")
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(path.read_text(), object_pairs_hook=lambda pairs: _unique_keys(pairs, path))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except UnicodeDecodeError as exc:
@@ -252,6 +262,8 @@ def config_from_values(raw: dict, with_interpolation: bool = False, overrides: l
     for key in POSITIVE_KEYS:
         if isinstance(given.get(key), int) and given[key] < 1:
             raise ConfigError(f"{source}: key {key!r} must be at least 1, got {given[key]!r}")
+    if parts[-1].do_train and not parts[-1].learning_rate > 0:  # 0 trains updates that change nothing
+        raise ConfigError(f"{source}: key 'learning_rate' must be above 0, got {parts[-1].learning_rate!r}")
     _check_delta(Path(source), parts[2])
     if parts[1].datasplit not in DATASPLITS:
         raise ConfigError(f"{source}: key 'datasplit' must be one of {', '.join(map(repr, DATASPLITS))}, "

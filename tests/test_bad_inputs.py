@@ -191,6 +191,11 @@ CASES: list[tuple[str, Callable, Callable[[dict, Path], list[str]], str]] = [
      "toy-sentiment_train.tsv:3: not UTF-8"),
     ("glue-config-not-utf8", _glue,
      lambda w, c: (c / "c.json").write_bytes(b'{"seed": "\xff"}') and [str(c / "c.json")], "c.json"),
+    ("glue-learning-rate-zero", _glue, lambda w, c: [str(_encoder_config(w, c, learning_rate=0))],
+     "'learning_rate' must be above 0"),  # issue 27.3: four updates that changed nothing, exit 0
+    ("glue-duplicate-key", _glue,
+     lambda w, c: (c / "dup.json").write_text(_encoder_config(w, c).read_text()[:-1] + ', "max_steps": 3}')
+     and [str(c / "dup.json")], "dup.json: key 'max_steps' is given twice"),  # issue 27.3: the last value won
     ("glue-missing-model", _glue, lambda w, c: [str(_encoder_config(w, c, model_name_or_path=str(c / "nomodel")))],
      "nomodel"),
     # --- itp_pretrain_adapter.py / itp_task_boundary_finetune.py
