@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dataloader.tasks import data_half
+from dataloader.tasks import check_known_labels, data_half
 from module.adapter import adapter_state
 from module.checkpoint import load_checkpoint
 from module.distributed import leave_at_exit
@@ -67,6 +67,13 @@ def init_seed(config: EncoderConfig) -> int:
     return config.training.seed if config.delta.init_seed is None else config.delta.init_seed
 
 
+def check_split_labels(data_args, labels: list[str], splits: dict[str, list]) -> None:
+    """Every dev/test label must be a training label: one line naming the file, line and label."""
+    for name, examples in splits.items():
+        if name != "train":
+            check_known_labels(examples, labels, task_data_files(data_args.data_dir, data_args.task_name, [name])[0])
+
+
 def evaluation_inputs(data_args, training_args) -> dict:
     """What shapes the dev and test numbers a run reports besides its weights: per evaluated split, the file's
     content hash, the sample limit and the evaluation batch size."""
@@ -111,6 +118,7 @@ def reevaluate(config: EncoderConfig, out: Path, results: dict, evaluation: dict
     splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
     if training_args.do_predict:
         splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
+    check_split_labels(data_args, labels, splits)
     tokenizer = load_tokenizer(config.model.tokenizer_name or config.model.model_name_or_path, "tokenizer_name")
     model = build_classifier(str(out), labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              task=data_args.task_name)
@@ -147,6 +155,7 @@ def tune_encoder(config: EncoderConfig) -> dict:
     splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
     if training_args.do_predict:
         splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
+    check_split_labels(data_args, labels, splits)
     tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
     model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              delta_args.r_mean, delta_args.r_std, seed=init_seed(config), task=data_args.task_name)
@@ -255,6 +264,7 @@ def line_inputs(config: EncoderConfig) -> tuple[list[str], object, torch.nn.Modu
         if training_args.do_predict:
             splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test",
                                              data_args.max_test_samples)
+    check_split_labels(data_args, labels, splits)
     encoded = {k: encode_task(v, tokenizer, labels, data_args.max_source_length) for k, v in splits.items()}
     return labels, tokenizer, model, encoded
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SPLITS = ("train", "dev", "test")
@@ -21,6 +21,7 @@ class Example:
 
     input: str
     answers: tuple[str, ...]
+    line: int = field(default=0, compare=False)  # its line in the file (1-based; 0: not read from a file)
 
 
 def task_name(task_dir: str | Path) -> str:
@@ -75,10 +76,35 @@ def read_tsv(path: str | Path) -> list[Example]:
             answers = tuple(a.strip() for a in fields[1:] if a.strip())
             if not fields[0].strip() or not answers:
                 raise DataFormatError(f"{path}:{number}: expected a non-empty input and at least one answer")
-            examples.append(Example(fields[0].strip(), answers))
+            examples.append(Example(fields[0].strip(), answers, number))
     if not examples:
         raise DataFormatError(f"{path}: no examples (the split is empty)")
+    if is_header(examples):
+        first = examples[0]
+        raise DataFormatError(f"{path}:{first.line}: looks like a header row ({first.input!r} / {first.answers[0]!r}: "
+                              f"its answer is on no other line, whose answers are "
+                              f"{sorted({e.answers[0] for e in examples[1:]})}); delete that line")
     return examples
+
+
+def is_header(examples: list[Example], at_least: int = 8) -> bool:
+    """True when the first row of a classification file is a header: its answer occurs on no other line, while every
+    other answer (at most 50 of them) occurs at least twice."""
+    if len(examples) < at_least:
+        return False
+    counts: dict[str, int] = {}
+    for e in examples[1:]:
+        counts[e.answers[0]] = counts.get(e.answers[0], 0) + 1
+    return examples[0].answers[0] not in counts and len(counts) <= 50 and min(counts.values()) >= 2
+
+
+def check_known_labels(examples: list[Example], labels: list[str], path: str | Path) -> None:
+    """Every example's label must be one the training file has: DataFormatError naming the file, line and label."""
+    known = set(labels)
+    for e in examples:
+        if e.answers[0] not in known:
+            raise DataFormatError(f"{path}:{e.line}: label {e.answers[0]!r} is not among the training labels "
+                                  f"{labels}")
 
 
 def load_split(

@@ -68,6 +68,18 @@ def _non_utf8_task(w: dict, case: Path) -> Path:
     return task
 
 
+def _edited_task(w: dict, case: Path, split: str, edit: Callable[[list[str]], list[str]]) -> Path:
+    """A copy of the toy task whose `split` file's lines went through `edit`."""
+    task = _copy_task(w, case)
+    path = task / f"toy-sentiment_{split}.tsv"
+    path.write_text("".join(f"{line}\n" for line in edit(path.read_text().splitlines())))
+    return task
+
+
+def _with_header(w: dict, case: Path, split: str = "train") -> Path:
+    return _edited_task(w, case, split, lambda lines: ["sentence\tlabel", *lines])
+
+
 def _broken_t5(w: dict, case: Path, edit: Callable[[dict], object] | None, text: str | None = None) -> Path:
     folder = case / "t5"
     shutil.copytree(w["t5"], folder)
@@ -196,6 +208,18 @@ CASES: list[tuple[str, Callable, Callable[[dict, Path], list[str]], str]] = [
     ("glue-duplicate-key", _glue,
      lambda w, c: (c / "dup.json").write_text(_encoder_config(w, c).read_text()[:-1] + ', "max_steps": 3}')
      and [str(c / "dup.json")], "dup.json: key 'max_steps' is given twice"),  # issue 27.3: the last value won
+    # issue 27.3: a header row became a third class 'label', exit 0; a dev label unknown to training named no file
+    ("tune-header-row", _tune, lambda w, c: _t5_train(w, c, "--task_dir", str(_with_header(w, c))),
+     "toy-sentiment_train.tsv:1: looks like a header row"),
+    ("glue-header-row", _glue, lambda w, c: [str(_encoder_config(w, c, data_dir=str(_with_header(w, c).parent)))],
+     "toy-sentiment_train.tsv:1: looks like a header row"),
+    ("glue-dev-header-row", _glue,
+     lambda w, c: [str(_encoder_config(w, c, data_dir=str(_with_header(w, c, "dev").parent)))],
+     "toy-sentiment_dev.tsv:1: looks like a header row"),
+    ("glue-dev-label-unknown", _glue,
+     lambda w, c: [str(_encoder_config(w, c, data_dir=str(_edited_task(
+         w, c, "dev", lambda lines: [*lines[:4], "a film\tneutral", *lines[4:]]).parent)))],
+     "toy-sentiment_dev.tsv:5: label 'neutral' is not among the training labels"),
     ("glue-missing-model", _glue, lambda w, c: [str(_encoder_config(w, c, model_name_or_path=str(c / "nomodel")))],
      "nomodel"),
     # --- itp_pretrain_adapter.py / itp_task_boundary_finetune.py

@@ -38,12 +38,18 @@ def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def _near(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=0, atol=1e-20) for k in a)
+
+
 def test_the_same_init_seed_gives_the_same_start_whatever_the_seed(setup):
-    start = {(init, seed): _tuned(setup, f"start-{init}-{seed}", 0.0, init_seed=init, seed=seed)
+    # learning rate 1e-30 (0 is refused): three updates move no tensor by more than about 1e-29, so what is saved
+    # is the start up to that
+    start = {(init, seed): _tuned(setup, f"start-{init}-{seed}", 1e-30, init_seed=init, seed=seed)
              for init, seed in ((7, 1), (7, 2), (8, 1))}
-    assert _same(start[7, 1], start[7, 2])
-    assert not _same(start[7, 1], start[8, 1])
-    assert _same(_tuned(setup, "start-default", 0.0, seed=7), start[7, 1])  # no init_seed: seed's draw
+    assert _near(start[7, 1], start[7, 2])
+    assert not _near(start[7, 1], start[8, 1])
+    assert _near(_tuned(setup, "start-default", 1e-30, seed=7), start[7, 1])  # no init_seed: seed's draw
 
 
 def test_another_seed_with_the_same_init_seed_still_changes_the_data_order(setup):
