@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from module import sweep
+from module import sweep, toy
 from module.sweep import SharedEvaluation, in_batch_order, share_of
-from tests import toy
 
 
 def _shares(evaluation: SharedEvaluation, size: int) -> dict:

@@ -1,4 +1,5 @@
-"""Tiny, fast stand-ins built from configs: a real SentencePiece tokenizer, a small T5, a toy task."""
+"""Tiny, fast stand-ins built from configs: a real SentencePiece tokenizer, a small T5, a toy task. Shared by the
+tests and the benchmarks (so a benchmark runs as documented from a fresh clone, without the tests on its path)."""
 
 from __future__ import annotations
 
