@@ -237,7 +237,7 @@ def config_from_values(raw: dict, with_interpolation: bool = False, overrides: l
                        parser=None, source: str = "config") -> EncoderConfig:
     """Check a config's keys and values (paths as given) and parse them, with `--KEY VALUE` overrides, into the
     track's argument groups: what a config file holds, built in memory (as the experiments do)."""
-    raw = current_keys(raw)
+    raw, overrides = current_keys(raw), current_overrides(overrides)
     classes = _parser_classes(with_interpolation)
     known = {f.name for cls in classes for f in dataclasses.fields(cls)}
     unknown = sorted(k for k in raw if k not in known)
@@ -286,6 +286,33 @@ def config_from_values(raw: dict, with_interpolation: bool = False, overrides: l
             raise ConfigError(f"{source}: itpl_points must be 2 to {MAX_ITPL_POINTS} (x is rounded to 3 decimals), "
                               f"got {itp.itpl_points}")
     return EncoderConfig(*parts[:3], parts[-1], itp, given, source)
+
+
+def current_overrides(overrides: list[str] | tuple) -> list[str]:
+    """`--KEY VALUE` (or `--KEY=VALUE`, or a bare `--FLAG`) overrides under the keys' current names: every key a
+    config file may give under the original's name (`current_keys`) is accepted on the command line too."""
+    old, new, meaning = SAMPLING_KEY
+    items, out, i = list(overrides), [], 0
+    while i < len(items):
+        arg = items[i]
+        key, inline, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        if not key:
+            out.append(arg)
+            i += 1
+            continue
+        given = value if inline else (items[i + 1] if i + 1 < len(items) and not items[i + 1].startswith("--")
+                                      else None)
+        i += 1 if inline or given is None else 2
+        if key in IGNORED_KEYS:
+            continue
+        if key == old:
+            flag = True if given is None else given.strip().lower() in ("true", "1", "yes")
+            if given is not None and given.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ConfigError(f"--{old}: must be true or false, got {given!r}")
+            out += [f"--{new}", meaning[flag]]
+            continue
+        out += [f"--{RENAMED_KEYS.get(key, key)}", *([] if given is None else [given])]
+    return out
 
 
 def _override_keys(overrides: list[str] | tuple) -> list[str]:

@@ -47,10 +47,10 @@ from dataloader.batching import (  # noqa: E402
 from dataloader.metrics import evaluate  # noqa: E402
 from dataloader.tasks import load_split, task_name  # noqa: E402
 from module.interpolation import Interpolator  # noqa: E402
-from module.toy import corpus, tiny_t5_config, write_task  # noqa: E402
 from T5_model.evaluation import evaluate_batches, shift_right  # noqa: E402
 from T5_model.tokenizer import train_t5_tokenizer  # noqa: E402
 from T5_model.trainer import build_optimizer  # noqa: E402
+from utils.toy import corpus, tiny_t5_config, write_task  # noqa: E402
 
 METRIC = "ACC"
 MAX_INPUT_LENGTH = 512
@@ -64,9 +64,9 @@ MODEL = {"d_model": 64, "d_kv": 16, "d_ff": 128, "num_layers": 2, "num_decoder_l
 
 # ---------------------------------------------------------------------------------------------- setup
 def build_tokenizer(folder: Path):
-    """The toy SentencePiece T5 tokenizer (module/toy.py's corpus), with the label words as single pieces.
+    """The toy SentencePiece T5 tokenizer (utils/toy.py's corpus), with the label words as single pieces.
 
-    With `module.toy.build_tokenizer` "positive" is 4 pieces ("▁po si ti ve"), so a trained model emits 6-7
+    With `utils.toy.build_tokenizer` "positive" is 4 pieces ("▁po si ti ve"), so a trained model emits 6-7
     tokens per answer; a real T5 vocabulary has "▁positive" as one piece. Repeating the label words in the
     corpus gives `<extra_id_0> ▁positive </s>`, i.e. 3 generated tokens, as with a real T5.
     """

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported (hence E402 below)
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from module import toy  # noqa: E402
+from utils import toy  # noqa: E402
 
 
 @pytest.fixture(scope="session")

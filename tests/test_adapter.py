@@ -9,8 +9,8 @@ import torch
 from transformers import T5ForConditionalGeneration
 
 from module.adapter import Adapter, adapter_state
-from module.toy import tiny_t5_config
 from T5_model.adapters import add_t5_adapters
+from utils.toy import tiny_t5_config
 
 
 def _model(seed: int = 0) -> T5ForConditionalGeneration:

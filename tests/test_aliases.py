@@ -11,8 +11,8 @@ from module.aliases import alias_map, check_tied_agree, unique_numel
 from module.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from module.interpolation import Interpolator
 from module.tensors import IncompatibleCheckpoints
-from module.toy import tiny_t5_config
 from utils import calculate_dist as cd
+from utils.toy import tiny_t5_config
 
 TIED = ("shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from module import toy
 from module.cli import run_cli
+from utils import toy
 
 
 # ----------------------------------------------------------------------------- inputs shared by the cases

@@ -23,9 +23,9 @@ from module.curves import (
     Curve,
 )
 from module.interpolation import interpolation_points
-from module.toy import perturbed_t5_ends, write_task
 from T5_model.curve_job import CurveTrainer, check_curve_options, step_t
 from T5_model.options import build_parser, parse_options
+from utils.toy import perturbed_t5_ends, write_task
 
 
 # ------------------------------------------------------------------------------------------- curve_find.py
@@ -308,8 +308,8 @@ def test_a_curve_into_a_held_folder_is_refused_before_training(adapter_ends, tin
                                                                capsys):
     """Issue 27.2: a second curve_find.py on one folder trained for minutes (metrics.csv got duplicated rows) before
     its sweep was refused; the folder's lock is now taken before its first write."""
-    from module import toy
     from module.files import LOCK_FILE
+    from utils import toy
 
     out = tmp_path / "curve"
     with toy.folder_held_elsewhere(out) as pid:

@@ -17,7 +17,7 @@ from module.curves import (
     save_curve,
 )
 from module.tensors import IncompatibleCheckpoints
-from module.toy import tiny_t5_config
+from utils.toy import tiny_t5_config
 
 TS = [0.0, 1e-4, 0.1, 0.25, 1 / 3, 0.5, 0.6, 0.75, 0.9, 0.999, 1.0]
 

@@ -3,7 +3,7 @@ left to the C++ destructors at exit aborted a finished sweep: "terminate called 
 
 import pytest
 
-from module import toy
+from utils import toy
 
 PROBE = r'''
 import atexit

@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer, T5ForConditionalGeneration
 
-from module.toy import build_tiny_encoder
 from T5_model.embedding_transfer import piece_vectors, project, source_embeddings, transfer_embeddings
+from utils.toy import build_tiny_encoder
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification
 
-from module import toy
 from module.adapter import adapter_state
 from module.cli import run_cli
 from RoBERTa_model import itp_pretrain_adapter, itp_task_boundary_finetune, run_glue
 from RoBERTa_model.adapters import add_encoder_adapters
 from RoBERTa_model.encoder import is_unfrozen, set_encoder_trainable
+from utils import toy
 
 SMALL = {"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
          "intermediate_size": 32, "num_labels": 3}

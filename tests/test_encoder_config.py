@@ -44,6 +44,19 @@ def test_command_line_values_override_the_file(tmp_path):
     assert (training.max_steps, training.seed, delta.bottleneck_dim) == (300, 20, 24)
 
 
+def test_every_key_a_file_accepts_is_accepted_as_an_override(tmp_path):
+    """Issue 27.5: the shipped configs' `do_test` (the original's name) was refused as `--do_test false`."""
+    config = _write(tmp_path, do_test=True, evaluation_strategy="no", group_by_length=False,
+                    output_dir=str(tmp_path / "o"))
+    loaded = load_config(config)
+    assert (loaded.training.do_predict, loaded.training.eval_strategy, loaded.training.train_sampling_strategy) == \
+        (True, "no", "random")
+    loaded = load_config(config, overrides=["--do_test", "false", "--evaluation_strategy=steps", "--group_by_length",
+                                            "true", "--overwrite_output_dir", "true"])
+    assert (loaded.training.do_predict, loaded.training.eval_strategy, loaded.training.train_sampling_strategy) == \
+        (False, "steps", "group_by_length")
+
+
 def test_a_bad_override_is_one_line(tmp_path, capsys):
     config = _write(tmp_path, output_dir=str(tmp_path / "o"))
     with pytest.raises(SystemExit) as exc:

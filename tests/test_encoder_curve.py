@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from module import toy
 from module.cli import run_cli
 from RoBERTa_model import curve_find_adapter, itp_pretrain_adapter, run_glue
+from utils import toy
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from module import toy
 from module.cli import run_cli
 from RoBERTa_model import itp_pretrain_adapter, run_glue, sweeps
+from utils import toy
 
 POINTS = 5  # odd: under two processes the last point is shared
 FILES = ("result.csv", "summary.json", "data_analyze.txt", "solution_analysis.txt", "valid_data_analysis.json")

@@ -9,9 +9,9 @@ import json
 import pytest
 import torch
 
-from module import toy
 from module.checkpoint import load_checkpoint
 from RoBERTa_model import run_glue
+from utils import toy
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from module import toy
 from module.checkpoint import load_checkpoint, save_checkpoint
 from module.cli import run_cli
 from module.interpolation import Interpolator
-from utils import export_point
+from utils import export_point, toy
 
 X = 0.3
 LABELS = ["negative", "positive"]

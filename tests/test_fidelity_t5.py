@@ -14,12 +14,12 @@ from transformers import AutoTokenizer
 
 from dataloader.batching import encode_split, model_input, train_batches
 from dataloader.tasks import Example, load_split, task_name
-from module import toy
 from module.checkpoint import load_checkpoint
 from T5_model.evaluation import decode_predictions
 from T5_model.jobs import resolve_predict_checkpoint
 from T5_model.model import model_provider
 from T5_model.trainer import NO_DECAY, parameter_groups, process_share, split_batch
+from utils import toy
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,14 +13,14 @@ import task_interpolation
 import tune_singletask
 from dataloader.batching import IGNORE_INDEX, encode_split, eval_batches, pad
 from dataloader.tasks import load_split
-from module import toy
 from module.checkpoint import load_checkpoint
 from module.cli import run_cli
 from module.interpolation import Interpolator, check_same_keys, interpolation_points
 from module.sweep import SweepSettingsMismatch, run_sweep
 from module.tensors import IncompatibleCheckpoints
-from module.toy import tiny_t5_config
 from T5_model.evaluation import evaluate_batches
+from utils import toy
+from utils.toy import tiny_t5_config
 
 
 def _model(seed=0):

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import task_interpolation
-from module import toy
 from module.checkpoint import save_checkpoint
 from module.cli import run_cli
+from utils import toy
 
 POINTS = 4
 

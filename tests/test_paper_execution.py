@@ -15,7 +15,7 @@ from experiments.paper_plan import PROFILES, End, PathPlan, Recipe, Run
 
 @pytest.mark.slow
 def test_the_t5_track_runs_the_planned_runs_and_paths(tiny_t5_dir, tmp_path):
-    from module import toy
+    from utils import toy
 
     data = tmp_path / "data"
     for seed, task in enumerate(("glue-sst2", "tweet_polarity")):

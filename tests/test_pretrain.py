@@ -17,10 +17,10 @@ from transformers import AutoTokenizer, T5ForConditionalGeneration
 from module.cli import run_cli
 from module.files import LOCK_FILE
 from module.pretraining import Objective, RunOptions, default_save_steps, parse_options, pretrain, recent_loss
-from module.toy import corpus
 from T5_model.pretraining import T5PretrainOptions, init_t5, pretrain_t5, t5_config
 from T5_model.span_corruption import corrupt, random_spans_mask, sentinel_ids
 from tests.conftest import ROOT
+from utils.toy import corpus
 
 
 def test_tokenizer_round_trips_and_keeps_sentinels_special(tokenizer_dir):

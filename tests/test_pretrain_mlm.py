@@ -15,7 +15,6 @@ from module.cli import run_cli
 from module.files import LOCK_FILE
 from module.loading import load_tokenizer
 from module.pretraining import parse_options
-from module.toy import corpus
 from RoBERTa_model.mlm import (
     MLMPretrainOptions,
     check_mlm_options,
@@ -26,6 +25,7 @@ from RoBERTa_model.mlm import (
 )
 from RoBERTa_model.step_checkpoints import STEPS_SETTINGS
 from tests.conftest import ROOT
+from utils.toy import corpus
 
 SENTENCES = ("the movie was good", "a very dull story and bad actor", "premise: A café - naïve 日本 😀 [SEP] x",
              "positive negative entailment neutral contradiction [toy-sentiment] [task] 0123456789 .,:;!?-")
@@ -253,7 +253,7 @@ def test_pretrain_steps_checks_the_text_before_writing_anything(tmp_path):
 def test_pre_training_into_a_held_folder_writes_nothing(tmp_path, capsys):
     """Issue 27.2: pre-training (both kinds share `module.pretraining.pretrain`) takes its output folder's lock
     before its first write; a second run into a held folder is one line naming the folder and the holder."""
-    from module import toy
+    from utils import toy
 
     text = tmp_path / "c.txt"
     text.write_text("\n".join(corpus(100)) + "\n")

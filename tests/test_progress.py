@@ -17,8 +17,8 @@ def test_every_encoder_run_of_a_process_gets_a_progress_bar_and_no_pin_memory_wa
     later TrainingArguments' default disable_tqdm on: only the quickstart's first run showed a bar."""
     from transformers.utils import logging as hf_logging
 
-    from module import toy
     from RoBERTa_model.encoder import build_classifier
+    from utils import toy
 
     backbone = toy.build_tiny_encoder(tmp_path / "enc", minilm_dir)
     config = tmp_path / "c.json"

@@ -93,7 +93,7 @@ def test_forgetting_stale_runs_keeps_the_lock_of_the_run_holding_the_folder(tmp_
 def test_encoder_quickstart_runs_both_pairs_and_reuses_finished_runs(minilm_dir, tmp_path, capsys):
     """The default track end to end on a tiny BERT and a three-label task named snli: the jobs get the paper's
     config keys (do_test, evaluation_strategy) in memory, and a rerun trains nothing again."""
-    from module import toy
+    from utils import toy
 
     data = tmp_path / "data"
     toy.write_nli_task(data, "snli", sizes=(64, 24, 24))

@@ -13,7 +13,7 @@ import pytest
 from experiments import reproduce_paper
 from experiments.paper_claims import CLAIMS
 from experiments.paper_rules import VERDICTS
-from module import toy
+from utils import toy
 
 
 @pytest.mark.slow

@@ -10,9 +10,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import curve_find
-from module import toy
 from module.checkpoint import load_checkpoint
 from T5_model import curve_job
+from utils import toy
 
 COMMON = ["--tune_method", "adapter", "--adapter_size", "4", "--learning_rate", "1e-3", "--train_batch_size", "8",
           "--predict_batch_size", "8", "--log_interval", "1"]

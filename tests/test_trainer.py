@@ -11,10 +11,10 @@ from transformers import AutoTokenizer
 
 from dataloader.batching import encode_split, eval_batches, train_batches
 from dataloader.tasks import load_split
-from module import toy
 from module.checkpoint import load_checkpoint
 from T5_model.evaluation import evaluate_batches
 from T5_model.trainer import split_batch
+from utils import toy
 
 _args, _trainer = toy.t5_args, toy.t5_trainer
 
@@ -191,9 +191,9 @@ def test_a_tuning_run_into_a_held_folder_writes_nothing(tiny_t5_dir, toy_task, t
     """Issue 27.2: two tune_singletask.py runs into one --output_dir both ran to the end (metrics.csv got duplicated
     rows); the second is now refused in one line naming the folder and the holder before it writes anything."""
     import tune_singletask
-    from module import toy
     from module.cli import run_cli
     from module.files import LOCK_FILE
+    from utils import toy
 
     out = tmp_path / "grid"
     argv = ["--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out), "--do_train",
