@@ -8,8 +8,9 @@ import re
 import pytest
 
 import task_interpolation
-from module import sweep, toy
+from module import sweep
 from module.cli import run_cli
+from utils import toy
 
 RESULT_FILES = ("result.csv", "summary.json", "data_analyze.txt", "solution_analysis.txt", "valid_data_analysis.json",
                 "test_data_analysis.json")

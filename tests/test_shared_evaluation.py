@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from module import sweep, toy
+from module import sweep
 from module.sweep import SharedEvaluation, in_batch_order, share_of
+from utils import toy
 
 
 def _shares(evaluation: SharedEvaluation, size: int) -> dict:
