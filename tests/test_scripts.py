@@ -175,3 +175,36 @@ def test_overrides_still_line_up(tmp_path):
                                                                              **small)))
     read = [parsed(a) for a in record(tmp_path, "scripts/itp_diff_seed_adapter.sh", **small)]
     assert len(read) == 2 and all(norm(p) in written for a in read for p in (a.load_PET_path_1, a.load_PET_path_2))
+
+
+ENCODER_TUNING = ("RoBERTa_model/scripts/run_finetune.sh", "RoBERTa_model/scripts/run_adapter.sh")
+ENCODER_READERS = ("RoBERTa_model/scripts/itp_diff_pretrain_adapter.sh",
+                   "RoBERTa_model/scripts/itp_task_boundary_finetune.sh")
+
+
+def test_every_encoder_endpoint_read_is_a_run_an_encoder_script_writes(tmp_path):
+    """Issue 27.6: run_adapter.sh's default tasks never ran the shipped seed-30 MNLI config, whose run
+    itp_diff_pretrain_adapter.sh's default config reads as its second endpoint."""
+    import json
+
+    folder = ROOT / "RoBERTa_model"
+
+    def config(argv: list[str]) -> tuple[Path, dict]:
+        path = (folder / argv[1]).resolve()
+        return path, json.loads(path.read_text())
+
+    written = set()
+    for script in ENCODER_TUNING:
+        for argv in record(tmp_path, script):
+            path, values = config(argv)
+            written.add(norm(str((path.parent / values["output_dir"]).resolve())))
+    reads = 0
+    for script in ENCODER_READERS:
+        for argv in record(tmp_path, script):
+            path, values = config(argv)
+            for key in ("path1", "path2"):
+                run = (path.parent / values[key]).resolve()
+                run = run.parent if run.name.startswith("checkpoint-") else run
+                assert norm(str(run)) in written, (script, key, values[key])
+                reads += 1
+    assert reads == 6  # one adapter pair, two task-boundary configs of two endpoints each
