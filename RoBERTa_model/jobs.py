@@ -74,6 +74,16 @@ def check_split_labels(data_args, labels: list[str], splits: dict[str, list]) ->
             check_known_labels(examples, labels, task_data_files(data_args.data_dir, data_args.task_name, [name])[0])
 
 
+def labelled_splits(data_args, do_predict: bool) -> tuple[list[str], dict[str, list]]:
+    """The task's labels (from its training file) and its dev (and test) examples, their labels checked."""
+    labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
+    splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
+    if do_predict:
+        splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
+    check_split_labels(data_args, labels, splits)
+    return labels, splits
+
+
 def evaluation_inputs(data_args, training_args) -> dict:
     """What shapes the dev and test numbers a run reports besides its weights: per evaluated split, the file's
     content hash, the sample limit and the evaluation batch size."""
@@ -114,11 +124,7 @@ def reevaluate(config: EncoderConfig, out: Path, results: dict, evaluation: dict
     data_args, delta_args, training_args = config.data, config.delta, config.training
     print(f"[run_glue] {out} holds this run, finished, but its dev/test inputs changed (data file, sample limit or "
           "batch size): evaluating its final model again")
-    labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
-    splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
-    if training_args.do_predict:
-        splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
-    check_split_labels(data_args, labels, splits)
+    labels, splits = labelled_splits(data_args, training_args.do_predict)
     tokenizer = load_tokenizer(config.model.tokenizer_name or config.model.model_name_or_path, "tokenizer_name")
     model = build_classifier(str(out), labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              task=data_args.task_name)
@@ -151,11 +157,7 @@ def tune_encoder(config: EncoderConfig) -> dict:
     set_seed(training_args.seed)
     leave_at_exit()  # under torchrun the Trainer's process group is taken down before the interpreter's teardown
     train = training_examples(data_args)
-    labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
-    splits = {"dev": load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples)}
-    if training_args.do_predict:
-        splits["test"] = load_task_split(data_args.data_dir, data_args.task_name, "test", data_args.max_test_samples)
-    check_split_labels(data_args, labels, splits)
+    labels, splits = labelled_splits(data_args, training_args.do_predict)
     tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
     model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              delta_args.r_mean, delta_args.r_std, seed=init_seed(config), task=data_args.task_name)
