@@ -10,7 +10,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from module.files import atomic_write_text
+from module.files import atomic_write_text, read_json
 from RoBERTa_model.encoder import classifier_outputs
 
 CARTOGRAPHY_FILE = "cartography.json"
@@ -38,7 +38,7 @@ class CartographyCallback(TrainerCallback):
         done = int(state.epoch or 0)  # whole epochs the (resumed) state has finished
         if done and self.path.is_file():
             self.store = {k: {name: v[:done] for name, v in entry.items()}
-                          for k, entry in json.loads(self.path.read_text()).items()}
+                          for k, entry in read_json(self.path).items()}
         else:
             self.store = {}
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataloader.tasks import DATASPLITS
+from module.cli import SEED_MAX
 from module.interpolation import MAX_ITPL_POINTS
 from RoBERTa_model.config_types import type_errors
 from RoBERTa_model.resume import checkpoint_folders, latest_complete_checkpoint
@@ -25,6 +26,7 @@ SAMPLING_KEY = ("group_by_length", "train_sampling_strategy", {True: "group_by_l
 # values that size something: at least 1
 POSITIVE_KEYS = ("bottleneck_dim", "max_source_length", "per_device_train_batch_size", "per_device_eval_batch_size",
                  "max_train_samples", "max_eval_samples", "max_test_samples", "gradient_accumulation_steps")
+SEED_KEYS = ("seed", "data_seed", "init_seed")  # numpy takes 0 to 2**32 - 1
 
 
 class ConfigError(ValueError):
@@ -262,6 +264,9 @@ def config_from_values(raw: dict, with_interpolation: bool = False, overrides: l
     for key in POSITIVE_KEYS:
         if isinstance(given.get(key), int) and given[key] < 1:
             raise ConfigError(f"{source}: key {key!r} must be at least 1, got {given[key]!r}")
+    for key in SEED_KEYS:
+        if isinstance(given.get(key), int) and not 0 <= given[key] <= SEED_MAX:
+            raise ConfigError(f"{source}: key {key!r} must be a seed from 0 to {SEED_MAX}, got {given[key]!r}")
     if parts[-1].do_train and not parts[-1].learning_rate > 0:  # 0 trains updates that change nothing
         raise ConfigError(f"{source}: key 'learning_rate' must be above 0, got {parts[-1].learning_rate!r}")
     _check_delta(Path(source), parts[2])

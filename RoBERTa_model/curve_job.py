@@ -80,10 +80,10 @@ def find_adapter_curve(config: EncoderConfig) -> list[dict]:
                                                   "max_train_samples": data_args.max_train_samples,
                                                   "datasplit": data_args.datasplit}}
     out = Path(training.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     evaluation = classifier_evaluation(model, encoded, training.per_device_eval_batch_size, tokenizer.pad_token_id)
     targets = live_targets(model, theta1, itp.path1)
-    with folder_lock(out):
+    live_targets(model, theta2, itp.path2)
+    with folder_lock(out):  # from the first write to the last point: no other run trains or sweeps here meanwhile
         claim_settings(out / RUN_SETTINGS, settings, (out / CURVE_FILE).is_file(), "a trained curve",
                        "use another output_dir or delete that folder")
         if (out / CURVE_FILE).is_file():
@@ -97,13 +97,14 @@ def find_adapter_curve(config: EncoderConfig) -> list[dict]:
                                  training.disable_tqdm)
             save_curve(out / CURVE_FILE, curve, (itp.path1, itp.path2),
                        meta={"train_loss_last": sum(losses[-10:]) / len(losses[-10:]), "train_losses": losses})
-    curve.to(next(model.parameters()).device)
+        curve.to(next(model.parameters()).device)
 
-    def move(t: float) -> None:
-        with torch.no_grad():
-            write_point(targets, curve.point(t))
+        def move(t: float) -> None:
+            with torch.no_grad():
+                write_point(targets, curve.point(t))
 
-    line = classifier_line(move, encoded, out, data_args.task_name, settings, itp.itpl_points, (itp.path1, itp.path2))
-    line.extra_summary = {"curve_length": curve.length(), "line_length": curve.line_length(),
-                          "bend_num": itp.bend_num}
-    return run_sweeps([line], evaluation, "ACC", quiet=training.disable_tqdm, desc="curve")[0]
+        line = classifier_line(move, encoded, out, data_args.task_name, settings, itp.itpl_points,
+                               (itp.path1, itp.path2))
+        line.extra_summary = {"curve_length": curve.length(), "line_length": curve.line_length(),
+                              "bend_num": itp.bend_num}
+        return run_sweeps([line], evaluation, "ACC", quiet=training.disable_tqdm, desc="curve")[0]

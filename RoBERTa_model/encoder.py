@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,8 @@ from dataloader.batching import length_groups
 from dataloader.tasks import DataFormatError, Example, check_task_dir, load_split, split_path
 from module.adapter import is_adapter_tensor
 from module.checkpoint import DELTA_FILE, load_checkpoint
-from module.loading import quiet_transformers
+from module.files import read_json
+from module.loading import UnsafeModelFolder, check_no_custom_code, quiet_transformers, safe_weights
 from module.tensors import copy_into
 from RoBERTa_model.adapters import ENCODER_DELTA_TYPES, add_encoder_adapters
 
@@ -204,7 +204,7 @@ def _read_config(folder: str | Path) -> dict:
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise EncoderError(f"{folder}: no config.json (expected a Hugging Face model or checkpoint folder)")
-    return json.loads(path.read_text())
+    return read_json(path, "expected a Hugging Face config.json")
 
 
 def _is_generic(id2label: dict | None) -> bool:
@@ -230,12 +230,14 @@ def _build_classifier(model_path: str, labels: list[str], delta_type: str = "non
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     raw = _read_config(model_path)
+    check_no_custom_code(raw, f"{model_path}/config.json")
     saved_delta = raw.get(DELTA_KEY)
     head_labels = [raw["id2label"][str(i)] for i in range(len(raw["id2label"]))] if raw.get("id2label") else None
     if saved_delta is None and head_labels and not _is_generic(raw.get("id2label")) and head_labels != labels:
         raise EncoderError(f"{model_path}: its head has labels {head_labels}, the task has {labels}")
     config = AutoConfig.from_pretrained(model_path, num_labels=len(labels), local_files_only=True,
-                                        id2label=dict(enumerate(labels)), label2id={w: i for i, w in enumerate(labels)})
+                                        trust_remote_code=False, id2label=dict(enumerate(labels)),
+                                        label2id={w: i for i, w in enumerate(labels)})
     torch.manual_seed(seed)
     delta_only = (Path(model_path) / DELTA_FILE).is_file()
     backbone = (saved_delta or {}).get("backbone") if delta_only else None
@@ -244,11 +246,14 @@ def _build_classifier(model_path: str, labels: list[str], delta_type: str = "non
                            "model_name_or_path, recorded in config.json) is not there")
     try:
         if saved_delta is None or delta_only:
-            model, info = AutoModelForSequenceClassification.from_pretrained(
-                backbone or model_path, config=config, local_files_only=True, output_loading_info=True)
+            with safe_weights(backbone or model_path, "model_name_or_path"):
+                model, info = AutoModelForSequenceClassification.from_pretrained(
+                    backbone or model_path, config=config, local_files_only=True, output_loading_info=True)
             model.newly_initialized = sorted(info.get("missing_keys", []))  # the head, a pooler the encoder lacks
         else:
             model = AutoModelForSequenceClassification.from_config(config)
+    except UnsafeModelFolder:
+        raise
     except ValueError as exc:
         raise EncoderError(f"{model_path}: {raw.get('model_type')!r} is not a sequence-classification encoder "
                            f"({str(exc).splitlines()[0][:120]})") from None

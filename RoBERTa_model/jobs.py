@@ -4,7 +4,6 @@ tune (run_glue.py), sweep between two runs of one backbone (itp_pretrain_adapter
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -13,9 +12,9 @@ import torch
 
 from dataloader.tasks import check_known_labels, data_half
 from module.adapter import adapter_state
-from module.checkpoint import load_checkpoint
+from module.checkpoint import load_endpoint
 from module.distributed import leave_at_exit
-from module.files import atomic_write_json, folder_lock
+from module.files import atomic_write_json, folder_lock, read_json
 from module.interpolation import Interpolator, check_same_keys, pair_mover
 from module.loading import load_tokenizer
 from module.matrix import check_minima, pair_folder, run_matrix
@@ -104,7 +103,7 @@ def finished_training(out: Path, settings: dict) -> dict | None:
         return None
     if read_settings(out / RUN_SETTINGS) != {**settings, "results_version": RESULTS_VERSION}:
         return None
-    results = json.loads(path.read_text())
+    results = read_json(path)
     return results if "global_step" in results else None
 
 
@@ -125,14 +124,14 @@ def reevaluate(config: EncoderConfig, out: Path, results: dict, evaluation: dict
     print(f"[run_glue] {out} holds this run, finished, but its dev/test inputs changed (data file, sample limit or "
           "batch size): evaluating its final model again")
     labels, splits = labelled_splits(data_args, training_args.do_predict)
-    tokenizer = load_tokenizer(config.model.tokenizer_name or config.model.model_name_or_path, "tokenizer_name")
+    tokenizer = encoder_tokenizer(config.model)
     model = build_classifier(str(out), labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              task=data_args.task_name)
     encoded = {name: encode_task(examples, tokenizer, labels, data_args.max_source_length)
                for name, examples in splits.items()}
     kept = {k: v for k, v in results.items() if not k.startswith(("eval_", "test_")) and k != "evaluation"}
     evaluate_and_report(model, encoded, splits, training_args, tokenizer, {**kept, "evaluation": evaluation}, out)
-    return json.loads((out / "all_results.json").read_text())
+    return read_json(out / "all_results.json")
 
 
 def tune_encoder(config: EncoderConfig) -> dict:
@@ -158,7 +157,7 @@ def tune_encoder(config: EncoderConfig) -> dict:
     leave_at_exit()  # under torchrun the Trainer's process group is taken down before the interpreter's teardown
     train = training_examples(data_args)
     labels, splits = labelled_splits(data_args, training_args.do_predict)
-    tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
+    tokenizer = encoder_tokenizer(model_args)
     model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              delta_args.r_mean, delta_args.r_std, seed=init_seed(config), task=data_args.task_name)
     trained = set_encoder_trainable(model, delta_args.delta_type, delta_args.unfrozen_modules)
@@ -239,10 +238,17 @@ def evaluate_and_report(model, encoded: dict, splits: dict, training_args, token
     atomic_write_json(out / "all_results.json", results)
 
 
+def encoder_tokenizer(model_args):
+    """The run's tokenizer: tokenizer_name's folder, or model_name_or_path's (each named as the config names it)."""
+    if model_args.tokenizer_name:
+        return load_tokenizer(model_args.tokenizer_name, "tokenizer_name")
+    return load_tokenizer(model_args.model_name_or_path, "model_name_or_path")
+
+
 def tuned_tensors(path: str, delta_type: str, unfrozen_modules: list[str], labels: list[str]) -> dict:
     """The tensors of a run_glue.py checkpoint that its run tuned (all of them for delta_type none)."""
     head, delta = checkpoint_info(path)
-    saved = load_checkpoint(path).tensors
+    saved = load_endpoint(path).tensors
     check_delta_type(path, delta.get("delta_type"), list(saved), delta_type)
     if head != labels:
         raise EncoderError(f"{path}: its head has labels {head}, the task has {labels}")
@@ -256,7 +262,7 @@ def line_inputs(config: EncoderConfig) -> tuple[list[str], object, torch.nn.Modu
     """The task's labels, the tokenizer, the classifier on the shared backbone and the encoded dev (and test)."""
     model_args, data_args, delta_args, training_args = config.model, config.data, config.delta, config.training
     labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
-    tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
+    tokenizer = encoder_tokenizer(model_args)
     model = build_classifier(model_args.model_name_or_path, labels, delta_args.delta_type, delta_args.bottleneck_dim,
                              seed=training_args.seed, task=data_args.task_name)
     if config.interpolation is not None and config.interpolation.itp_on_train:
@@ -373,10 +379,10 @@ def interpolate_task_boundary(config: EncoderConfig) -> list[dict]:
     labels = task_labels(task, load_task_split(data_args.data_dir, task, "train"))
     paths = (itp.path1, itp.path2)
     own = evaluated_endpoint(task, labels, paths)
-    tensors = [load_checkpoint(p).tensors for p in paths]
+    tensors = [load_endpoint(p).tensors for p in paths]
     heads = [head_keys(t, len(checkpoint_info(p)[0])) for t, p in zip(tensors, paths, strict=True)]
     theta1, theta2 = ({k: v for k, v in t.items() if k not in heads[0] | heads[1]} for t in tensors)
-    tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, "tokenizer_name")
+    tokenizer = encoder_tokenizer(model_args)
     model = build_classifier(paths[own], labels, "none", seed=training_args.seed, task=task)
     splits = {"dev": load_task_split(data_args.data_dir, task, "dev", data_args.max_eval_samples)}
     if training_args.do_predict:

@@ -9,13 +9,12 @@ cores; the same stages run the paper's setting with real checkpoints (see README
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from module.cli import run_cli
-from module.files import atomic_write_json
+from module.cli import OneLineParser, finite_float, positive_int, run_cli
+from module.files import atomic_write_json, read_json
 from module.plotting import plot_overlay
 from module.sweep import read_records
 from RoBERTa_model.config import config_from_values
@@ -74,20 +73,20 @@ def sweep(backbone: Path, runs: list[Path], args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = OneLineParser(description=__doc__.splitlines()[0])
     p.add_argument("--text", type=Path, default=ROOT / "data" / "pretrain_text" / "corpus.txt")
     p.add_argument("--data", type=Path, default=ROOT / "data")
     p.add_argument("--task", default="rotten_tomatoes")
     p.add_argument("--checkpoints", type=Path, default=ROOT / "RoBERTa_model" / "checkpoint")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "pretrain_steps")
-    p.add_argument("--pretrain_steps", type=int, nargs="+", default=[100, 300, 600])
-    p.add_argument("--warmup_steps", type=int, default=60)
-    p.add_argument("--max_lines", type=int, default=200000)
-    p.add_argument("--tune_steps", type=int, default=200)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--train_examples", type=int, default=8000)
-    p.add_argument("--eval_examples", type=int, default=600)
-    p.add_argument("--points", type=int, default=26)
+    p.add_argument("--pretrain_steps", type=positive_int, nargs="+", default=[100, 300, 600])
+    p.add_argument("--warmup_steps", type=positive_int, default=60)
+    p.add_argument("--max_lines", type=positive_int, default=200000)
+    p.add_argument("--tune_steps", type=positive_int, default=200)
+    p.add_argument("--lr", type=finite_float, default=1e-3)
+    p.add_argument("--train_examples", type=positive_int, default=8000)
+    p.add_argument("--eval_examples", type=positive_int, default=600)
+    p.add_argument("--points", type=positive_int, default=26)
     args = p.parse_args(argv)
     for key in ("checkpoints", "out", "text", "data"):  # the configs written hold absolute paths
         if isinstance(getattr(args, key, None), Path):
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     for backbone in backbones:
         runs = [tune(backbone, seed, args) for seed in SEEDS]
         sweep_dir = sweep(backbone, runs, args)
-        summary = json.loads((sweep_dir / "summary.json").read_text())["splits"]["dev"]
+        summary = read_json(sweep_dir / "summary.json")["splits"]["dev"]
         records = read_records(sweep_dir)
         curves[f"pre-training step {backbone.name.split('_')[-1]}"] = (
             [r["x"] for r in records], [r["splits"]["dev"]["performance"] for r in records])

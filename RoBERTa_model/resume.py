@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
 
+from module.files import read_json
 from module.loading import WEIGHT_FILES
 from module.runs import RUN_SETTINGS, fingerprint
 
@@ -43,7 +43,7 @@ def latest_complete_checkpoint(out: str | Path) -> Path | None:
 
 def resumed_step(folder: str | Path) -> int:
     """The update count a checkpoint folder was saved at (its trainer state's global_step)."""
-    return int(json.loads((Path(folder) / STATE_FILE).read_text()).get("global_step", 0))
+    return int(read_json(Path(folder) / STATE_FILE).get("global_step", 0))
 
 
 def remove_incomplete_checkpoints(out: str | Path) -> list[Path]:

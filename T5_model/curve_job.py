@@ -20,6 +20,7 @@ from module.files import folder_lock, setup_logger
 from module.interpolation import interpolation_points
 from module.metrics_log import MetricsLog
 from module.plotting import PathInfo, majority_fraction, read_line_sweep
+from module.rng import rng_state, set_rng_state
 from module.runs import RUN_SETTINGS, claim_settings
 from module.sweep import RESULTS_VERSION, run_sweep, sweep_settings
 from module.tensors import live_targets, tied_aliases
@@ -120,6 +121,7 @@ class CurveTrainer(LoopHooks):
         self.settings = curve_train_settings(args)
         self.metrics_log = MetricsLog(self.out_dir / "metrics.csv", metric, self.logger)
         self.last_performance = None
+        self.pending_rng = None  # generator states of the checkpoint a resumed training continues from
 
     def save(self, name: str, state: LoopState, optimizer=None, scheduler=None, extra: dict | None = None) -> Path:
         """Write the bends and the loop state (with optimiser and scheduler when given) to `<out_dir>/<name>`."""
@@ -128,7 +130,8 @@ class CurveTrainer(LoopHooks):
                 **(extra or {})}
         return save_curve(self.out_dir / name, self.curve, [self.args.load_PET_path_1, self.args.load_PET_path_2],
                           meta, optimizer=optimizer.state_dict() if optimizer else None,
-                          scheduler=scheduler.state_dict() if scheduler else None)
+                          scheduler=scheduler.state_dict() if scheduler else None,
+                          rng=[rng_state()] if optimizer else None)  # resumable: dropout continues exactly
 
     def set_t(self, t: float) -> None:
         """Write φ(t) into the live model tensors."""
@@ -137,8 +140,12 @@ class CurveTrainer(LoopHooks):
 
     # ------------------------------------------------------------------ the update loop's hooks
     def epoch_batches(self, epoch: int):
+        order = epoch_order(self.args.seed, epoch)
+        if self.pending_rng is not None:  # a resumed epoch: the generators where the checkpoint left them
+            set_rng_state(self.pending_rng[0])
+            self.pending_rng = None
         return train_batches(self.data["train"].encoded, self.args.train_batch_size, self.tokenizer.pad_token_id,
-                             epoch_order(self.args.seed, epoch))
+                             order)
 
     def update(self, batch, step: int) -> float:
         """One optimiser update of the bends on a group's mean token loss at φ(t); returns that loss."""
@@ -218,6 +225,7 @@ class CurveTrainer(LoopHooks):
             if ckpt.scheduler:
                 self.scheduler.load_state_dict(ckpt.scheduler)
             state = LoopState(**{k: ckpt.meta[k] for k in state.as_dict() if k in ckpt.meta})
+            self.pending_rng = ckpt.rng
             state.best = -float("inf") if state.best is None else state.best
             self.logger.info(f"resuming the curve from {self.out_dir / LAST} at step {state.num_updates}")
         self.metrics_log.resume_at(state.num_updates)  # rows and events of a killed run after the start step

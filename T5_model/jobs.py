@@ -25,7 +25,14 @@ from module.runs import RUN_SETTINGS, claim_settings, fingerprint
 from module.sweep import Line, read_records, run_sweeps, sweep_settings
 from T5_model.model import check_t5_folder, load_t5_tokenizer, model_files, model_provider
 from T5_model.options import SWEEP, TUNING, T5Options, settings_of
-from T5_model.sweeping import SweepResult, load_endpoints, point_evaluator, sweep_data_files, sweep_splits
+from T5_model.sweeping import (
+    SweepResult,
+    check_endpoints_fit,
+    load_endpoints,
+    point_evaluator,
+    sweep_data_files,
+    sweep_splits,
+)
 from T5_model.trainer import Trainer, load_into_model, prepare_split
 
 RESULT_FIELDS = ["prefix", "metric", "lr", "bsz", "dev_performance", "test_performance", "run"]
@@ -192,11 +199,13 @@ class SweepContext:
     where: dict
 
 
-def sweep_context(options: T5Options, task: str, splits: dict, out_dir: Path) -> SweepContext:
-    """Load the model and encode the splits once (the inputs were checked before; the log starts here)."""
+def sweep_context(options: T5Options, task: str, splits: dict, out_dir: Path,
+                  endpoints: dict[str, dict[str, torch.Tensor]]) -> SweepContext:
+    """Load the model, check that the endpoints fit it and encode the splits once (the log starts only then)."""
     metric = metric_for_task(task, options.metric)
     torch.manual_seed(options.seed)
     model, _, tokenizer = model_provider(options)
+    check_endpoints_fit(model, endpoints)
     join()  # under torchrun: this process's share of the points, on its own device
     model.to(device()).eval()
     logger = setup_logger("interpolation", out_dir / "log.txt", quiet=options.quiet)
@@ -255,7 +264,8 @@ def interpolate(options: T5Options) -> SweepResult:
         raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
     theta1, theta2 = load_endpoints(paths, options)
     out_dir = Path(options.output_dir)
-    return sweep_line(sweep_context(options, task, splits, out_dir), theta1, theta2, *paths, out_dir)
+    ctx = sweep_context(options, task, splits, out_dir, dict(zip(paths, (theta1, theta2), strict=True)))
+    return sweep_line(ctx, theta1, theta2, *paths, out_dir)
 
 
 def interpolate_matrix(options: T5Options) -> SweepResult:
@@ -269,7 +279,7 @@ def interpolate_matrix(options: T5Options) -> SweepResult:
     splits = sweep_splits(options)
     thetas = load_endpoints(paths, options)
     out_dir = Path(options.output_dir)
-    ctx = sweep_context(options, task, splits, out_dir)
+    ctx = sweep_context(options, task, splits, out_dir, dict(zip(paths, thetas, strict=True)))
 
     interpolator = Interpolator(ctx.model, thetas[0], thetas[1])
     mover = pair_mover(interpolator, thetas)

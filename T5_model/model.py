@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from module.adapter import is_adapter_tensor
-from module.loading import load_tokenizer
+from module.loading import UnsafeModelFolder, load_tokenizer, safe_weights
 from T5_model.adapters import add_t5_adapters
 
 
@@ -73,7 +73,10 @@ def load_t5(folder: str) -> nn.Module:
     check_t5_folder(folder, "--model")
     hf_logging.disable_progress_bar()
     try:
-        return T5ForConditionalGeneration.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
+        with safe_weights(folder, "--model"):
+            return T5ForConditionalGeneration.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
+    except UnsafeModelFolder:
+        raise
     except (TypeError, ValueError, OSError) as exc:  # e.g. transformers' typed config fields
         reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ModelLoadError(f"--model {folder}: cannot load ({reason[:200]})") from None

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
-from module.cli import HelpFormatter, OneLineParser, big_int, finite_float, positive_int
+from module.cli import HelpFormatter, OneLineParser, big_int, finite_float, positive_int, seed_int
 from module.interpolation import MAX_ITPL_POINTS
 
 TUNE_METHODS = ("model", "adapter", "finetune")  # finetune: the original scripts' name for model
@@ -115,9 +115,9 @@ class TrainingOptions:
                            shapes="tc", type=int)
     freeze_embeds: bool = flag(False, "full tuning: keep the shared embeddings frozen", entries=TUNE, shapes="t",
                                action="store_true")
-    seed: int = flag(20, "seed of data order, dropout and adapters", shapes="tc", type=int)
+    seed: int = flag(20, "seed of data order, dropout and adapters", shapes="tc", type=seed_int)
     load_init_seed: int = flag(20, "with --SGD_noise: the seed whose initialisation is used", entries=TUNE,
-                               shapes="t", type=int)
+                               shapes="t", type=seed_int)
 
 
 @dataclass

@@ -14,9 +14,10 @@ from tqdm.auto import tqdm
 from dataloader.metrics import evaluate, label_word_warning, per_example_scores
 from dataloader.tasks import load_split, split_path
 from module.adapter import is_adapter_tensor
-from module.checkpoint import load_checkpoint
+from module.checkpoint import load_endpoint
 from module.interpolation import check_same_keys
 from module.sweep import SharedEvaluation, in_batch_order, share_of
+from module.tensors import live_targets, tied_aliases
 from T5_model.evaluation import batch_outputs, combine_outputs
 from T5_model.options import T5Options
 from T5_model.trainer import SplitData
@@ -33,7 +34,7 @@ class SweepResult:
 
 def endpoint_tensors(path: str, tune_method: str) -> dict[str, torch.Tensor]:
     """The tensors of one endpoint that the sweep interpolates: adapter tensors, or every model tensor."""
-    ckpt = load_checkpoint(path)
+    ckpt = load_endpoint(path)
     if tune_method == "adapter":
         tensors = {k: v for k, v in ckpt.tensors.items() if is_adapter_tensor(k)}
         if not tensors:
@@ -53,6 +54,16 @@ def load_endpoints(paths: list[str], options: T5Options) -> list[dict[str, torch
             raise ValueError(f"{paths[0]}: adapters of size {size}, but --adapter_size is "
                              f"{options.adapter_size} (pass --adapter_size {size})")
     return thetas
+
+
+def check_endpoints_fit(model: torch.nn.Module, endpoints: dict[str, dict[str, torch.Tensor]]) -> None:
+    """Every endpoint's tensors exist in `model` (built from --model) with the same shapes, tied ones agreeing."""
+    for path, theta in endpoints.items():
+        adapters = any(is_adapter_tensor(k) for k in theta)
+        hint = ("it holds adapter tensors, which a model without adapters lacks: pass --tune_method adapter"
+                if adapters else "--model must be the model the endpoints were tuned from")
+        live_targets(model, theta, path, hint)
+        tied_aliases(model, theta, path)
 
 
 def sweep_splits(options: T5Options) -> dict:

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from module.files import LOCK_FILE, atomic_write_json
+from module.files import LOCK_FILE, atomic_write_json, read_json
 from module.runs import SettingsMismatch
 from module.sweep import RESULTS_VERSION
 from RoBERTa_model.config import config_from_values
@@ -103,4 +103,4 @@ def sweep_encoder(out: Path, name: str, values: dict, job: Callable = interpolat
     values = {**values, "output_dir": str(sweep_dir)}
     record_config(out, f"sweep-{name}", values)
     retrain_if_unknown(sweep_dir, lambda: job(config_from_values(values, True, source=name)))
-    return json.loads((sweep_dir / "summary.json").read_text())
+    return read_json(sweep_dir / "summary.json")

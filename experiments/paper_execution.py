@@ -19,8 +19,8 @@ import numpy as np
 from experiments.encoder_jobs import record_config, run_encoder, sweep_encoder
 from experiments.paper_plan import End, PathPlan, Pretraining, Profile, Run
 from experiments.paper_rules import Convergence, convergence
-from module.checkpoint import load_checkpoint
-from module.files import atomic_write_text
+from module.checkpoint import load_checkpoint, load_endpoint
+from module.files import atomic_write_text, read_json
 from module.plotting import majority_fraction
 from module.sweep import read_records
 from RoBERTa_model.curve_job import CURVE_FILE, find_adapter_curve
@@ -161,7 +161,7 @@ class Execution:
             labels = task_labels(end.run.task, load_task_split(str(self.data), end.run.task, "train"))
             delta = "none" if end.run.method == "finetune" else "adapter"
             return tuned_tensors(str(path), delta, ADAPTER["unfrozen_modules"], labels)
-        return load_checkpoint(path).tensors
+        return load_endpoint(path).tensors
 
     def source_length(self, model: str) -> int:
         """Input tokens an encoder run keeps: 128 (the paper's), or fewer when the backbone has fewer positions (a
@@ -238,7 +238,7 @@ class Execution:
             print(f"[paper] {path.kind} {path.name}: {path.ends[0].run.name}@{path.ends[0].step} -> "
                   f"{path.ends[1].run.name}@{path.ends[1].step}, {path.split} of {path.task}")
             folder = sweep(path)
-            self.results[path.name] = PathResult(path, folder, json.loads((folder / "summary.json").read_text()),
+            self.results[path.name] = PathResult(path, folder, read_json(folder / "summary.json"),
                                                  read_records(folder))
         return self.results[path.name]
 

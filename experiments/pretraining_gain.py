@@ -18,7 +18,7 @@ from pathlib import Path
 from transformers import T5Config
 
 from dataloader.tasks import load_split
-from module.cli import OneLineParser, positive_int, run_cli
+from module.cli import OneLineParser, positive_int, run_cli, seed_int
 from module.files import atomic_write_json
 from module.pretraining import save_folder
 from T5_model.jobs import tune
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=ROOT / "data")
     p.add_argument("--steps", type=positive_int, default=450, help="fine-tuning updates (batch 32)")
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=20)
+    p.add_argument("--seed", type=seed_int, default=20)
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "pretraining_gain")
     return p
 

@@ -9,7 +9,6 @@ reused; `--force` redoes them. Everything lands in `runs/quickstart/` (or `--out
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
@@ -26,6 +25,7 @@ from experiments.encoder_jobs import (
     tuning_values,
 )
 from module.cli import OneLineParser, positive_int, run_cli
+from module.files import read_json
 from module.plotting import majority_fraction, plot_overlay
 from module.report import BARRIER_NOTE, summary_table
 from module.sweep import read_records
@@ -110,7 +110,7 @@ def split_majority(args: argparse.Namespace) -> dict[str, float | None]:
 def report(sweeps: dict[str, Path], out: Path, task: str = "snli", majority: dict | None = None) -> str:
     """The summary table, and the overlay figure of both pairs."""
 
-    summaries = {LABELS[m]: json.loads((d / "summary.json").read_text()) for m, d in sweeps.items()}
+    summaries = {LABELS[m]: read_json(d / "summary.json") for m, d in sweeps.items()}
     curves = {}
     for method, sweep_dir in sweeps.items():
         records = read_records(sweep_dir)

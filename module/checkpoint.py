@@ -30,6 +30,7 @@ import safetensors.torch
 import torch
 
 from module.aliases import alias_map
+from module.tensors import check_finite
 
 FORMAT = "mode-connectivity/v1"
 DELTA_FILE = "delta.safetensors"  # an encoder adapter run's checkpoint folder: its tuned tensors only
@@ -346,6 +347,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Check
     except Exception as e:
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         raise CheckpointError(f"{path}: cannot read checkpoint ({reason}); {EXPECTED}") from e
+
+
+def load_endpoint(path: str | os.PathLike) -> Checkpoint:
+    """`load_checkpoint` for an endpoint of a path or distance: every floating-point tensor must be finite (a NaN
+    is named here, with its file and tensor, not found in the first evaluated point)."""
+    ckpt = load_checkpoint(path)
+    check_finite(ckpt.tensors, str(path))
+    return ckpt
 
 
 def checkpoint_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -44,6 +44,14 @@ def finite_float(text: str) -> float:
     return _checked(text, float, "a number", math.isfinite, "a finite number")
 
 
+SEED_MAX = 2**32 - 1  # numpy's seeds (set_seed seeds numpy too)
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a random seed, a whole number from 0 to 2**32 - 1."""
+    return _checked(text, int, "a whole number", lambda v: 0 <= v <= SEED_MAX, f"a seed from 0 to {SEED_MAX}")
+
+
 def big_int(text: str) -> int:
     """argparse type: a count of at least 1 that may be written '1e7' as well as '10000000'."""
     whole = _checked(text, float, "an integer", lambda v: math.isfinite(v) and v >= 1 and v.is_integer(),
@@ -51,14 +59,25 @@ def big_int(text: str) -> int:
     return int(whole)
 
 
+def _close_progress_bars() -> None:
+    """Close the progress bars an interrupted or failed command left open, so that its last line stands alone."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
 def run_cli(main: Callable[[], int]) -> int:
-    """Run `main`; an expected error prints `error: <message>` on one line and returns 2."""
+    """Run `main`; an expected error prints `error: <message>` on one line and returns 2, Ctrl-C one line saying how
+    to continue and returns 130."""
     try:
         return main()
     except KeyboardInterrupt:
+        _close_progress_bars()
         print("interrupted: finished files are kept; run the same command again to continue", file=sys.stderr)
         return 130
     except EXPECTED_ERRORS as exc:
+        _close_progress_bars()
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if isinstance(exc, KeyError):
             message = f"missing key {exc}"

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from module.checkpoint import CheckpointError, checkpoint_tensors, load_checkpoint, save_checkpoint
+from module.checkpoint import CheckpointError, load_checkpoint, load_endpoint, save_checkpoint
 from module.interpolation import check_same_keys
 from module.tensors import IncompatibleCheckpoints
 
@@ -258,24 +258,26 @@ def write_point(targets: Mapping[str, torch.Tensor], point: Mapping[str, torch.T
 
 # ----------------------------------------------------------------------------------------------- files
 def save_curve(path: str | os.PathLike, curve: Curve, endpoints: Sequence[str], meta: Mapping | None = None,
-               optimizer: dict | None = None, scheduler: dict | None = None) -> Path:
-    """Write the bends atomically as a `state_dict` checkpoint; meta holds the endpoints' paths and the curve shape."""
+               optimizer: dict | None = None, scheduler: dict | None = None, rng: list | None = None) -> Path:
+    """Write the bends atomically as a `state_dict` checkpoint; meta holds the endpoints' paths and the curve shape
+    (`rng`: the generator states a resumed training continues from)."""
 
     info = {**(meta or {}), **curve.meta(), "endpoints": [str(p) for p in endpoints]}
-    return save_checkpoint(path, curve.state(), kind="state_dict", meta=info, optimizer=optimizer, scheduler=scheduler)
+    return save_checkpoint(path, curve.state(), kind="state_dict", meta=info, optimizer=optimizer, scheduler=scheduler,
+                           rng=rng)
 
 
 def load_curve(path: str | os.PathLike, theta1: Mapping[str, torch.Tensor] | None = None,
                theta2: Mapping[str, torch.Tensor] | None = None,
-               load_endpoint: Callable[[str], Mapping[str, torch.Tensor]] | None = None) -> tuple[Curve, dict]:
+               read_endpoint: Callable[[str], Mapping[str, torch.Tensor]] | None = None) -> tuple[Curve, dict]:
     """Rebuild a saved curve; endpoints not given are read from the paths in its meta. Returns (curve, meta)."""
 
     ckpt = load_checkpoint(path)
     if ckpt.meta.get("format") != CURVE_FORMAT:
         raise CheckpointError(f"{path}: not a curve checkpoint (written by curve_find.py)")
-    load_endpoint = load_endpoint or checkpoint_tensors
+    read = read_endpoint or (lambda p: load_endpoint(p).tensors)
     paths = ckpt.meta.get("endpoints", [None, None])
-    theta1 = theta1 if theta1 is not None else load_endpoint(paths[0])
-    theta2 = theta2 if theta2 is not None else load_endpoint(paths[1])
+    theta1 = theta1 if theta1 is not None else read(paths[0])
+    theta2 = theta2 if theta2 is not None else read(paths[1])
     meta = {**ckpt.meta, "_optimizer": ckpt.optimizer, "_scheduler": ckpt.scheduler}
     return Curve.from_state(ckpt.tensors, ckpt.meta, theta1, theta2), meta

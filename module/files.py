@@ -49,6 +49,17 @@ def atomic_write_json(path: str | Path, data) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
+def read_json(path: str | Path, fix: str = "delete it and run again to rebuild it"):
+    """The JSON value in `path`; a file that does not parse is one ValueError naming it, where and how to fix it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 (byte {exc.start}); {fix}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno}); {fix}") from None
+
+
 def atomic_write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence]) -> Path:
     """Write a whole CSV file atomically."""
     buffer = io.StringIO()
@@ -100,21 +111,23 @@ def _is_peer_process() -> bool:
 
 
 @contextmanager
-def folder_lock(folder: str | Path) -> Iterator[None]:
+def folder_lock(folder: str | Path, beside: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on `folder` for the block: a second run gets one line naming the folder and the
-    holder's pid. The processes of one distributed run share the folder: only its main process (RANK 0) locks."""
+    holder's pid. The processes of one distributed run share the folder: only its main process (RANK 0) locks.
+    `beside`: the lock file is `.<name>.lock` next to the folder, which is then neither created nor written (for a
+    folder that appears whole, by `atomic_folder`, and must be empty until then)."""
     import fcntl
 
     folder = Path(folder)
     if _is_peer_process():
         yield
         return
-    folder.mkdir(parents=True, exist_ok=True)
+    (folder.parent if beside else folder).mkdir(parents=True, exist_ok=True)
     key = folder.resolve()
     if key in _HELD:  # this process holds it already (a job locks its folder from its first write, its sweep again)
         yield
         return
-    path = folder / LOCK_FILE
+    path = folder.parent / f".{folder.name}{LOCK_FILE}" if beside else folder / LOCK_FILE
     with path.open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -134,6 +147,8 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
             _HELD.discard(key)
             handle.seek(0)
             handle.truncate()
+            if beside:  # leave nothing beside the folder (whoever opened it meanwhile was refused: LOCK_NB)
+                path.unlink(missing_ok=True)
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -186,10 +201,11 @@ class TqdmHandler(logging.Handler):
 
 
 @contextmanager
-def atomic_folder(final: str | Path) -> Iterator[Path]:
+def atomic_folder(final: str | Path, replace: bool = True) -> Iterator[Path]:
     """Yield an empty ``.<name>.tmp-<pid>`` sibling of `final`; when the block ends without error it replaces
     `final` (the old folder is removed only after the new one is in place); on any error or Ctrl-C the temporary
-    folder is removed and `final` is left as it was. Temporary siblings of dead processes are removed first."""
+    folder is removed and `final` is left as it was. Temporary siblings of dead processes are removed first.
+    `replace=False`: `final` may only be missing or empty, also at the moment of the rename (else FolderBusy)."""
 
     final = Path(final)
     parent = final.parent
@@ -206,6 +222,13 @@ def atomic_folder(final: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         old = None
+        if not replace:
+            try:
+                os.rename(tmp, final)  # atomic: fails when something filled `final` meanwhile
+            except OSError as exc:
+                raise FolderBusy(f"{final}: was written by another run meanwhile; nothing of this run was kept") \
+                    from exc
+            return
         if final.exists():
             old = parent / f".{final.name}.old-{os.getpid()}"
             shutil.rmtree(old, ignore_errors=True)

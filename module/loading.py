@@ -1,10 +1,15 @@
-"""Load tokenizers from local folders only, refusing folders that hold no tokenizer files."""
+"""Load tokenizers and models from local folders only: folders without tokenizer files, configs that name custom
+code and weight files holding pickled objects are refused in one line, before anything runs."""
 
 from __future__ import annotations
 
 import contextlib
+import pickle
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+
+from module.files import read_json
 
 # the weights of a Hugging Face folder (delta.safetensors: an encoder adapter run's tuned tensors only)
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "delta.safetensors")
@@ -13,6 +18,37 @@ TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "vocab.txt", "vocab.json", 
 
 class TokenizerFolderError(ValueError):
     """A tokenizer folder that is missing or holds no tokenizer files."""
+
+
+class UnsafeModelFolder(ValueError):
+    """A model folder that would need code from it to run: custom code (auto_map) or pickled weights."""
+
+
+def check_no_custom_code(config: dict, source: str) -> None:
+    """Refuse a config (as read from `source`) whose model type transformers lacks and that names custom code."""
+    from transformers import CONFIG_MAPPING
+
+    auto_map, model_type = config.get("auto_map"), config.get("model_type")
+    if auto_map and model_type not in CONFIG_MAPPING:
+        names = sorted(auto_map) if isinstance(auto_map, dict) else auto_map
+        raise UnsafeModelFolder(f"{source}: names custom code (auto_map {names}) for model_type {model_type!r}, "
+                                "which transformers does not know; code from a model folder is never run here")
+
+
+@contextlib.contextmanager
+def safe_weights(folder: str | Path, what: str) -> Iterator[None]:
+    """For a block loading a model from `folder`: a weights file holding pickled objects (refused by torch's
+    weights-only loading, so nothing in it ran) is one line naming it, without torch's advice to load it
+    unsafely."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol")  # said before the refusal
+        try:
+            yield
+        except pickle.UnpicklingError:
+            found = sorted(Path(folder).glob("*.bin"))
+            where = found[0] if len(found) == 1 else folder
+            raise UnsafeModelFolder(f"{what} {where}: holds pickled objects besides tensors, refused unread (nothing "
+                                    "in it ran); save the weights of a trusted copy as model.safetensors") from None
 
 
 def load_tokenizer(folder: str | Path, what: str = "tokenizer"):
@@ -28,7 +64,10 @@ def load_tokenizer(folder: str | Path, what: str = "tokenizer"):
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
         raise TokenizerFolderError(f"{what} {folder}: no tokenizer files ({', '.join(TOKENIZER_FILES)}); "
                                    "point it at the folder of the pre-trained model")
-    return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    if (path / "config.json").is_file():
+        check_no_custom_code(read_json(path / "config.json", "expected a Hugging Face config.json"),
+                             f"{what} {path / 'config.json'}")
+    return AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
 
 
 @contextlib.contextmanager

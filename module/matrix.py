@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from itertools import combinations
@@ -12,7 +11,7 @@ from pathlib import Path
 from module.analysis import point_record
 from module.distributed import gather, join, together
 from module.figure_parts import new_figure, save_png
-from module.files import atomic_write_csv
+from module.files import atomic_write_csv, read_json
 from module.path_info import short_name
 from module.sweep import Line, PointStore, point_path, run_sweeps
 
@@ -133,7 +132,7 @@ def run_matrix(out_dir: str | Path, paths: Sequence[str], evaluate_endpoint: Cal
     run_sweeps(list(lines.values()), evaluate, metric, quiet, desc)
     if rank != 0:  # the main process wrote the result files (its peers may not share its file system)
         return {}
-    summaries = {pair: json.loads((line.out_dir / "summary.json").read_text()) for pair, line in lines.items()}
+    summaries = {pair: read_json(line.out_dir / "summary.json") for pair, line in lines.items()}
     write_matrix(out_dir, paths, summaries, metric)
     print(f"wrote {out_dir}/matrix.csv and matrix.png ({len(summaries)} pairs of {len(paths)} checkpoints)")
     return summaries

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from dataloader.tasks import text_lines
-from module.cli import OneLineParser
+from module.cli import OneLineParser, seed_int
 from module.files import atomic_folder, atomic_write_json, folder_lock
 from module.update_loop import LoopHooks, LoopLimits, LoopState, apply_update, run_updates
 
@@ -65,7 +65,7 @@ class RunOptions:
     max_minutes: float | None = flag(None, "stop (and save) after this many minutes", type=float)
     max_lines: int | None = flag(None, "use only the first N lines of --text", type=int)
     bf16: bool = flag(False, "bfloat16 autocast (GPUs, recent CPUs)", action="store_true")
-    seed: int = flag(0, type=int)
+    seed: int = flag(0, type=seed_int)
     quiet: bool = flag(False, action="store_true")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from tqdm.auto import tqdm
 
 from module.analysis import point_record, write_sweep_files
 from module.distributed import gather, join, together
-from module.files import atomic_write_json, folder_lock, remove_stale_temporaries
+from module.files import atomic_write_json, folder_lock, read_json, remove_stale_temporaries
 from module.report import BARRIER_NOTE, summary_table
 from module.runs import RESULTS_VERSION, SettingsMismatch, claim_settings, fingerprint
 
@@ -59,7 +58,7 @@ class PointStore:
 
     def save(self, record: dict) -> None:
         """Store one finished point atomically, after checking that the folder still holds this sweep's settings."""
-        current = json.loads((self.out_dir / SETTINGS_FILE).read_text())
+        current = read_json(self.out_dir / SETTINGS_FILE)
         if current != self.settings:
             raise SweepSettingsMismatch(f"{self.out_dir}: its settings were changed by another run during this "
                                         f"sweep; point x={record['x']} not written")
@@ -73,7 +72,8 @@ class PointStore:
 def read_records(out_dir: str | Path, xs: Sequence[float] | None = None) -> list[dict]:
     """The finished point records of the sweep in `out_dir` (its `points/`), sorted by x; only those in `xs` when
     given. The one reader of the point store, for sweeps and for whoever reads their results."""
-    found = [json.loads(p.read_text()) for p in (Path(out_dir) / "points").glob("x_*.json")]
+    found = [read_json(p, "delete it and run the sweep again to recompute that point")
+             for p in (Path(out_dir) / "points").glob("x_*.json")]
     if xs is not None:
         wanted = {round(x, 3) for x in xs}
         found = [r for r in found if round(r["x"], 3) in wanted]
@@ -192,7 +192,7 @@ def run_sweeps(lines: Sequence[Line], evaluate: Callable[[], dict[str, dict]], m
         gather(None)  # the others wait for the result files
     for line in lines:
         if rank == 0 and (line.out_dir / "summary.json").is_file():
-            summary = json.loads((line.out_dir / "summary.json").read_text())
+            summary = read_json(line.out_dir / "summary.json")
             print(f"\n{summary_table({line.out_dir.name: summary}, metric)}\n{BARRIER_NOTE}")
     return everything
 

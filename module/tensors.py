@@ -15,6 +15,20 @@ class IncompatibleCheckpoints(ValueError):
     """Two endpoints (or an endpoint and the model) whose tensor names or shapes differ."""
 
 
+class NonFiniteTensor(ValueError):
+    """A tensor holding NaN or infinite values where only finite ones make sense (an endpoint of a path)."""
+
+
+def check_finite(tensors: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise naming `source` and the first floating-point tensor holding NaN or infinite values."""
+    for key, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            counts = {"NaN": int(torch.isnan(value).sum()), "infinite": int(torch.isinf(value).sum())}
+            held = " and ".join(f"{n} {what}" for what, n in counts.items() if n)
+            raise NonFiniteTensor(f"{source}: tensor {key!r} holds {held} value(s); an endpoint must be finite "
+                                  "(every point of its paths would be NaN)")
+
+
 def live_targets(model: nn.Module, tensors: Mapping[str, torch.Tensor], source: str,
                  hint: str = "") -> dict[str, torch.Tensor]:
     """The model's own tensors that `tensors` name (state-dict names, tied aliases included), after checking that

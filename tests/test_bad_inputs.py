@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from module.checkpoint import load_checkpoint
 from module.cli import run_cli
 from utils import toy
 
@@ -30,15 +31,65 @@ def world(tmp_path_factory, tiny_t5_dir, toy_task, minilm_dir):
     root = tmp_path_factory.mktemp("bad-inputs")
     model = load_t5(str(tiny_t5_dir))
 
-    ends = []
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        ends.append(save_checkpoint(root / f"full{seed}.pt", {k: v + 0.01 * torch.randn_like(v)
-                                                              for k, v in model.state_dict().items()}, "model"))
+    ends = toy.perturbed_t5_ends(tiny_t5_dir, root, scale=0.01)
+    # issue 27.4: endpoints of another model size, adapters given as a full model, an endpoint holding a NaN
+    from transformers import T5ForConditionalGeneration
+
+    from T5_model.adapters import add_t5_adapters
+
+    wider = T5ForConditionalGeneration(toy.tiny_t5_config(model.config.vocab_size, d_model=48)).state_dict()
+    other = [save_checkpoint(root / f"wide{seed}.pt", wider, "model") for seed in (1, 2)]
+    add_t5_adapters(model, "houlsby", 4, seed=0)
+    adapters = save_checkpoint(root / "adapters.pt", {k: v for k, v in model.state_dict().items() if ".adapter" in k},
+                               "adapter")
+    state = load_checkpoint(ends[1]).tensors
+    key = "decoder.block.1.layer.1.EncDecAttention.o.weight"
+    nan = save_checkpoint(root / "nan.pt", {**state, key: state[key].clone().index_fill_(0, torch.tensor([2]),
+                                                                                          float("nan"))}, "model")
     encoder = toy.build_tiny_encoder(root / "tiny-bert", minilm_dir)
     data = root / "data"
     toy.write_task(data, "toy-sentiment")
-    return {"t5": tiny_t5_dir, "task": toy_task, "ends": ends, "encoder": encoder, "data": data}
+    return {"t5": tiny_t5_dir, "task": toy_task, "ends": ends, "encoder": encoder, "data": data, "wide": other,
+            "adapters": adapters, "nan": nan}
+
+
+def _pickled_folder(source: Path, case: Path) -> Path:
+    """A copy of a model folder whose weights are a pytorch_model.bin holding a pickle that would write a file."""
+    import pickle
+
+    folder = case / "pickled"
+    shutil.copytree(source, folder)
+    for weights in folder.glob("*.safetensors"):
+        weights.unlink()
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps(_Payload(case / "RAN")))
+    return folder
+
+
+class _Payload:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):  # unpickling this calls Path.touch(marker): a file appears if the payload ran
+        return (Path.touch, (self.marker,))
+
+
+def _custom_code_folder(source: Path, case: Path) -> Path:
+    folder = case / "custom"
+    shutil.copytree(source, folder)
+    values = json.loads((folder / "config.json").read_text())
+    values |= {"model_type": "mybert", "auto_map": {"AutoConfig": "conf.MyConfig",
+                                                    "AutoModelForSequenceClassification": "model.MyModel"}}
+    (folder / "config.json").write_text(json.dumps(values))
+    (folder / "model.py").write_text(f"open({str(case / 'RAN')!r}, 'w')\n")
+    return folder
+
+
+def _sweep_with_truncated_point(w: dict, case: Path) -> list[str]:
+    argv = _t5_sweep(w, case)
+    assert _interpolate(argv) == 0
+    point = case / "out" / "points" / "x_1.000.json"
+    point.write_text(point.read_text()[:40])
+    return argv
 
 
 def _t5_train(w: dict, case: Path, *extra: str) -> list[str]:
@@ -134,6 +185,7 @@ _pretrain_t5 = _entry("T5_model.pretrain_t5")
 _pretrain_mlm = _entry("RoBERTa_model.pretrain_mlm")
 _cartography = _entry("utils.process_cartography")
 _dist = _entry("utils.calculate_dist")
+_export = _entry("utils.export_point")
 
 
 def _text(case: Path, data: bytes = b"a first line\nthe second line\n") -> str:
@@ -249,6 +301,47 @@ CASES: list[tuple[str, Callable, Callable[[dict, Path], list[str]], str]] = [
      lambda w, c: ["--text", _text(c), "--out", str(c / "out"), "--hidden_size", "0"], "--hidden_size"),
     ("pretrain-mlm-non-utf8", _pretrain_mlm,
      lambda w, c: ["--text", _text(c, b"\xff\n"), "--out", str(c / "out")], "corpus.txt:1: not UTF-8"),
+    # --- issue 27.4: refused before anything is created, in one line naming the file, tensor or flag
+    ("itp-endpoints-other-size", _interpolate, lambda w, c: _t5_sweep(w, c, "--load_PET_path_1", str(w["wide"][0]),
+                                                                       "--load_PET_path_2", str(w["wide"][1])),
+     "wide1.pt: tensor 'shared.weight' has shape (206, 48), the model expects (206, 32)"),
+    ("itp-adapters-as-full-model", _interpolate,
+     lambda w, c: _t5_sweep(w, c, "--load_PET_path_1", str(w["adapters"]), "--load_PET_path_2", str(w["adapters"])),
+     "pass --tune_method adapter"),
+    ("itp-nan-endpoint", _interpolate, lambda w, c: _t5_sweep(w, c, "--load_PET_path_2", str(w["nan"])),
+     "nan.pt: tensor 'decoder.block.1.layer.1.EncDecAttention.o.weight' holds 32 NaN value(s)"),
+    ("curve-nan-endpoint", _curve, lambda w, c: _t5_sweep(w, c, "--load_PET_path_1", str(w["nan"])),
+     "nan.pt: tensor 'decoder.block.1.layer.1.EncDecAttention.o.weight' holds 32 NaN"),
+    ("export-nan-endpoint", _export,
+     lambda w, c: ["--path1", str(w["ends"][0]), "--path2", str(w["nan"]), "--x", "0", "--model", str(w["t5"]),
+                   "--out", str(c / "out")], "nan.pt: tensor 'decoder.block.1.layer.1.EncDecAttention.o.weight'"),
+    ("dist-nan-endpoint", _dist,
+     lambda w, c: ["--input1", str(w["nan"]), "--input2", str(w["ends"][0]), "--type", "model", "--path",
+                   str(c / "out")], "nan.pt: tensor 'decoder.block.1.layer.1.EncDecAttention.o.weight'"),
+    ("export-x-not-a-number", _export,
+     lambda w, c: ["--path1", str(w["ends"][0]), "--path2", str(w["ends"][1]), "--x", "half", "--out",
+                   str(c / "out")], "argument --x: expected a number, got 'half'"),
+    ("dist-type-unknown", _dist,
+     lambda w, c: ["--input1", str(w["ends"][0]), "--input2", str(w["ends"][1]), "--type", "modl"],
+     "argument --type: invalid choice: 'modl'"),
+    ("glue-pickled-weights", _glue,
+     lambda w, c: [str(_encoder_config(w, c, model_name_or_path=str(_pickled_folder(w["encoder"], c))))],
+     "pickled/pytorch_model.bin: holds pickled objects besides tensors, refused unread (nothing in it ran)"),
+    ("tune-pickled-weights", _tune, lambda w, c: _t5_train(w, c, "--model", str(_pickled_folder(w["t5"], c))),
+     "pickled/pytorch_model.bin: holds pickled objects besides tensors"),
+    ("glue-custom-code", _glue,
+     lambda w, c: [str(_encoder_config(w, c, model_name_or_path=str(_custom_code_folder(w["encoder"], c))))],
+     "model_name_or_path " "{case}/custom/config.json: names custom code"),
+    ("itp-truncated-point", _interpolate, _sweep_with_truncated_point,
+     "out/points/x_1.000.json:4: not valid JSON"),
+    ("tune-seed-negative", _tune, lambda w, c: _t5_train(w, c, "--seed", "-1"),
+     "argument --seed: expected a seed from 0 to 4294967295, got '-1'"),
+    ("glue-seed-negative", _glue, lambda w, c: [str(_encoder_config(w, c, seed=-1))],
+     "key 'seed' must be a seed from 0 to 4294967295, got -1"),
+    ("glue-seed-override-negative", _glue, lambda w, c: [str(_encoder_config(w, c)), "--seed", "-1"],
+     "key 'seed' must be a seed from 0 to 4294967295, got -1"),
+    ("pretrain-mlm-seed-huge", _pretrain_mlm,
+     lambda w, c: ["--text", _text(c), "--out", str(c / "out"), "--seed", str(2**32)], "argument --seed"),
     # --- utils/process_cartography.py
     ("cartography-missing", _cartography,
      lambda w, c: ["--cartography_path", str(c / "none.json"), "--analysis_path", str(c / "a.json"),
@@ -276,5 +369,5 @@ def test_bad_input_gives_one_line_exit_2_and_writes_nothing(case_id, entry, buil
         code = exc.code
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert code == 2, err
-    assert len(err) == 1 and "error: " in err[0] and expected in err[0], err
+    assert len(err) == 1 and "error: " in err[0] and expected.format(case=tmp_path) in err[0], err
     assert _files(tmp_path) == before, f"{case_id} left {sorted(set(_files(tmp_path)) - set(before))}"

@@ -175,3 +175,21 @@ def test_every_flag_has_a_help_line_with_its_default_and_unused_ones_come_last(e
         assert "--learning_rate" in unused and "--load_PET_path_1" not in unused
     if entry == "tune":
         assert {"--itpl_points", "--bend_num", "--num_beams", "--line_result"} <= unused and "--do_train" not in unused
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, ValueError])
+def test_the_last_line_of_an_interrupted_or_failed_command_is_its_own(failure, capsys):
+    """Issue 27 (Ctrl-C of pre-training): a progress bar left open was drawn again after the one line, and the line
+    was glued to the bar's."""
+    from tqdm import tqdm
+
+    def main() -> int:
+        bar = tqdm(total=10, desc="updates")
+        bar.update(3)
+        raise failure("bad value")
+
+    code = run_cli(main)
+    lines = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if line.strip()]
+    assert code == (130 if failure is KeyboardInterrupt else 2)
+    assert lines[-1] in ("error: bad value", "interrupted: finished files are kept; run the same command again to "
+                                             "continue"), lines

@@ -86,3 +86,25 @@ def test_impossible_curve_keys_are_one_line_errors_before_anything_is_written(ru
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and expected in err[0]
     assert not (root / f"bad-{key}").exists()
+
+
+def test_the_folder_stays_locked_from_the_curve_training_to_the_last_point(runs, monkeypatch):
+    """Issue 27.2: the lock was released between training the curve and sweeping it, so another run could write
+    the folder in between."""
+    from pathlib import Path
+
+    from module import files
+    from RoBERTa_model import curve_job
+
+    root, line = runs
+    held = []
+    real = curve_job.run_sweeps
+
+    def sweeps(lines, *args, **kwargs):
+        held.append(Path(lines[0].out_dir).resolve() in files._HELD)
+        return real(lines, *args, **kwargs)
+
+    monkeypatch.setattr(curve_job, "run_sweeps", sweeps)
+    assert curve_find_adapter.main([str(_curve_config(root, line, "curve-locked", curve_steps=2,
+                                                      itpl_points=2))]) == 0
+    assert held == [True]

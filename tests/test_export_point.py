@@ -236,3 +236,44 @@ def test_bad_endpoints_are_one_line_and_write_nothing(case, encoder_runs, tiny_t
     assert {p.name for p in tmp_path.iterdir()} == expected
     if case == "out not empty":
         assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_one_export_at_a_time_and_a_filled_folder_is_never_replaced(encoder_runs, tmp_path, capsys):
+    """Issue 27.2: a second export into the same --out is refused while the first runs, and the final rename never
+    replaces a folder that another export filled meanwhile (before: the last one silently won)."""
+    from module.files import FolderBusy, atomic_folder
+
+    out = tmp_path / "point"
+    ends = ["--path1", encoder_runs[("none", 20)], "--path2", encoder_runs[("none", 30)], "--out", out]
+    with toy.folder_held_elsewhere(out, beside=True) as pid:
+        code, _, err = _cli(capsys, *ends, "--x", X)
+    assert code == 2 and f"in use by another run (pid {pid})" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()  # (the killed holder's lock file stays beside it, as a crashed run's would)
+    code, _, err = _cli(capsys, *ends, "--x", X)
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["point"]  # the lock file went with its holder
+    with pytest.raises(FolderBusy), atomic_folder(out, replace=False) as tmp:
+        (tmp / "export.json").write_text("{}")
+    assert json.loads((out / "export.json").read_text())["x"] == X  # the first export is still there, whole
+
+
+def test_an_encoder_adapter_export_keeps_a_frozen_head_as_the_sweep_does(encoder_runs, tmp_path, capsys):
+    """Issue 27.6: with the head frozen (unfrozen_modules without 'classifier') the sweep interpolates only the
+    adapters and keeps the head its own seed makes; the export interpolated the two runs' heads."""
+    from transformers import AutoTokenizer
+
+    from RoBERTa_model.encoder import build_classifier
+    from RoBERTa_model.jobs import tuned_tensors
+
+    backbone, out = encoder_runs["backbone"], tmp_path / "point"
+    paths = [encoder_runs[("adapter", s)] for s in (20, 30)]
+    code, _, err = _cli(capsys, "--path1", paths[0], "--path2", paths[1], "--x", X, "--out", out, "--model", backbone,
+                        "--unfrozen_modules", "deltas", "--seed", 7)
+    assert code == 0, err
+    sweep = build_classifier(str(backbone), LABELS, "adapter", 4, seed=7, task="toy-sentiment")
+    Interpolator(sweep, *(tuned_tensors(str(p), "adapter", ["deltas"], LABELS) for p in paths)).set(X)
+    tokenizer = AutoTokenizer.from_pretrained(str(backbone))
+    expected = _encoder_logits(sweep, tokenizer)
+    assert torch.allclose(_encoder_logits(export_point.load_export(out), tokenizer), expected, atol=1e-6)
+    heads = [load_checkpoint(p).tensors["classifier.weight"] for p in paths]
+    assert not torch.allclose(heads[0], heads[1])  # the two runs' heads differ: interpolating them is not the sweep

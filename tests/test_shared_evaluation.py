@@ -31,7 +31,7 @@ def test_t5_point_shares_combine_to_what_one_process_gives(tiny_t5_dir, toy_task
     options = options_for("interpolate", task_dir=str(toy_task), model=str(tiny_t5_dir), output_dir=str(tmp_path),
                           do_valid=True, do_predict=True, metric="ACC", max_output_length=6, predict_batch_size=5,
                           quiet=True)
-    ctx = sweep_context(options, "toy", sweep_splits(options), tmp_path)
+    ctx = sweep_context(options, "toy", sweep_splits(options), tmp_path, {})
     alone = ctx.evaluate()
     assert len(ctx.data["dev"].batches) > 3  # so that three shares are uneven
     for size in (2, 3):

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import torch
 
-from module.checkpoint import load_checkpoint
-from module.cli import run_cli
+from module.checkpoint import load_endpoint
+from module.cli import OneLineParser, run_cli
 from module.distance import (  # noqa: F401 (distance, per_group_distance: the tool's API, as its tests use it)
     TYPES,
     all_sums,
@@ -80,7 +80,7 @@ def format_groups_table(rows: list[Mapping]) -> str:
 
 
 def load_selected(path: str, kind: str) -> dict[str, torch.Tensor]:
-    tensors = select_tensors(load_checkpoint(path).tensors, kind)
+    tensors = select_tensors(load_endpoint(path).tensors, kind)
     if not tensors:
         what = "adapter tensors (names containing 'adapter_')" if kind == "adapter" else "tensors"
         raise ValueError(f"{path}: no {what} to compare")
@@ -88,8 +88,8 @@ def load_selected(path: str, kind: str) -> dict[str, torch.Tensor]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(description=__doc__.split("\n\n")[0],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input1", required=True, help="first checkpoint (any format load_checkpoint reads)")
     parser.add_argument("--input2", required=True, help="second checkpoint")
     parser.add_argument("--type", required=True, choices=TYPES,

