@@ -326,7 +326,7 @@ def interpolate_runs_matrix(config: EncoderConfig) -> list[dict]:
         check_same_keys(thetas[0], theta, (paths[0], path))
     _, tokenizer, model, encoded = line_inputs(config)
     evaluation = classifier_evaluation(model, encoded, training.per_device_eval_batch_size, tokenizer.pad_token_id)
-    interpolator = Interpolator(model, thetas[0], thetas[1])
+    interpolator = Interpolator(model, thetas[0], thetas[1], (paths[0], paths[1]))
     mover = pair_mover(interpolator, thetas)
 
     def evaluate_endpoint(k: int) -> dict:

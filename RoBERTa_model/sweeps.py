@@ -23,7 +23,7 @@ def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: 
     """Evaluate accuracy and loss on every split at `points` evenly spaced x; files as task_interpolation.py."""
     check_same_keys(theta1, theta2, names)
     evaluation = classifier_evaluation(model, splits, batch_size, pad_id)
-    with Interpolator(model, theta1, theta2) as interpolator:
+    with Interpolator(model, theta1, theta2, names) as interpolator:
         line = classifier_line(interpolator.set, splits, out_dir, prefix, settings, points, names, tasks,
                                itp_on_train)
         return run_sweeps([line], evaluation, "ACC", quiet=quiet, desc="interpolation")[0]

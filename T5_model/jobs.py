@@ -238,7 +238,7 @@ def line_of(ctx: SweepContext, path1: str, path2: str, out_dir: Path, move: Call
 
 def sweep_line(ctx: SweepContext, theta1: dict, theta2: dict, path1: str, path2: str, out_dir: Path) -> SweepResult:
     """The straight line from θ1 (x = 0) to θ2 (x = 1) into `out_dir` (resumable, sharded under torchrun)."""
-    interpolator = Interpolator(ctx.model, theta1, theta2)
+    interpolator = Interpolator(ctx.model, theta1, theta2, (path1, path2))
     _log_targets(ctx, interpolator, f"between {path1} and {path2}")
     with interpolator:
         records = run_sweeps([line_of(ctx, path1, path2, out_dir, interpolator.set)], ctx.evaluate, ctx.metric,
@@ -281,7 +281,7 @@ def interpolate_matrix(options: T5Options) -> SweepResult:
     out_dir = Path(options.output_dir)
     ctx = sweep_context(options, task, splits, out_dir, dict(zip(paths, thetas, strict=True)))
 
-    interpolator = Interpolator(ctx.model, thetas[0], thetas[1])
+    interpolator = Interpolator(ctx.model, thetas[0], thetas[1], (paths[0], paths[1]))
     mover = pair_mover(interpolator, thetas)
     _log_targets(ctx, interpolator, f"between each pair of {len(paths)} checkpoints")
 

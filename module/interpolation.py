@@ -49,11 +49,12 @@ class Interpolator:
     values the model had before.
     """
 
-    def __init__(self, model: nn.Module, theta1: Mapping[str, torch.Tensor], theta2: Mapping[str, torch.Tensor]):
-        check_same_keys(theta1, theta2)
-        self.targets = live_targets(model, theta1, "the checkpoints")
+    def __init__(self, model: nn.Module, theta1: Mapping[str, torch.Tensor], theta2: Mapping[str, torch.Tensor],
+                 names: tuple[str, str] = ("checkpoint 1", "checkpoint 2")):
+        check_same_keys(theta1, theta2, names)
+        self.targets = live_targets(model, theta1, names[0])
         # a tied parameter is written once, and the endpoints must agree on its value
-        for alias in tied_aliases(model, theta1, "checkpoint 1") | tied_aliases(model, theta2, "checkpoint 2"):
+        for alias in tied_aliases(model, theta1, names[0]) | tied_aliases(model, theta2, names[1]):
             del self.targets[alias]
         self.theta1 = {k: theta1[k].detach().to(self.targets[k].device, torch.float32) for k in self.targets}
         self.theta2 = {k: theta2[k].detach().to(self.targets[k].device, torch.float32) for k in self.targets}

@@ -47,10 +47,17 @@ def world(tmp_path_factory, tiny_t5_dir, toy_task, minilm_dir):
     nan = save_checkpoint(root / "nan.pt", {**state, key: state[key].clone().index_fill_(0, torch.tensor([2]),
                                                                                           float("nan"))}, "model")
     encoder = toy.build_tiny_encoder(root / "tiny-bert", minilm_dir)
+    from RoBERTa_model.encoder import build_classifier
+
+    wide_encoder = toy.build_tiny_encoder(root / "wide-bert", minilm_dir, hidden_size=48)
+    wide_runs = []
+    for seed in (1, 2):  # checkpoint-<step>/ folders of runs tuned from the wider encoder
+        wide_runs.append(root / f"wide-run{seed}" / "checkpoint-2")
+        build_classifier(str(wide_encoder), ["negative", "positive"], seed=seed).save_pretrained(str(wide_runs[-1]))
     data = root / "data"
     toy.write_task(data, "toy-sentiment")
     return {"t5": tiny_t5_dir, "task": toy_task, "ends": ends, "encoder": encoder, "data": data, "wide": other,
-            "adapters": adapters, "nan": nan}
+            "adapters": adapters, "nan": nan, "wide_runs": wide_runs}
 
 
 def _pickled_folder(source: Path, case: Path) -> Path:
@@ -312,6 +319,10 @@ CASES: list[tuple[str, Callable, Callable[[dict, Path], list[str]], str]] = [
      "nan.pt: tensor 'decoder.block.1.layer.1.EncDecAttention.o.weight' holds 32 NaN value(s)"),
     ("curve-nan-endpoint", _curve, lambda w, c: _t5_sweep(w, c, "--load_PET_path_1", str(w["nan"])),
      "nan.pt: tensor 'decoder.block.1.layer.1.EncDecAttention.o.weight' holds 32 NaN"),
+    ("itp-adapter-endpoints-other-size", _itp_adapter,
+     lambda w, c: [str(_itp_config(w, c, delta_type="none", path1=str(w["wide_runs"][0]),
+                                   path2=str(w["wide_runs"][1])))],
+     "wide-run1/checkpoint-2: tensor 'bert.embeddings.LayerNorm.bias' has shape (48,), the model expects (32,)"),
     ("export-nan-endpoint", _export,
      lambda w, c: ["--path1", str(w["ends"][0]), "--path2", str(w["nan"]), "--x", "0", "--model", str(w["t5"]),
                    "--out", str(c / "out")], "nan.pt: tensor 'decoder.block.1.layer.1.EncDecAttention.o.weight'"),

@@ -63,8 +63,8 @@ def test_mismatched_endpoints_name_the_key():
         check_same_keys(a, {"w": torch.zeros(2, 3)})
     with pytest.raises(IncompatibleCheckpoints, match=r"'w' has shape \(2, 3\) in checkpoint 1 and \(3, 2\)"):
         check_same_keys(a, {"w": torch.zeros(3, 2), "b": torch.zeros(3)})
-    with pytest.raises(IncompatibleCheckpoints, match="the checkpoints: tensor 'nope' does not exist in the model"):
-        Interpolator(_model(), {"nope": torch.zeros(1)}, {"nope": torch.zeros(1)})
+    with pytest.raises(IncompatibleCheckpoints, match="a.pt: tensor 'nope' does not exist in the model"):
+        Interpolator(_model(), {"nope": torch.zeros(1)}, {"nope": torch.zeros(1)}, ("a.pt", "b.pt"))
 
 
 def test_fast_evaluation_equals_padded_reference(tiny_t5_dir, toy_task):

@@ -141,7 +141,7 @@ def t5_export(path1: Path, path2: Path, x: float, backbone: str | None, tokenize
         pointer = {"model": str(Path(backbone).resolve()), "adapter_type": adapter_type, "adapter_size": size,
                    "tune_method": tune_method}
     model.eval()
-    interpolator = Interpolator(model, ckpt1.tensors, ckpt2.tensors)
+    interpolator = Interpolator(model, ckpt1.tensors, ckpt2.tensors, (str(path1), str(path2)))
     interpolator.set(x)
     if adapters:
         state = model.state_dict()
@@ -185,7 +185,7 @@ def encoder_export(path1: Path, path2: Path, x: float, backbone: str | None, tok
         with safe_weights(path1, "--path1"):
             model = AutoModelForSequenceClassification.from_pretrained(str(path1), local_files_only=True,
                                                                        trust_remote_code=False).eval()
-        Interpolator(model, theta1, theta2).set(x)
+        Interpolator(model, theta1, theta2, (str(path1), str(path2))).set(x)
         folders = [path1] + ([Path(backbone)] if backbone else [])
         source = tokenizer or next((str(p) for p in folders if has_tokenizer(p)), None)
         if source is None:
@@ -198,7 +198,7 @@ def encoder_export(path1: Path, path2: Path, x: float, backbone: str | None, tok
     unfrozen = DeltaArguments().unfrozen_modules if unfrozen_modules is None else unfrozen_modules
     tuned = [tuned_tensors(str(p), type1, unfrozen, labels1) for p in (path1, path2)]
     model = build_classifier(backbone, labels1, type1, dim, seed=seed, task=delta1.get("task")).eval()
-    Interpolator(model, *tuned).set(x)
+    Interpolator(model, *tuned, (str(path1), str(path2))).set(x)
     state = model.state_dict()
     prefix = f"{model.base_model_prefix}."
     # what the backbone lacks is written too (a frozen head as built), so that loading needs neither seed nor flags

@@ -91,14 +91,15 @@ def write_nli_task(root: Path, name: str = "toy-nli", sizes=(48, 24, 24), seed: 
     return folder
 
 
-def build_tiny_encoder(folder: Path, tokenizer_source: Path, kind: str = "bert", seed: int = 0) -> Path:
-    """Save a randomly initialised tiny BERT or RoBERTa encoder with a real tokenizer (MiniLM's WordPiece)."""
+def build_tiny_encoder(folder: Path, tokenizer_source: Path, kind: str = "bert", seed: int = 0, **overrides) -> Path:
+    """Save a randomly initialised tiny BERT or RoBERTa encoder with a real tokenizer (MiniLM's WordPiece);
+    `overrides` change its config (hidden_size=48, ...)."""
     from transformers import AutoTokenizer, BertConfig, BertModel, RobertaConfig, RobertaModel
 
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(str(tokenizer_source))
     common = {"vocab_size": len(tok), "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-              "intermediate_size": 64, "max_position_embeddings": 130, "pad_token_id": tok.pad_token_id}
+              "intermediate_size": 64, "max_position_embeddings": 130, "pad_token_id": tok.pad_token_id, **overrides}
     model = BertModel(BertConfig(**common)) if kind == "bert" else RobertaModel(RobertaConfig(**common))
     model.save_pretrained(str(folder))
     tok.save_pretrained(str(folder))
