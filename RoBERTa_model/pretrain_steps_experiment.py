@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from module.cli import OneLineParser, finite_float, positive_int, run_cli
-from module.files import atomic_write_json, read_json
+from module.files import atomic_write_json, folder_lock, read_json
 from module.plotting import plot_overlay
 from module.sweep import read_records
 from RoBERTa_model.config import config_from_values
@@ -92,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(getattr(args, key, None), Path):
             setattr(args, key, getattr(args, key).resolve())
 
+    with folder_lock(args.out):  # one run of the experiment per folder, from its first write to its figure
+        return experiment(args)
+
+
+def experiment(args: argparse.Namespace) -> int:
+    """Pre-train, tune two seeds per backbone, sweep each pair and plot the sweeps together."""
     start = time.time()
     backbones = pretrain(args)
     curves, rows = {}, []

@@ -29,16 +29,18 @@ ENCODER_METHODS = {
 LABELS = {"finetune": "full fine-tuning", "adapter": "adapter tuning"}
 
 
-def forget_stale_runs(out: Path) -> bool:
-    """Remove the runs and sweeps of an output folder made by code whose results differ (RESULTS_VERSION); True if
-    so (everything then trains and sweeps again)."""
+def forget_stale_runs(out: Path, force: bool = False) -> bool:
+    """Remove the runs and sweeps of an output folder made by code whose results differ (RESULTS_VERSION), or all
+    of them with `force`; True if so (everything then trains and sweeps again). The caller holds the folder's
+    lock, which stays."""
     stamp = out / "results_version.json"
     current = {"results_version": RESULTS_VERSION}
     kept = {stamp, out / LOCK_FILE}  # the folder's lock belongs to the run holding it
-    stale = any(p not in kept for p in out.iterdir()) and (not stamp.is_file()
+    stale = any(p not in kept for p in out.iterdir()) and (force or not stamp.is_file()
                                                            or json.loads(stamp.read_text()) != current)
     if stale:
-        print(f"[experiments] {out} was made by an older version whose results differ: training again")
+        print(f"[experiments] {out}: " + ("--force: training again" if force else
+                                          "made by an older version whose results differ: training again"))
         for path in out.iterdir():
             if path not in kept:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()

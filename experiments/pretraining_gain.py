@@ -19,7 +19,7 @@ from transformers import T5Config
 
 from dataloader.tasks import load_split
 from module.cli import OneLineParser, positive_int, run_cli, seed_int
-from module.files import atomic_write_json
+from module.files import atomic_write_json, folder_lock
 from module.pretraining import save_folder
 from T5_model.jobs import tune
 from T5_model.model import check_t5_folder, load_t5_tokenizer
@@ -77,16 +77,17 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.data / task).is_dir():
             raise FileNotFoundError(f"--tasks {task}: {args.data / task} not found "
                                     f"(python utils/prepare_data.py --tasks {task})")
-    twin = random_twin(args.model, args.out / "random-init")
-    results = {}
-    for task in args.tasks:
-        task_dir = args.data / task
-        results[task] = {"majority": round(majority_share(task_dir), 4)}
-        for name, folder in (("pre-trained", args.model), ("random init", twin)):
-            key = name.replace(" ", "-")
-            results[task][key] = fine_tune(folder, task_dir, args.out / task / key, args)
-    summary = {"model": str(args.model), "steps": args.steps, "lr": args.lr, "seed": args.seed, "dev": results}
-    atomic_write_json(args.out / "summary.json", summary)
+    with folder_lock(args.out):  # one run of the experiment per folder, from its first write to its summary
+        twin = random_twin(args.model, args.out / "random-init")
+        results = {}
+        for task in args.tasks:
+            task_dir = args.data / task
+            results[task] = {"majority": round(majority_share(task_dir), 4)}
+            for name, folder in (("pre-trained", args.model), ("random init", twin)):
+                key = name.replace(" ", "-")
+                results[task][key] = fine_tune(folder, task_dir, args.out / task / key, args)
+        summary = {"model": str(args.model), "steps": args.steps, "lr": args.lr, "seed": args.seed, "dev": results}
+        atomic_write_json(args.out / "summary.json", summary)
     print(f"\n{'task':<18} {'majority':>9} {'random init':>12} {'pre-trained':>12}   (dev accuracy, first 1000)")
     for task, r in results.items():
         print(f"{task:<18} {r['majority']:>9.3f} {r['random-init']:>12.3f} {r['pre-trained']:>12.3f}")

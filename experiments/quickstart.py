@@ -9,12 +9,11 @@ reused; `--force` redoes them. Everything lands in `runs/quickstart/` (or `--out
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from dataloader.tasks import load_split
+from dataloader.tasks import check_task_dir, load_split
 from experiments.encoder_jobs import (
     LABELS,
     forget_stale_runs,
@@ -25,7 +24,7 @@ from experiments.encoder_jobs import (
     tuning_values,
 )
 from module.cli import OneLineParser, positive_int, run_cli
-from module.files import read_json
+from module.files import folder_lock, read_json
 from module.plotting import majority_fraction, plot_overlay
 from module.report import BARRIER_NOTE, summary_table
 from module.sweep import read_records
@@ -123,6 +122,16 @@ def report(sweeps: dict[str, Path], out: Path, task: str = "snli", majority: dic
     return summary_table(summaries, "acc")
 
 
+def check_inputs(args: argparse.Namespace) -> None:
+    """The task folder and the model folder the track uses exist (before the output folder is created)."""
+    encoder = args.track == "encoder"
+    check_task_dir(args.data / ("snli" if encoder else args.t5_task), "--data")
+    flag, model = ("--model", args.model) if encoder else ("--t5_model", args.t5_model)
+    if not (model / "config.json").is_file():
+        fix = "python utils/prepare_models.py" if encoder else "bash scripts/quickstart.sh --track t5 builds it"
+        raise FileNotFoundError(f"{flag} {model}: no model folder (config.json) there ({fix})")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = OneLineParser(description=__doc__.splitlines()[0])
@@ -142,11 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("out", "data", "model", "t5_model"):  # the configs written below hold absolute paths
         if getattr(args, key) is not None:
             setattr(args, key, getattr(args, key).resolve())
+    check_inputs(args)
     out = args.out or ROOT / "runs" / ("quickstart" if args.track == "encoder" else "quickstart-t5")
-    if args.force and out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    forget_stale_runs(out)
+    with folder_lock(out):  # one quickstart per folder, from before --force empties it to its last file
+        return quickstart(args, out)
+
+
+def quickstart(args: argparse.Namespace, out: Path) -> int:
+    """Both pairs of runs, their sweeps and the report into `out` (whose lock the caller holds)."""
+    forget_stale_runs(out, force=args.force)
     start = time.time()
     run, sweep = (encoder_run, encoder_sweep) if args.track == "encoder" else (t5_run, t5_sweep)
     sweeps = {}

@@ -64,6 +64,26 @@ def test_quickstart_rejects_a_non_positive_update_count_before_writing_anything(
     assert not out.exists()
 
 
+def test_a_quickstart_into_a_held_folder_removes_nothing_even_with_force(tiny_t5_dir, toy_task, tmp_path, capsys):
+    """Issue 27.2: --force emptied the folder before any lock, under a quickstart still running there; and a missing
+    task folder was found after the output folder had been made."""
+    from module.cli import run_cli
+    from utils import toy
+
+    out = tmp_path / "qs"
+    (out / "finetune-seed20").mkdir(parents=True)
+    with toy.folder_held_elsewhere(out) as pid:
+        code = run_cli(lambda: quickstart.main([*_argv(tiny_t5_dir, toy_task, out, 6), "--force"]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and f"pid {pid}" in err[0]
+    assert (out / "finetune-seed20").is_dir()
+    missing = tmp_path / "missing"
+    code = run_cli(lambda: quickstart.main([*_argv(tiny_t5_dir, toy_task, missing, 6), "--t5_task", "toy-sentimnt"]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "task folder not found; close matches" in err[0]
+    assert not missing.exists()
+
+
 def test_runs_made_by_code_with_other_results_train_again(tmp_path):
     from module.sweep import RESULTS_VERSION
 
