@@ -1,0 +1,1 @@
+"""causal_model package: decoder-only language models (AutoModelForCausalLM) on the task folders."""
