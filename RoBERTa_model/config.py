@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataloader.tasks import DATASPLITS
-from module.cli import SEED_MAX
+from module.cli import SEED_MAX, one_line_hf_parser
 from module.interpolation import MAX_ITPL_POINTS
 from RoBERTa_model.config_types import type_errors
 from RoBERTa_model.resume import checkpoint_folders, latest_complete_checkpoint
@@ -191,14 +191,8 @@ def _parser_classes(with_interpolation: bool) -> list[type]:
 
 def config_parser(with_interpolation: bool = False, prog: str | None = None):
     """transformers' HfArgumentParser over the track's dataclasses and TrainingArguments; errors are one line."""
-    from transformers import HfArgumentParser
-
-    class OneLineHfParser(HfArgumentParser):
-        def error(self, message: str):
-            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
     usage = f"{prog or 'run_glue.py'} CONFIG.json [--KEY VALUE ...]"
-    return OneLineHfParser(_parser_classes(with_interpolation), prog=prog, usage=usage,
+    return one_line_hf_parser(_parser_classes(with_interpolation), prog=prog, usage=usage,
                            description="Values come from CONFIG.json (relative paths there are relative to its "
                                        "folder); a --KEY VALUE after it overrides the file's value.")
 

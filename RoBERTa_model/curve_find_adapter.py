@@ -16,9 +16,9 @@ from __future__ import annotations
 import sys
 
 from module.cli import run_cli
+from module.report import print_endpoints
 from RoBERTa_model.config import parse_config_args
 from RoBERTa_model.curve_job import find_adapter_curve
-from RoBERTa_model.sweeps import print_endpoints
 
 
 def main(argv: list[str] | None = None) -> int:

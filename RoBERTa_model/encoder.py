@@ -16,6 +16,7 @@ from module.adapter import is_adapter_tensor
 from module.checkpoint import DELTA_FILE, load_checkpoint
 from module.files import read_json
 from module.loading import UnsafeModelFolder, check_no_custom_code, quiet_transformers, safe_weights
+from module.sweep import split_results
 from module.tensors import copy_into
 from RoBERTa_model.adapters import ENCODER_DELTA_TYPES, add_encoder_adapters
 
@@ -153,18 +154,9 @@ def classifier_outputs(model: nn.Module, batches: list[tuple[list[int], dict]]) 
     return outputs
 
 
-def classifier_results(outputs: list[tuple[list[int], list, list]], size: int) -> dict:
-    """Accuracy, mean loss and per-example correctness of a split of `size` examples from its batches' outputs."""
-    correct, losses = [0.0] * size, [0.0] * size
-    for ids, hits, batch_losses in outputs:
-        for row, i in enumerate(ids):
-            correct[i], losses[i] = hits[row], batch_losses[row]
-    return {"performance": sum(correct) / max(size, 1), "loss": sum(losses) / max(size, 1), "scores": correct}
-
-
 def evaluate_classifier(model: nn.Module, batches: list[tuple[list[int], dict]]) -> dict:
     """Accuracy, mean loss and per-example correctness (0/1) of a sequence classifier on pre-built batches."""
-    return classifier_results(classifier_outputs(model, batches), sum(len(ids) for ids, _ in batches))
+    return split_results(classifier_outputs(model, batches), sum(len(ids) for ids, _ in batches))
 
 
 def names_module(name: str, entry: str) -> bool:

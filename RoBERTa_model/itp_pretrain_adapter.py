@@ -15,9 +15,9 @@ from __future__ import annotations
 import sys
 
 from module.cli import run_cli
+from module.report import print_endpoints
 from RoBERTa_model.config import parse_config_args
 from RoBERTa_model.jobs import interpolate_runs
-from RoBERTa_model.sweeps import print_endpoints
 
 
 def main(argv: list[str] | None = None) -> int:

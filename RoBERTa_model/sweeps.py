@@ -11,8 +11,8 @@ from torch import nn
 from module.distributed import device, join
 from module.interpolation import Interpolator, check_same_keys, interpolation_points
 from module.plotting import PathInfo, majority_fraction
-from module.sweep import Line, SharedEvaluation, in_batch_order, run_sweeps, share_of
-from RoBERTa_model.encoder import EncodedTask, classifier_batches, classifier_outputs, classifier_results
+from module.sweep import Line, SharedEvaluation, in_batch_order, run_sweeps, share_of, split_results
+from RoBERTa_model.encoder import EncodedTask, classifier_batches, classifier_outputs
 
 
 def sweep_classifier(model: nn.Module, theta1: dict[str, torch.Tensor], theta2: dict[str, torch.Tensor],
@@ -58,15 +58,7 @@ def shared_evaluation(model: nn.Module, batches: dict[str, list]) -> SharedEvalu
                 for name, share in shares.items()}
 
     def combine(parts: list[dict[str, list]]) -> dict[str, dict]:
-        return {name: classifier_results(in_batch_order([part[name] for part in parts]), sizes[name])
+        return {name: split_results(in_batch_order([part[name] for part in parts]), sizes[name])
                 for name in batches}
 
     return SharedEvaluation(part, combine)
-
-
-def print_endpoints(records: list[dict], out_dir: str | Path) -> None:
-    """One line per endpoint, then where the files are."""
-    for record in (records[0], records[-1]):
-        parts = [f"{s} accuracy {v['performance']:.4f} loss {v['loss']:.4f}" for s, v in record["splits"].items()]
-        print(f"x={record['x']}: " + "; ".join(parts))
-    print(f"wrote {out_dir}/result.csv, summary.json and interpolation.png ({len(records)} points)")

@@ -85,7 +85,12 @@ def rank_classify(model: nn.Module, tokenizer, task: str, inputs: Sequence[str],
     """Per example: the predicted label index, whether it is the gold one, the gold label's probability among the
     labels (softmax of the summed log-likelihoods) and the gold answer's mean token NLL (its loss)."""
     rows = candidate_rows(tokenizer, [prompt_of(task, text) for text in inputs], labels)
-    summed, counts = answer_log_likelihoods(model, rows)
+    return judge(*answer_log_likelihoods(model, rows), gold)
+
+
+def judge(summed: torch.Tensor, counts: torch.Tensor, gold: Sequence[int]) -> list[dict]:
+    """Per example, from its answers' summed log-likelihoods and token counts (examples, labels): the predicted
+    label index, correctness, the gold label's probability among the labels and the gold answer's mean NLL."""
     probs = torch.softmax(summed, dim=-1)
     out = []
     for k, g in enumerate(gold):

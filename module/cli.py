@@ -19,6 +19,16 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def one_line_hf_parser(dataclass_types: list[type], **kwargs):
+    """transformers' HfArgumentParser over `dataclass_types`, whose errors are one line as OneLineParser's."""
+    from transformers import HfArgumentParser
+
+    class OneLineHfParser(HfArgumentParser):
+        error = OneLineParser.error
+
+    return OneLineHfParser(dataclass_types, **kwargs)
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keeps the description's line breaks and shows every flag's default."""
 

@@ -17,7 +17,10 @@ from pathlib import Path
 
 __all__ = ["PATH_KINDS", "PathInfo", "endpoint_names", "majority_fraction"]
 
-PATH_KINDS = {"line": "straight line", "bezier": "Bezier curve", "polychain": "PolyChain curve", "path": "path"}
+PATH_KINDS = {"line": "straight line", "bezier": "Bezier curve", "polychain": "PolyChain curve", "path": "path",
+              "lora_delta": "straight line of the LoRA updates (lora_path delta)",
+              "lora_factors": "LoRA factors A, B interpolated (lora_path factors: a curve in the weights)"}
+LINES = ("line", "lora_delta")  # the kinds that are the straight line between the two endpoints' weights
 ACCURACY_METRICS = {"acc", "accuracy", "em", "exact_match"}
 MAX_CLASSES = 20  # more distinct answers than this: not a classification task (no majority line)
 
@@ -143,7 +146,7 @@ class PathInfo:
             return self.x_label
         start, end = (f"{self.start_task}-trained", f"{self.end_task}-trained") if self.is_task_boundary \
             else (self.start, self.end)
-        axis = "t along the curve" if self.is_curve else "x" if self.kind == "line" else "x along the path"
+        axis = "t along the curve" if self.is_curve else "x" if self.kind in LINES else "x along the path"
         return f"{axis}: 0 = {start}, 1 = {end}"
 
 

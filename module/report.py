@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 BARRIERS = ("barrier_endpoint_mean", "barrier_linear", "barrier_subsegment")
 BARRIER_NOTE = ("barriers: positive = the path is worse than the reference (mean of endpoints / straight line / "
                 "any sub-segment); metric drops and loss rises both count as positive")
@@ -22,3 +24,11 @@ def summary_table(summaries: dict[str, dict], metric: str = "metric") -> str:
                          f"{perf['worst']['value']:>6.3f} @{perf['worst']['x']:<5} "
                          f"{b[0]:>11.3f}/{b[1]:.3f}/{b[2]:.3f} {c[0]:>10.3f}/{c[1]:.3f}/{c[2]:.3f}")
     return "\n".join(lines)
+
+
+def print_endpoints(records: list[dict], out_dir: str | Path) -> None:
+    """One line per endpoint, then where the files are."""
+    for record in (records[0], records[-1]):
+        parts = [f"{s} accuracy {v['performance']:.4f} loss {v['loss']:.4f}" for s, v in record["splits"].items()]
+        print(f"x={record['x']}: " + "; ".join(parts))
+    print(f"wrote {out_dir}/result.csv, summary.json and interpolation.png ({len(records)} points)")

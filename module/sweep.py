@@ -93,6 +93,16 @@ class SharedEvaluation:
         return self.combine([self.part(0, 1)])
 
 
+def split_results(outputs: list[tuple[list[int], list, list]], size: int) -> dict:
+    """Accuracy, mean loss and per-example correctness of a split of `size` examples from its batches' outputs
+    (per batch: its rows' positions, their correctness 0/1 and their losses), in the form sweeps record."""
+    correct, losses = [0.0] * size, [0.0] * size
+    for ids, hits, batch_losses in outputs:
+        for row, i in enumerate(ids):
+            correct[i], losses[i] = hits[row], batch_losses[row]
+    return {"performance": sum(correct) / max(size, 1), "loss": sum(losses) / max(size, 1), "scores": correct}
+
+
 def share_of(batches: Sequence, rank: int, size: int) -> list[tuple[int, object]]:
     """The batches process `rank` of `size` evaluates, with their positions: every size-th one, so that the
     long and the short (length-sorted) batches are spread over the processes."""

@@ -1,0 +1,53 @@
+"""A causal LM's evaluation at a sweep's point: rank classification of every split, in length-sorted batches that
+processes can share (the sweeps' `SharedEvaluation`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from causal_model.scoring import CandidateRows, answer_log_likelihoods, candidate_rows, judge, prompt_of
+from dataloader.batching import length_groups
+from dataloader.tasks import Example
+from module.sweep import SharedEvaluation, in_batch_order, share_of, split_results
+
+Batch = tuple[list[int], CandidateRows, list[int]]  # row positions, the rows of every candidate, gold label ids
+
+
+def label_ids(examples: Sequence[Example], labels: Sequence[str], source: str) -> list[int]:
+    """Each example's gold label as an index of `labels`; a label the task's labels lack names file and line."""
+    index = {label: i for i, label in enumerate(labels)}
+    for example in examples:
+        if example.answers[0] not in index:
+            raise ValueError(f"{source}:{example.line}: label {example.answers[0]!r} is not among the training "
+                             f"labels {list(labels)}")
+    return [index[e.answers[0]] for e in examples]
+
+
+def causal_batches(examples: Sequence[Example], gold: Sequence[int], task: str, labels: Sequence[str], tokenizer,
+                   batch_size: int) -> list[Batch]:
+    """Length-sorted batches of at most `batch_size` examples, each with the rows of all its candidates."""
+    prompts = [prompt_of(task, e.input) for e in examples]
+    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    return [(ids, candidate_rows(tokenizer, [prompts[i] for i in ids], labels), [gold[i] for i in ids])
+            for ids in length_groups(lengths, batch_size)]
+
+
+def causal_evaluation(model: nn.Module, batches: dict[str, list[Batch]]) -> SharedEvaluation:
+    """Every split's accuracy, mean gold-answer NLL and per-example correctness at the model's current point."""
+    sizes = {name: sum(len(ids) for ids, _, _ in split) for name, split in batches.items()}
+
+    def outputs(share: list[Batch]) -> list[tuple[list[int], list, list]]:
+        judged = [(ids, judge(*answer_log_likelihoods(model, rows), gold)) for ids, rows, gold in share]
+        return [(ids, [r["correct"] for r in rs], [r["loss"] for r in rs]) for ids, rs in judged]
+
+    def part(rank: int, size: int) -> dict[str, list]:
+        shares = {name: share_of(split, rank, size) for name, split in batches.items()}
+        return {name: list(zip([p for p, _ in share], outputs([b for _, b in share]), strict=True))
+                for name, share in shares.items()}
+
+    def combine(parts: list[dict[str, list]]) -> dict[str, dict]:
+        return {name: split_results(in_batch_order([p[name] for p in parts]), sizes[name]) for name in batches}
+
+    return SharedEvaluation(part, combine)

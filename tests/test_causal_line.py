@@ -1,0 +1,94 @@
+"""causal_model/interpolate.py end to end on a tiny GPT-2 (built from a config, with the tests' tokenizer) and two
+peft LoRA adapters: the files of a sweep, `lora_path` recorded, the endpoints scored as the adapters themselves,
+delta and factors meeting at the ends only, and a rerun reusing every point."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from causal_model import interpolate
+from module.cli import run_cli
+
+
+@pytest.fixture(scope="module")
+def lora_world(tmp_path_factory, tokenizer_dir, toy_task):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    root = tmp_path_factory.mktemp("causal")
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=16, n_layer=2, n_head=2,
+                        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
+    GPT2LMHeadModel(config).save_pretrained(str(root / "base"))
+    tokenizer.save_pretrained(str(root / "base"))
+    adapters = []
+    for seed in (1, 2):
+        base = GPT2LMHeadModel.from_pretrained(str(root / "base"))
+        torch.manual_seed(seed)
+        lora = LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn", "c_fc"], init_lora_weights=False,
+                          fan_in_fan_out=True)
+        model = get_peft_model(base, lora)
+        with torch.no_grad():  # a visible update, as after tuning
+            for name, p in model.named_parameters():
+                if "lora_B" in name:
+                    p.mul_(20)
+        model.save_pretrained(str(root / f"lora{seed}"))
+        adapters.append(root / f"lora{seed}")
+    return root / "base", adapters, toy_task
+
+
+def _run(world, out, *extra) -> int:
+    base, adapters, task = world
+    return run_cli(lambda: interpolate.main(["--model", str(base), "--path1", str(adapters[0]), "--path2",
+                                             str(adapters[1]), "--task_dir", str(task), "--output_dir", str(out),
+                                             "--itpl_points", "3", "--max_eval_samples", "12", "--quiet", *extra]))
+
+
+def test_a_lora_line_sweeps_like_the_other_tracks_and_its_ends_are_the_adapters(lora_world, tmp_path, capsys):
+    from peft import PeftModel
+
+    from causal_model.model import load_causal, load_causal_tokenizer
+    from causal_model.scoring import rank_classify
+    from dataloader.tasks import load_split
+    from module.sweep import read_records
+
+    base, adapters, task = lora_world
+    assert _run(lora_world, tmp_path / "delta") == 0
+    assert _run(lora_world, tmp_path / "factors", "--lora_path", "factors") == 0
+    summaries = {k: json.loads((tmp_path / k / "summary.json").read_text()) for k in ("delta", "factors")}
+    assert summaries["delta"]["lora_path"] == "delta" and summaries["factors"]["lora_path"] == "factors"
+    assert (tmp_path / "delta" / "interpolation.png").stat().st_size > 0
+    records = {k: read_records(tmp_path / k) for k in ("delta", "factors")}
+    assert [r["x"] for r in records["delta"]] == [0.0, 0.5, 1.0]
+    dev = load_split(task, "dev")[:12]
+    labels = sorted({e.answers[0] for e in load_split(task, "train")})
+    tokenizer = load_causal_tokenizer(base)
+    for k, adapter in ((0, adapters[0]), (-1, adapters[1])):  # the ends are the adapters, scored directly
+        model = PeftModel.from_pretrained(load_causal(base), str(adapter)).eval()
+        direct = rank_classify(model, tokenizer, task.name, [e.input for e in dev], labels,
+                               [labels.index(e.answers[0]) for e in dev])
+        for path in ("delta", "factors"):
+            split = records[path][k]["splits"]["dev"]
+            assert split["scores"] == [r["correct"] for r in direct]
+            assert split["loss"] == pytest.approx(sum(r["loss"] for r in direct) / len(direct), abs=1e-5)
+    middle = [records[p][1]["splits"]["dev"]["loss"] for p in ("delta", "factors")]
+    assert middle[0] != pytest.approx(middle[1], abs=1e-6)  # the two paths part between the ends
+    point = tmp_path / "delta" / "points" / "x_0.500.json"
+    before = point.stat().st_mtime_ns
+    capsys.readouterr()
+    assert _run(lora_world, tmp_path / "delta") == 0  # a rerun evaluates nothing again
+    assert point.stat().st_mtime_ns == before
+    assert "x=0.0: dev accuracy" in capsys.readouterr().out
+
+
+def test_a_lora_and_a_model_endpoint_are_refused_before_anything_is_written(lora_world, tmp_path, capsys):
+    base, adapters, task = lora_world
+    code = run_cli(lambda: interpolate.main(["--model", str(base), "--path1", str(adapters[0]), "--path2", str(base),
+                                             "--task_dir", str(task), "--output_dir", str(tmp_path / "out")]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "both endpoints must be of one kind" in err[0]
+    assert not (tmp_path / "out").exists()
