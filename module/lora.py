@@ -19,6 +19,7 @@ peft computed them, and leaves the model holding one adapter named "path" that t
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,3 +135,56 @@ def lora_path_model(base: nn.Module, folders: tuple[str, str], kind: str = "delt
             theta1[key_a], theta2[key_a] = a1, a2
             theta1[key_b], theta2[key_b] = s1 * b1, s2 * b2
     return LoraPath(model.eval(), theta1, theta2, kind, ranks)
+
+
+# ----------------------------------------------------------------------------- distances, without the base model
+WEIGHTS_FILE = "adapter_model.safetensors"
+_FACTOR = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.[^.]+)?\.weight$")
+
+
+def lora_updates(folder: str | Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per adapted module (its name in the wrapped model): (A, s·B) in float64, read from the folder alone, with s
+    as peft computes it (lora_alpha or the alpha_pattern entry, over r or √r with rsLoRA)."""
+    import safetensors.torch
+    from peft.utils.other import get_pattern_key
+
+    config = read_lora_config(folder)
+    path = Path(folder) / WEIGHTS_FILE
+    if not path.is_file():
+        raise LoraPathError(f"{folder}: no {WEIGHTS_FILE} (a peft LoRA folder saved with safetensors)")
+    factors: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in safetensors.torch.load_file(str(path)).items():
+        match = _FACTOR.match(key)
+        if match:
+            factors.setdefault(match["module"], {})[match["ab"]] = value.double()
+    alphas = config.get("alpha_pattern") or {}
+    updates = {}
+    for module, ab in sorted(factors.items()):
+        if set(ab) != {"A", "B"}:
+            raise LoraPathError(f"{path}: module {module!r} has lora_{next(iter(ab))} but not its other factor")
+        rank = ab["A"].shape[0]
+        alpha = alphas.get(get_pattern_key(list(alphas), module), config.get("lora_alpha", 8))  # as peft does
+        scaling = alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
+        updates[module] = (ab["A"], scaling * ab["B"])
+    if not updates:
+        raise LoraPathError(f"{path}: no lora_A/lora_B tensors")
+    return updates
+
+
+def update_sums(updates1: dict, updates2: dict, folders: tuple[str, str]) -> dict[str, tuple]:
+    """Per module, the sums `module.distance.summarise` takes, (n, ΔW1·ΔW2, |ΔW1|², |ΔW2|², |ΔW1 − ΔW2|²), from the
+    factors alone: |B·A|² = tr((BᵀB)(AAᵀ)) and ΔW1·ΔW2 = tr((B2ᵀB1)(A1A2ᵀ)), r×r products, no dense ΔW."""
+    sums = {}
+    for module in sorted(set(updates1) | set(updates2)):
+        if module not in updates1 or module not in updates2:
+            missing = folders[0] if module not in updates1 else folders[1]
+            raise LoraPathError(f"{missing}: does not adapt module {module!r}, which the other endpoint adapts")
+        (a1, b1), (a2, b2) = updates1[module], updates2[module]
+        if (b1.shape[0], a1.shape[1]) != (b2.shape[0], a2.shape[1]):
+            raise LoraPathError(f"module {module!r}: update of shape {(b1.shape[0], a1.shape[1])} in {folders[0]} "
+                                f"and {(b2.shape[0], a2.shape[1])} in {folders[1]}")
+        aa = float(torch.trace((b1.T @ b1) @ (a1 @ a1.T)))
+        bb = float(torch.trace((b2.T @ b2) @ (a2 @ a2.T)))
+        dot = float(torch.trace((b2.T @ b1) @ (a1 @ a2.T)))
+        sums[module] = (b1.shape[0] * a1.shape[1], dot, aa, bb, max(aa + bb - 2 * dot, 0.0))
+    return sums

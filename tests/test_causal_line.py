@@ -92,3 +92,39 @@ def test_a_lora_and_a_model_endpoint_are_refused_before_anything_is_written(lora
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "both endpoints must be of one kind" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("lora_path", ["delta", "factors"])
+def test_an_exported_lora_point_predicts_as_the_sweep_at_that_point(lora_path, lora_world, tmp_path, capsys):
+    """utils/export_point.py with two peft folders: delta merged into a plain folder that AutoModelForCausalLM
+    loads, factors as a peft folder that PeftModel loads; both give the path model's logits at x."""
+    from causal_model.model import load_causal
+    from module.interpolation import Interpolator
+    from module.lora import lora_path_model
+    from utils import export_point
+
+    base, adapters, _ = lora_world
+    out = tmp_path / "point"
+    code = run_cli(lambda: export_point.main(["--path1", str(adapters[0]), "--path2", str(adapters[1]), "--x", "0.3",
+                                              "--model", str(base), "--lora_path", lora_path, "--out", str(out)]))
+    assert code == 0, capsys.readouterr().err
+    files = sorted(p.name for p in out.iterdir())
+    if lora_path == "delta":
+        assert "model.safetensors" in files and "adapter_config.json" not in files
+        from transformers import AutoModelForCausalLM
+
+        exported = AutoModelForCausalLM.from_pretrained(str(out)).eval()
+    else:
+        assert files == ["adapter_config.json", "adapter_model.safetensors", "export.json"]
+        from peft import PeftModel
+
+        exported = PeftModel.from_pretrained(load_causal(base), str(out)).eval()
+    path = lora_path_model(load_causal(base), tuple(str(a) for a in adapters), lora_path)
+    Interpolator(path.model, path.theta1, path.theta2).set(0.3)
+    ids = torch.tensor([[5, 9, 13, 2, 7]])
+    with torch.no_grad():
+        expected = path.model(input_ids=ids).logits
+        assert torch.allclose(exported(input_ids=ids).logits, expected, atol=1e-5)
+        assert torch.allclose(export_point.load_export(out)(input_ids=ids).logits, expected, atol=1e-5)
+    info = json.loads((out / "export.json").read_text())
+    assert info["lora_path"] == lora_path and info["track"] == "lora"

@@ -155,3 +155,30 @@ def test_pairs_the_paths_cannot_join_are_one_line(case, expected, adapters, tmp_
     with pytest.raises(LoraPathError, match=re.escape(expected)) as caught:
         lora_path_model(_base(arch), tuple(ends), kind)
     assert len(str(caught.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("other", ["b", "c"])
+def test_the_distance_of_two_lora_updates_is_that_of_their_dense_updates(other, adapters, tmp_path, capsys):
+    """utils/calculate_dist.py --type lora: L2 and cosine of ΔW1 − ΔW2 from the factors alone (r×r products) equal
+    the dense computation on peft's own ΔW, for equal and for different ranks, alphas and rsLoRA."""
+    import math
+
+    from module.cli import run_cli
+    from utils import calculate_dist
+
+    ends = (adapters["llama", "a"], adapters["llama", other])
+    dense = [_deltas("llama", e) for e in ends]
+    dot = sum(float((dense[0][k].double() * dense[1][k].double()).sum()) for k in dense[0])
+    sq = [sum(float((d[k].double() ** 2).sum()) for k in d) for d in dense]
+    l2 = math.sqrt(sum(float(((dense[0][k] - dense[1][k]).double() ** 2).sum()) for k in dense[0]))
+    out = tmp_path / "dist"
+    code = run_cli(lambda: calculate_dist.main(["--input1", str(ends[0]), "--input2", str(ends[1]), "--type", "lora",
+                                                "--path", str(out), "--per_layer"]))
+    assert code == 0, capsys.readouterr().err
+    record = json.loads((out / "distance.json").read_text())
+    assert record["l2_distance"] == pytest.approx(l2, rel=1e-5)
+    assert record["cosine_similarity"] == pytest.approx(dot / math.sqrt(sq[0] * sq[1]), rel=1e-5)
+    assert record["num_parameters"] == sum(d.numel() for d in dense[0].values())
+    assert ("factors" in record) == (other == "b")  # factors are compared only at equal ranks
+    rows = (out / "distance_per_layer.tsv").read_text().splitlines()
+    assert len(rows) == 1 + len(dense[0])  # one row per adapted module

@@ -49,6 +49,7 @@ from module.distance import (  # noqa: F401 (distance, per_group_distance: the t
     summarise,
 )
 from module.files import atomic_write_json, atomic_write_text
+from module.lora import lora_updates, update_sums
 
 
 def format_distance(result: Mapping) -> str:
@@ -92,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input1", required=True, help="first checkpoint (any format load_checkpoint reads)")
     parser.add_argument("--input2", required=True, help="second checkpoint")
-    parser.add_argument("--type", required=True, choices=TYPES,
-                        help="adapter: only tensors named '*adapter_*'; model/finetune: all tensors")
+    parser.add_argument("--type", required=True, choices=(*TYPES, "lora"),
+                        help="adapter: only tensors named '*adapter_*'; model/finetune: all tensors; lora: two peft "
+                             "LoRA folders, compared by their updates dW = s*B@A (and their factors, equal ranks)")
     parser.add_argument("--path", default="", help="folder for distance.txt (and distance_per_layer.tsv)")
     parser.add_argument("--per_layer", action="store_true", help="also report L2 and cosine per tensor group")
     parser.add_argument("--count_aliases", action="store_true",
@@ -101,13 +103,21 @@ def main(argv: list[str] | None = None) -> int:
                              "original did; by default each parameter counts once")
     args = parser.parse_args(argv)
 
-    tensors1 = load_selected(args.input1, args.type)
-    tensors2 = load_selected(args.input2, args.type)
-    tensors1, tensors2, left_out = compared_tensors(tensors1, tensors2, args.count_aliases)
-    if left_out:
-        print(f"tied tensors counted once: {', '.join(left_out)} left out (--count_aliases keeps them)")
-    sums = all_sums(tensors1, tensors2, (args.input1, args.input2))
-    del tensors1, tensors2
+    extra, left_out = {}, []
+    if args.type == "lora":  # the updates' distance, from the factors alone (no base model, no dense dW)
+        updates = lora_updates(args.input1), lora_updates(args.input2)
+        sums = update_sums(*updates, (args.input1, args.input2))
+        factors = [{f"{m}.{ab}": t for m, (a, b) in u.items() for ab, t in (("A", a), ("sB", b))} for u in updates]
+        if all(factors[0][k].shape == factors[1][k].shape for k in factors[0]):
+            extra["factors"] = distance(*factors, (args.input1, args.input2))
+    else:
+        tensors1 = load_selected(args.input1, args.type)
+        tensors2 = load_selected(args.input2, args.type)
+        tensors1, tensors2, left_out = compared_tensors(tensors1, tensors2, args.count_aliases)
+        if left_out:
+            print(f"tied tensors counted once: {', '.join(left_out)} left out (--count_aliases keeps them)")
+        sums = all_sums(tensors1, tensors2, (args.input1, args.input2))
+        del tensors1, tensors2
     result = summarise(sums.values())
 
     print("num_of_models:", len(sums))
@@ -119,14 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     print(result["params"])
     print("====================average distance====================")
     print(result["rms"])
-    groups = grouped(sums, group_name) if args.per_layer else None
+    if args.type == "lora":
+        print("(of the updates dW = s*B@A)" + (f"; between the factors (A, s*B): L2 {extra['factors']['l2']}, cosine "
+                                              f"{extra['factors']['cosine']}" if extra else
+                                              "; the factors differ in rank and are not compared"))
+    groups = grouped(sums, (lambda name: name) if args.type == "lora" else group_name) if args.per_layer else None
     if groups is not None:
         print("====================per layer====================")
         print(format_groups_table(groups))
     if args.path:
         folder = Path(args.path)
         atomic_write_text(folder / "distance.txt", format_distance(result))
-        atomic_write_json(folder / "distance.json", distance_record(result, args, left_out))
+        atomic_write_json(folder / "distance.json", distance_record(result, args, left_out) | extra)
         if groups is not None:
             atomic_write_text(folder / "distance_per_layer.tsv", format_groups_tsv(groups))
         print(f"saved to {folder}")

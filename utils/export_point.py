@@ -19,6 +19,9 @@ RoBERTa_model/itp_pretrain_adapter.py), plus `export.json` (x, both endpoints wi
   `load_tensors`) rebuild the sweep's model at x. As itp_pretrain_adapter.py, an encoder adapter export
   interpolates only the tensors under `--unfrozen_modules`; the others (a head the runs kept frozen) are those
   `build_classifier` makes with `--seed`: give both as in the sweep's config.
+* LoRA (two peft adapter folders of one causal LM, `--model` its base, `--lora_path` as the sweep's): `delta`
+  (the straight line of the updates, W0 + (1 − x)·ΔW1 + x·ΔW2) is merged into a plain Hugging Face folder;
+  `factors` (A and B interpolated) gives a peft adapter folder that `PeftModel.from_pretrained(base, DIR)` loads.
 
 Inputs are checked before anything is written; DIR is written under a temporary name and renamed into place.
 """
@@ -35,12 +38,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from causal_model.model import load_causal, load_causal_tokenizer
 from module.adapter import is_adapter_tensor
 from module.checkpoint import load_checkpoint, load_endpoint, save_checkpoint
 from module.cli import OneLineParser, finite_float, run_cli, seed_int
 from module.files import atomic_folder, atomic_write_json, folder_lock, read_json
 from module.interpolation import Interpolator, check_same_keys
 from module.loading import TOKENIZER_FILES, WEIGHT_FILES, load_tokenizer, safe_weights
+from module.lora import LORA_PATHS, PATH_ADAPTER, lora_path_model
 from module.runs import file_sha256
 from RoBERTa_model.config import DeltaArguments
 from RoBERTa_model.encoder import build_classifier, checkpoint_info, load_tensors
@@ -52,6 +57,9 @@ from T5_model.trainer import load_into_model
 FORMAT = "mode-connectivity-export/v1"
 T5_TYPES = ("t5", "mt5", "umt5")
 ADAPTER_FILE = "adapter.safetensors"
+LORA_CONFIG, LORA_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"  # a peft adapter folder
+LORA_FORMULAS = {"delta": "W0 + (1 - x) * dW(path1) + x * dW(path2), dW = scaling * B @ A",
+                 "factors": "A = (1 - x) * A1 + x * A2, B = (1 - x) * s1 * B1 + x * s2 * B2, scaling 1"}
 SWEEP_SEED = 42  # an encoder sweep's seed when its config gives none (TrainingArguments' default)
 
 
@@ -66,6 +74,7 @@ class Export:
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     ckpt_kind: str = "adapter"  # the kind the adapter checkpoint is saved with
     pointer: dict = field(default_factory=dict)  # adapter exports: what rebuilds the model around the tensors
+    peft_config: dict | None = None  # a LoRA factors export: the adapter_config.json of the peft folder written
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -78,11 +87,14 @@ def check_point(x: float, out: Path) -> None:
 
 
 def endpoint_track(path: Path) -> str:
-    """"t5" for a checkpoint file or a T5 folder, "encoder" for any other model folder."""
+    """"t5" for a checkpoint file or a T5 folder, "lora" for a peft LoRA folder, "encoder" for any other model
+    folder."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: endpoint not found")
     if path.is_file():
         return "t5"
+    if (path / LORA_CONFIG).is_file():
+        return "lora"
     config = path / "config.json"
     if not config.is_file():
         raise ValueError(f"{path}: a folder without config.json (expected a checkpoint-<step>/ or model folder)")
@@ -94,7 +106,7 @@ def weights_file(path: Path) -> Path:
     """The file holding an endpoint's or backbone's weights (the path itself for a checkpoint file)."""
     if path.is_file():
         return path
-    found = next((path / name for name in WEIGHT_FILES if (path / name).is_file()), None)
+    found = next((path / name for name in (*WEIGHT_FILES, LORA_WEIGHTS) if (path / name).is_file()), None)
     if found is None:
         raise ValueError(f"{path}: no {', '.join(WEIGHT_FILES)} in this folder")
     return found
@@ -208,13 +220,38 @@ def encoder_export(path1: Path, path2: Path, x: float, backbone: str | None, tok
     return Export("encoder", "adapter", model, tensors={k: state[k] for k in keys}, pointer=pointer)
 
 
+# ----------------------------------------------------------------------------- LoRA adapters of a causal LM
+def lora_export(path1: Path, path2: Path, x: float, backbone: str | None, tokenizer: str | None,
+                lora_path: str) -> Export:
+    """The point x of the LoRA path the causal sweeps walk: `delta` merged into the base model (a plain Hugging
+    Face folder), `factors` as a peft adapter folder (A(x), B(x) at scaling 1)."""
+    from peft.utils import get_peft_model_state_dict
+
+    if backbone is None:
+        raise ValueError(f"{path1}: a LoRA adapter; pass --model, the base model it was tuned from")
+    path = lora_path_model(load_causal(backbone), (str(path1), str(path2)), lora_path)
+    Interpolator(path.model, path.theta1, path.theta2, (str(path1), str(path2))).set(x)
+    if lora_path == "delta":
+        return Export("lora", "model", path.model.merge_and_unload(), load_causal_tokenizer(tokenizer or backbone))
+    config = path.model.peft_config[PATH_ADAPTER].to_dict()
+    config |= {"alpha_pattern": dict(config["rank_pattern"]), "target_modules": sorted(config["target_modules"]),
+               "base_model_name_or_path": str(Path(backbone).resolve()), "inference_mode": True}  # scaling 1
+    tensors = get_peft_model_state_dict(path.model, adapter_name=PATH_ADAPTER)
+    pointer = {"model": str(Path(backbone).resolve()), "lora_path": lora_path}
+    return Export("lora", "adapter", path.model, tensors=tensors, pointer=pointer, peft_config=config)
+
+
 # ----------------------------------------------------------------------------- writing and loading
 def record(export: Export, path1: Path, path2: Path, x: float) -> dict:
     """The contents of export.json."""
     info = {"format": FORMAT, "track": export.track, "kind": export.kind, "x": x,
             "formula": "(1 - x) * path1 + x * path2", "path1": describe(path1), "path2": describe(path2)}
+    if export.track == "lora":
+        info["lora_path"] = "delta" if export.kind == "model" else export.pointer["lora_path"]
+        info["formula"] = LORA_FORMULAS[info["lora_path"]]
     if export.kind == "adapter":
-        info |= {"adapter_file": ADAPTER_FILE, "backbone": describe(Path(export.pointer["model"])),
+        info |= {"adapter_file": LORA_WEIGHTS if export.track == "lora" else ADAPTER_FILE,
+                 "backbone": describe(Path(export.pointer["model"])),
                  "load": export.pointer}
     return info
 
@@ -226,6 +263,12 @@ def save_export(export: Export, info: dict, out: Path) -> None:
         if export.kind == "model":
             export.model.save_pretrained(str(folder))
             export.tokenizer.save_pretrained(str(folder))
+        elif export.peft_config is not None:  # a peft LoRA folder: PeftModel.from_pretrained(base, folder)
+            import safetensors.torch
+
+            safetensors.torch.save_file({k: v.contiguous() for k, v in export.tensors.items()},
+                                        str(folder / LORA_WEIGHTS))
+            atomic_write_json(folder / LORA_CONFIG, export.peft_config)
         else:
             save_checkpoint(folder / ADAPTER_FILE, export.tensors, kind=export.ckpt_kind,
                             meta={**export.pointer, "x": info["x"], "path1": info["path1"], "path2": info["path2"]})
@@ -243,9 +286,15 @@ def load_export(folder: str | Path) -> nn.Module:
     if info["kind"] == "model":
         from transformers import AutoModelForSequenceClassification, T5ForConditionalGeneration
 
+        if info["track"] == "lora":
+            return load_causal(folder)
         cls = T5ForConditionalGeneration if info["track"] == "t5" else AutoModelForSequenceClassification
         return cls.from_pretrained(str(folder), local_files_only=True).eval()
     load = info["load"]
+    if info["track"] == "lora":
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(load_causal(load["model"]), str(folder)).eval()
     if info["track"] == "t5":
 
         model = load_t5(load["model"])
@@ -262,10 +311,14 @@ def load_export(folder: str | Path) -> nn.Module:
 def how_to_load(export: Export, out: Path) -> str:
     """The line printed after writing."""
     if export.kind == "model":
-        cls = "T5ForConditionalGeneration" if export.track == "t5" else "AutoModelForSequenceClassification"
+        cls = {"t5": "T5ForConditionalGeneration", "lora": "AutoModelForCausalLM"}.get(
+            export.track, "AutoModelForSequenceClassification")
         return f"wrote {out}: a Hugging Face folder (model.safetensors, config.json, tokenizer); load it with " \
                f"{cls}.from_pretrained('{out}')"
     p = export.pointer
+    if export.track == "lora":
+        return f"wrote {out}: a peft LoRA folder (the factors at x, scaling 1) for the base model {p['model']}; load " \
+               f"it with PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained('{p['model']}'), '{out}')"
     if export.track == "t5":
         flags = f"--model {p['model']} --tune_method {p['tune_method']} --adapter_type {p['adapter_type']} " \
                 f"--adapter_size {p['adapter_size']}" + (" --apply_adapter" if p["tune_method"] == "model" else "")
@@ -292,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=seed_int, default=SWEEP_SEED,
                         help="encoder adapters: the sweep config's seed, which makes the tensors left out of "
                              "--unfrozen_modules (a frozen head)")
+    parser.add_argument("--lora_path", choices=LORA_PATHS, default="delta",
+                        help="LoRA endpoints: delta (the straight line of the updates, merged into a plain folder) or "
+                             "factors (A and B interpolated, a peft adapter folder)")
     parser.add_argument("--tokenizer", help="tokenizer saved with a full model (default: --model for T5, path1 for "
                                             "the encoder)")
     args = parser.parse_args(argv)
@@ -307,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     with folder_lock(out, beside=True):  # one export into `out` at a time (the folder appears whole at the end)
         if tracks[0] == "t5":
             export = t5_export(path1, path2, args.x, args.model, args.tokenizer)
+        elif tracks[0] == "lora":
+            export = lora_export(path1, path2, args.x, args.model, args.tokenizer, args.lora_path)
         else:
             export = encoder_export(path1, path2, args.x, args.model, args.tokenizer, args.unfrozen_modules,
                                     args.seed)
