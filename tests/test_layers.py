@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-MODEL_PACKAGES = ("T5_model", "RoBERTa_model")
+MODEL_PACKAGES = ("T5_model", "RoBERTa_model", "causal_model")
 BASE = ("module", "dataloader")
 
 
