@@ -4,7 +4,6 @@ tune (run_glue.py), sweep between two runs of one backbone (itp_pretrain_adapter
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +13,13 @@ from dataloader.tasks import check_known_labels, data_half
 from module.adapter import adapter_state
 from module.checkpoint import load_endpoint
 from module.distributed import leave_at_exit
-from module.files import atomic_write_json, folder_lock, read_json
+from module.files import atomic_write_json, read_json
 from module.interpolation import Interpolator, check_same_keys, pair_mover
 from module.loading import load_tokenizer
 from module.matrix import check_minima, pair_folder, run_matrix
-from module.runs import RESULTS_VERSION, claim_settings, fingerprint, read_settings
+from module.runs import fingerprint
 from module.sweep import Line, read_records, sweep_settings
+from module.trainer_runs import tuning_run
 from RoBERTa_model.cartography import CartographyCallback
 from RoBERTa_model.config import ConfigError, EncoderConfig
 from RoBERTa_model.delta_trainer import DeltaTrainer
@@ -44,14 +44,7 @@ from RoBERTa_model.encoder import (
     unmatched_entries,
 )
 from RoBERTa_model.metrics_callback import MetricsCallback
-from RoBERTa_model.resume import (
-    RUN_SETTINGS,
-    has_training_results,
-    latest_complete_checkpoint,
-    remove_incomplete_checkpoints,
-    resumed_step,
-    training_settings,
-)
+from RoBERTa_model.resume import training_settings
 from RoBERTa_model.sweeps import classifier_evaluation, classifier_line, sweep_classifier
 
 
@@ -96,27 +89,6 @@ def evaluation_inputs(data_args, training_args) -> dict:
             for split, limit in limits.items()}
 
 
-def finished_training(out: Path, settings: dict) -> dict | None:
-    """The stored results of a finished training run in `out` made with these settings, or None (read only)."""
-    path = out / "all_results.json"
-    if not path.is_file() or not (out / "config.json").is_file():
-        return None
-    if read_settings(out / RUN_SETTINGS) != {**settings, "results_version": RESULTS_VERSION}:
-        return None
-    results = read_json(path)
-    return results if "global_step" in results else None
-
-
-def finished_results(out: Path, settings: dict, evaluation: dict) -> dict | None:
-    """The stored results of a finished run in `out` made with these settings, when every split this run
-    evaluates was evaluated on the same inputs (`evaluation_inputs`); None otherwise."""
-    results = finished_training(out, settings)
-    if results is None:
-        return None
-    stored = results.get("evaluation") or {}
-    return results if all(stored.get(split) == inputs for split, inputs in evaluation.items()) else None
-
-
 def reevaluate(config: EncoderConfig, out: Path, results: dict, evaluation: dict) -> dict:
     """Evaluate a finished run's final model again on dev (and test) whose inputs changed since its results were
     written; the training's numbers are kept."""
@@ -137,8 +109,7 @@ def reevaluate(config: EncoderConfig, out: Path, results: dict, evaluation: dict
 def tune_encoder(config: EncoderConfig) -> dict:
     """Tune the encoder (adapters or fully) as the config says, resuming an interrupted run of the same settings
     and reusing a finished one; evaluates dev (and test) into `all_results.json`; returns those results."""
-    model_args, data_args, delta_args, training_args = config.model, config.data, config.delta, config.training
-    from transformers import Trainer, set_seed
+    model_args, data_args, training_args = config.model, config.data, config.training
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # transformers' own "writing model shards" bars at every save, not the Trainer's
@@ -146,13 +117,17 @@ def tune_encoder(config: EncoderConfig) -> dict:
     settings = training_settings(config.given, model_args, data_args,
                                  task_data_files(data_args.data_dir, data_args.task_name, ["train", "dev"]))
     evaluation = evaluation_inputs(data_args, training_args)
-    finished = finished_results(out, settings, evaluation) if training_args.do_train else None
-    if finished is not None:
-        print(f"[run_glue] {out} holds this run, finished: reusing its all_results.json")
-        return finished
-    if training_args.do_train and (trained_before := finished_training(out, settings)) is not None:
-        with folder_lock(out):
-            return reevaluate(config, out, trained_before, evaluation)
+    return tuning_run(out, settings, evaluation, training_args.do_train, "run_glue",
+                      lambda: encoder_trainer(config, out, evaluation),
+                      lambda trained_before: reevaluate(config, out, trained_before, evaluation),
+                      training_args.resume_from_checkpoint)
+
+
+def encoder_trainer(config: EncoderConfig, out: Path, evaluation: dict):
+    """(the run's Trainer, its first results, the step that evaluates dev and test into all_results.json)."""
+    model_args, data_args, delta_args, training_args = config.model, config.data, config.delta, config.training
+    from transformers import Trainer, set_seed
+
     set_seed(training_args.seed)
     leave_at_exit()  # under torchrun the Trainer's process group is taken down before the interpreter's teardown
     train = training_examples(data_args)
@@ -187,40 +162,8 @@ def tune_encoder(config: EncoderConfig) -> dict:
                                backbone=getattr(model.config, DELTA_KEY)["backbone"])
     results: dict = {"task": data_args.task_name, "labels": labels, "delta_type": delta_args.delta_type,
                      "trained_parameters": n_trained, "evaluation": evaluation}
-    with folder_lock(out):
-        if training_args.do_train:
-            claim_settings(out / RUN_SETTINGS, settings, has_training_results(out), "a training run",
-                           "use another output_dir or delete that folder")
-            finished = finished_results(out, settings, evaluation)  # finished meanwhile by another process
-            if finished is not None:
-                return finished
-            if (trained_before := finished_training(out, settings)) is not None:
-                return reevaluate(config, out, trained_before, evaluation)
-            for folder in remove_incomplete_checkpoints(out):
-                print(f"[run_glue] removed {folder}: a checkpoint left half-written (no weights or trainer state)")
-            resume = training_args.resume_from_checkpoint or latest_complete_checkpoint(out)
-            if resume:
-                print(f"[run_glue] resuming from {resume}")
-            start = time.time()
-            try:
-                train_result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-                trainer.save_model(str(out))
-                tokenizer.save_pretrained(str(out))
-            except OSError as exc:  # a full disk mid-save: the checkpoint being written is not left behind
-                remove_incomplete_checkpoints(out)
-                latest = latest_complete_checkpoint(out)
-                raise OSError(f"{getattr(exc, 'filename', None) or out}: cannot write ({exc.strerror or exc}); "
-                              f"the latest complete checkpoint is {latest or 'none'}") from None
-            results["train_seconds"] = round(time.time() - start, 1)
-            results["global_step"] = train_result.global_step
-            if not resume:
-                results["train_loss"] = train_result.training_loss
-            else:  # the Trainer's mean covers only the updates made after the resume
-                results["resumed_from"] = str(resume)
-                if train_result.global_step > resumed_step(resume):
-                    results["train_loss_after_resume"] = train_result.training_loss
-        evaluate_and_report(model, encoded, splits, training_args, tokenizer, results, out)
-    return results
+    return trainer, results, lambda done: evaluate_and_report(model, encoded, splits, training_args, tokenizer,
+                                                              done, out)
 
 
 def evaluate_and_report(model, encoded: dict, splits: dict, training_args, tokenizer, results: dict,
