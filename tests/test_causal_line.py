@@ -16,15 +16,12 @@ from module.cli import run_cli
 @pytest.fixture(scope="module")
 def lora_world(tmp_path_factory, tokenizer_dir, toy_task):
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    from utils import toy
 
     root = tmp_path_factory.mktemp("causal")
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=16, n_layer=2, n_head=2,
-                        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
-    GPT2LMHeadModel(config).save_pretrained(str(root / "base"))
-    tokenizer.save_pretrained(str(root / "base"))
+    toy.build_tiny_causal(root / "base", AutoTokenizer.from_pretrained(str(tokenizer_dir)))
     adapters = []
     for seed in (1, 2):
         base = GPT2LMHeadModel.from_pretrained(str(root / "base"))

@@ -106,6 +106,24 @@ def build_tiny_encoder(folder: Path, tokenizer_source: Path, kind: str = "bert",
     return Path(folder)
 
 
+def build_tiny_causal(folder: Path, tokenizer, arch: str = "gpt2", seed: int = 0) -> Path:
+    """Save a randomly initialised tiny GPT-2 or Llama causal LM with `tokenizer` into `folder`."""
+    import transformers
+
+    torch.manual_seed(seed)
+    ends = {"bos_token_id": tokenizer.eos_token_id, "eos_token_id": tokenizer.eos_token_id}
+    if arch == "gpt2":
+        model = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+            vocab_size=len(tokenizer), n_positions=128, n_embd=16, n_layer=2, n_head=2, **ends))
+    else:
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+            num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128, **ends))
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return Path(folder)
+
+
 def t5_args(tiny_t5_dir: Path, task_dir: Path, out: Path, *extra: str):
     """tune_singletask flags for the tiny T5 on a toy task (accuracy, short outputs, quiet), plus `extra`."""
     from T5_model.options import parse_options

@@ -1,0 +1,158 @@
+"""Tuning a causal LM on a task folder with the Hugging Face Trainer: full fine-tuning or LoRA through peft.
+
+Each training example is the task's prompt followed by the gold label's answer; the loss is the answer tokens'
+mean NLL (the prompt is context only). A run folder is the encoder track's (module/trainer_runs.py): settings,
+`checkpoint-<step>/`, the final model (a Hugging Face folder, or for LoRA peft's own adapter folder, which the
+sweeps take as an endpoint) and `all_results.json` with dev (and test) accuracy by rank classification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from causal_model.evaluation import causal_batches, causal_evaluation, label_ids
+from causal_model.model import load_causal, load_causal_tokenizer
+from causal_model.scoring import answer_of, prompt_of
+from dataloader.tasks import Example, check_task_dir, load_split, split_path, task_name
+from module.files import atomic_write_json
+from module.runs import fingerprint
+from module.trainer_runs import RESULTS_FILE, tuning_run
+
+IGNORE = -100
+COSMETIC = {"output_dir", "logging_dir", "logging_steps", "logging_strategy", "logging_first_step", "report_to",
+            "disable_tqdm", "save_steps", "save_strategy", "save_total_limit", "resume_from_checkpoint",
+            "per_device_eval_batch_size", "dataloader_num_workers", "overwrite_output_dir", "do_predict"}
+
+
+@dataclass
+class CausalTuneArguments:
+    """What causal_model/tune.py tunes on what (the Trainer's own flags come beside these)."""
+
+    model: str = field(metadata={"help": "local folder of the causal LM to tune"})
+    task_dir: str = field(metadata={"help": "task folder data/<task>/ holding <task>_{train,dev,test}.tsv"})
+    method: str = field(default="lora", metadata={"help": "lora (peft) or full", "choices": ["lora", "full"]})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (scaling alpha / r)"})
+    lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA branch"})
+    target_modules: list[str] | None = field(default=None, metadata={
+        "help": "modules LoRA adapts (default: peft's table for the architecture)", "nargs": "+"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "first N training examples"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "first N dev (and test) examples"})
+
+
+class AnswerDataset(torch.utils.data.Dataset):
+    """Training rows: prompt + gold answer tokens, the labels masked to the answer."""
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.rows[i]
+
+
+def training_rows(examples: list[Example], task: str, tokenizer) -> list[dict]:
+    """Each example as input ids (bos? + prompt + answer) and labels (IGNORE on all but the answer)."""
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    rows = []
+    for example in examples:
+        prompt = bos + tokenizer(prompt_of(task, example.input), add_special_tokens=False)["input_ids"]
+        answer = tokenizer(answer_of(example.answers[0]), add_special_tokens=False)["input_ids"]
+        rows.append({"input_ids": prompt + answer, "labels": [IGNORE] * len(prompt) + answer})
+    return rows
+
+
+def pad_rows(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded batch tensors of training rows."""
+    width = max(len(r["input_ids"]) for r in rows)
+    batch = {"input_ids": torch.full((len(rows), width), pad_id), "labels": torch.full((len(rows), width), IGNORE),
+             "attention_mask": torch.zeros((len(rows), width), dtype=torch.long)}
+    for i, row in enumerate(rows):
+        n = len(row["input_ids"])
+        batch["input_ids"][i, :n] = torch.tensor(row["input_ids"])
+        batch["labels"][i, :n] = torch.tensor(row["labels"])
+        batch["attention_mask"][i, :n] = 1
+    return batch
+
+
+def with_lora(model, args: CausalTuneArguments):
+    """The model wrapped by peft with a fresh LoRA adapter (its factors train, the base stays frozen)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers.pytorch_utils import Conv1D
+
+    transposed = any(isinstance(m, Conv1D) for m in model.modules())  # GPT-2's layers store W transposed
+    config = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+                        target_modules=args.target_modules, fan_in_fan_out=transposed, task_type="CAUSAL_LM")
+    return get_peft_model(model, config)
+
+
+def tune_causal(args: CausalTuneArguments, training_args) -> dict:
+    """Tune (or reuse a finished run of the same settings, or resume an interrupted one) into
+    `training_args.output_dir`; returns all_results.json's values."""
+    from transformers import Trainer, set_seed
+
+    task_dir = check_task_dir(args.task_dir)
+    task = task_name(task_dir)
+    out = Path(training_args.output_dir)
+    train = load_split(task_dir, "train")[:args.max_train_samples]
+    labels = sorted({e.answers[0] for e in load_split(task_dir, "train")})
+    names = ["dev", "test"] if training_args.do_predict else ["dev"]
+    splits = {name: load_split(task_dir, name)[:args.max_eval_samples] for name in names}
+    gold = {name: label_ids(examples, labels, str(split_path(task_dir, name))) for name, examples in splits.items()}
+    evaluation = {name: {"data": fingerprint(split_path(task_dir, name)), "max_samples": args.max_eval_samples,
+                         "batch_size": training_args.per_device_eval_batch_size} for name in names}
+    given = {**asdict(args), **{k: v for k, v in training_args.to_dict().items() if k not in COSMETIC}}
+    settings = {"config": {k: given[k] for k in sorted(given) if k not in ("model", "task_dir")}, "task": task,
+                "model": fingerprint(args.model), "data": fingerprint(split_path(task_dir, "train"))}
+    tokenizer = load_causal_tokenizer(args.model)
+
+    def evaluate_into(model, results: dict) -> None:
+        batches = {name: causal_batches(examples, gold[name], task, labels, tokenizer,
+                                        training_args.per_device_eval_batch_size)
+                   for name, examples in splits.items()}
+        for name, split in causal_evaluation(model, batches)().items():
+            prefix = "eval" if name == "dev" else "test"
+            results[f"{prefix}_accuracy"], results[f"{prefix}_loss"] = split["performance"], split["loss"]
+            print(f"[causal] {name}: accuracy {split['performance']:.4f} loss {split['loss']:.4f} "
+                  f"({len(splits[name])} examples)")
+        atomic_write_json(out / RESULTS_FILE, results)
+
+    def prepare():
+        set_seed(training_args.seed)
+        model = load_causal(args.model)
+        if args.method == "lora":
+            model = with_lora(model, args)
+        trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        print(f"[causal] {task}: labels {labels}; {len(train)} train examples; {args.method} tuning of "
+              f"{trained / 1e6:.2f}M of {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+        trainer = Trainer(model=model, args=training_args, train_dataset=AnswerDataset(training_rows(train, task,
+                                                                                                     tokenizer)),
+                          data_collator=lambda rows: pad_rows(rows, tokenizer.pad_token_id), processing_class=tokenizer)
+        results = {"task": task, "labels": labels, "method": args.method, "trained_parameters": trained,
+                   "evaluation": evaluation}
+        return trainer, results, lambda done: evaluate_into(model.eval(), done)
+
+    def reevaluate(trained_before: dict) -> dict:
+        print(f"[causal] {out} holds this run, finished, but its dev/test inputs changed: evaluating it again")
+        model = final_model(out, args)
+        kept = {k: v for k, v in trained_before.items() if not k.startswith(("eval_", "test_")) and k != "evaluation"}
+        results = {**kept, "evaluation": evaluation}
+        evaluate_into(model, results)
+        return results
+
+    return tuning_run(out, settings, evaluation, training_args.do_train, "causal", prepare, reevaluate,
+                      training_args.resume_from_checkpoint)
+
+
+def final_model(out: Path, args: CausalTuneArguments):
+    """A finished run's model: the base with the run's LoRA adapter, or the fine-tuned model itself."""
+    if args.method == "lora":
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(load_causal(args.model), str(out)).eval()
+    return load_causal(out)

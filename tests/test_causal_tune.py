@@ -1,0 +1,79 @@
+"""causal_model/tune.py on a tiny GPT-2: a LoRA run writes peft's folder and all_results.json, learns the toy task,
+is reused when run again, and a run killed after a checkpoint and run again equals the uninterrupted one; two
+LoRA runs are then the endpoints of a sweep."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from causal_model import interpolate, tune
+from module.cli import run_cli
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory, tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    from utils import toy
+
+    return toy.build_tiny_causal(tmp_path_factory.mktemp("causal-base") / "gpt2",
+                                 AutoTokenizer.from_pretrained(str(tokenizer_dir)))
+
+
+def _tune(base, task, out, seed=20, *extra) -> int:
+    return run_cli(lambda: tune.main(["--model", str(base), "--task_dir", str(task), "--output_dir", str(out),
+                                      "--do_train", "--max_steps", "6", "--save_steps", "3", "--learning_rate", "5e-3",
+                                      "--per_device_train_batch_size", "8", "--seed", str(seed), "--lora_r", "4",
+                                      "--max_eval_samples", "16", "--disable_tqdm", "true", *extra]))
+
+
+def _adapter(folder) -> dict[str, torch.Tensor]:
+    import safetensors.torch
+
+    return safetensors.torch.load_file(str(folder / "adapter_model.safetensors"))
+
+
+@pytest.mark.slow
+def test_a_lora_run_resumes_bit_for_bit_is_reused_and_is_a_sweep_endpoint(base, toy_task, tmp_path, monkeypatch,
+                                                                          capsys):
+    from transformers import Trainer
+
+    straight = tmp_path / "straight"
+    assert _tune(base, toy_task, straight) == 0
+    assert {"adapter_config.json", "adapter_model.safetensors", "all_results.json"} <= {
+        p.name for p in straight.iterdir()}
+    results = json.loads((straight / "all_results.json").read_text())
+    assert results["global_step"] == 6 and results["method"] == "lora" and 0.0 <= results["eval_accuracy"] <= 1.0
+
+    real, calls = Trainer.training_step, []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:  # after checkpoint-3
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "training_step", interrupted)
+    resumed = tmp_path / "resumed"
+    assert _tune(base, toy_task, resumed) == 130
+    monkeypatch.setattr(Trainer, "training_step", real)
+    capsys.readouterr()
+    assert _tune(base, toy_task, resumed) == 0
+    assert "resuming from" in capsys.readouterr().out
+    a, b = _adapter(straight), _adapter(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    assert _tune(base, toy_task, straight) == 0  # the same settings: reused, not trained again
+    assert "reusing its all_results.json" in capsys.readouterr().out
+
+    other = tmp_path / "seed30"
+    assert _tune(base, toy_task, other, 30) == 0
+    assert run_cli(lambda: interpolate.main(["--model", str(base), "--path1", str(straight), "--path2", str(other),
+                                             "--task_dir", str(toy_task), "--output_dir", str(tmp_path / "line"),
+                                             "--itpl_points", "3", "--max_eval_samples", "16", "--quiet"])) == 0
+    summary = json.loads((tmp_path / "line" / "summary.json").read_text())
+    assert summary["lora_path"] == "delta"
+    assert summary["splits"]["dev"]["performance"]["endpoints"][0] == pytest.approx(results["eval_accuracy"])
