@@ -16,7 +16,7 @@ import torch
 
 from module.cli import positive_int
 from module.loading import load_tokenizer
-from module.pretraining import Objective, RunOptions, flag, loss_curve, pretrain
+from module.pretraining import Objective, RunOptions, adamw_warmup_linear, flag, loss_curve, pretrain
 
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, as RoBERTa
 CHECK_TEXTS = ("the movie was good", "A person, on a horse - naïve café 日本 😀!", "  two  spaces , and a tab\there")
@@ -236,19 +236,8 @@ class MaskedLM(Objective):
     def optimizer(self, model: torch.nn.Module):
         """AdamW (betas 0.9/0.98, eps 1e-6; no decay of biases and LayerNorms), warm-up then linear decay to 0."""
         o = self.options
-        no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
-        decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
-        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
-                                       {"params": no_decay, "weight_decay": 0.0}], lr=o.lr, betas=(0.9, 0.98),
-                                      eps=1e-6)
-        warmup = max(o.warmup_steps, 0)
-
-        def schedule(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            return max(0.0, (o.steps - step) / max(1, o.steps - warmup))
-
-        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return adamw_warmup_linear(model, o.lr, o.weight_decay, o.warmup_steps, o.steps,
+                                   lambda n: n.endswith("bias") or "LayerNorm" in n)
 
     def batch(self, stream: np.ndarray, starts: np.ndarray, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         """Wrapped windows, masked with the objective's own torch generator."""

@@ -148,6 +148,24 @@ def summary(info: dict) -> int:
     return 0 if math.isfinite(info["loss"]) else 1
 
 
+def adamw_warmup_linear(model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, steps: int,
+                        no_decay: Callable[[str], bool], betas: tuple[float, float] = (0.9, 0.98), eps: float = 1e-6):
+    """AdamW (no weight decay on the parameters `no_decay` names) with linear warm-up over `warmup_steps`, then a
+    linear decay to 0 at `steps`: the optimiser and its per-update schedule."""
+    named = list(model.named_parameters())
+    groups = [{"params": [p for n, p in named if not no_decay(n)], "weight_decay": weight_decay},
+              {"params": [p for n, p in named if no_decay(n)], "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
+    warmup = max(warmup_steps, 0)
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (steps - step) / max(1, steps - warmup))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+
 class Objective:
     """What a model family plugs into `pretrain`: tokenizer, model, optimiser, the batches of windows and the loss."""
 

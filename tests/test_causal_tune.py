@@ -77,3 +77,26 @@ def test_a_lora_run_resumes_bit_for_bit_is_reused_and_is_a_sweep_endpoint(base, 
     summary = json.loads((tmp_path / "line" / "summary.json").read_text())
     assert summary["lora_path"] == "delta"
     assert summary["splits"]["dev"]["performance"]["endpoints"][0] == pytest.approx(results["eval_accuracy"])
+
+
+def test_pretraining_a_causal_lm_gives_a_folder_the_family_loads_and_tunes(tmp_path, toy_task, capsys):
+    """causal_model/pretrain_causal.py on the toy corpus: its tokenizer round-trips, the loss falls, and the final
+    folder is a --model of tune.py (loaded offline by the family's loader)."""
+    from causal_model import pretrain_causal
+    from causal_model.model import load_causal, load_causal_tokenizer
+    from utils import toy
+
+    (tmp_path / "corpus.txt").write_text("\n".join(toy.corpus(400)) + "\n")
+    out = tmp_path / "home"
+    assert pretrain_causal.main(["--text", str(tmp_path / "corpus.txt"), "--out", str(out), "--steps", "30",
+                                 "--vocab_size", "300", "--hidden_size", "32", "--num_layers", "2", "--num_heads", "2",
+                                 "--intermediate_size", "64", "--seq_len", "32", "--batch_size", "8", "--lr", "1e-2",
+                                 "--warmup_steps", "5", "--quiet"]) == 0
+    info = json.loads((out / "pretraining.json").read_text())
+    curve = [loss for _, loss in info["loss_curve"]]
+    assert curve[-1] < curve[0]
+    tokenizer = load_causal_tokenizer(out)
+    text = "the movie was good , not bad !"
+    assert tokenizer.decode(tokenizer(text, add_special_tokens=False).input_ids) == text
+    assert load_causal(out).config.model_type == "llama"
+    assert _tune(out, toy_task, tmp_path / "run", 20, "--max_steps", "2") == 0
