@@ -26,7 +26,8 @@ ENCODER_METHODS = {
     "adapter": {"delta_type": "adapter", "bottleneck_dim": 24, "learning_rate": 3e-3, "max_steps": 150,
                 "warmup_steps": 15, "unfrozen_modules": ["deltas", "layer_norm", "final_layer_norm", "classifier"]},
 }
-LABELS = {"finetune": "full fine-tuning", "adapter": "adapter tuning"}
+LABELS = {"finetune": "full fine-tuning", "adapter": "adapter tuning", "lora": "LoRA (delta line)",
+          "lora_factors": "LoRA (factors path)"}
 
 
 def forget_stale_runs(out: Path, force: bool = False) -> bool:

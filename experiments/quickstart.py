@@ -2,8 +2,10 @@
 
 Encoder track (default): all-MiniLM-L6-v2 on snli, fully fine-tuned and adapter-tuned with seeds 20 and
 30, then 26 points between each pair on dev and test. `--track t5`: the same through the T5 track's jobs
-(tune_singletask.py / task_interpolation.py) with the home-built small T5. Finished runs and sweep points are
-reused; `--force` redoes them. Everything lands in `runs/quickstart/` (or `--out`).
+(tune_singletask.py / task_interpolation.py) with the home-built small T5. `--track causal`: the home-built small
+causal LM fully fine-tuned and LoRA-tuned (causal_model/tune.py), both lines, and the LoRA pair's factors path
+beside its line (causal_model/interpolate.py). Finished runs and sweep points are reused; `--force` redoes them.
+Everything lands in `runs/quickstart/` (`runs/quickstart-t5`, `runs/quickstart-causal`) or `--out`.
 """
 
 from __future__ import annotations
@@ -93,6 +95,49 @@ def t5_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace)
     return sweep_dir
 
 
+CAUSAL_METHODS = {"finetune": {"method": "full", "lr": 1e-3}, "lora": {"method": "lora", "lr": 5e-3}}
+
+
+def causal_run(out: Path, method: str, seed: int, args: argparse.Namespace) -> Path:
+    """Tune the home-built causal LM (causal_model.tuning.tune_causal); a finished run is reused."""
+    from transformers import TrainingArguments
+
+    from causal_model.tuning import CausalTuneArguments, tune_causal
+
+    run_dir = out / f"{method}-seed{seed}"
+    steps = args.causal_lora_steps if method == "lora" else args.causal_steps
+    settings = CAUSAL_METHODS[method]
+    print(f"[quickstart] causal LM {'LoRA' if method == 'lora' else LABELS[method]}, seed {seed} -> {run_dir}")
+    tune_causal(CausalTuneArguments(model=str(args.causal_model), task_dir=str(args.data / args.causal_task),
+                                    method=settings["method"], max_eval_samples=args.eval_examples),
+                TrainingArguments(output_dir=str(run_dir), do_train=True, do_predict=True, max_steps=steps,
+                                  per_device_train_batch_size=32, per_device_eval_batch_size=64,
+                                  learning_rate=settings["lr"], lr_scheduler_type="linear", warmup_steps=steps // 10,
+                                  seed=seed, save_strategy="steps", save_steps=steps, logging_steps=25,
+                                  report_to="none", disable_tqdm=True, use_cpu=not _cuda()))
+    return run_dir
+
+
+def causal_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namespace, lora_path: str = "delta") -> Path:
+    """The line (or LoRA's factors path) between the two causal runs of one method (resumable)."""
+    from causal_model.jobs import CausalLineArguments, interpolate_causal
+
+    sweep_dir = out / (f"{method}-seed{SEEDS[0]}+{SEEDS[1]}" + ("-factors" if lora_path == "factors" else ""))
+    print(f"[quickstart] causal sweep, {LABELS[method]}" + (" (factors path)" if lora_path == "factors" else "")
+          + ": 26 points")
+    interpolate_causal(CausalLineArguments(
+        model=str(args.causal_model), path1=str(runs[0]), path2=str(runs[1]),
+        task_dir=str(args.data / args.causal_task), output_dir=str(sweep_dir), lora_path=lora_path,
+        max_eval_samples=args.eval_examples, do_predict=True, per_device_eval_batch_size=64, quiet=True))
+    return sweep_dir
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def split_majority(args: argparse.Namespace) -> dict[str, float | None]:
     """The majority-class share of the dev and test examples the sweeps evaluate."""
 
@@ -102,6 +147,9 @@ def split_majority(args: argparse.Namespace) -> dict[str, float | None]:
                                                                          args.eval_examples)], "ACC")
                 for s in ("dev", "test")}
 
+    if args.track == "causal":
+        return {s: majority_fraction([e.answers for e in load_split(args.data / args.causal_task, s)
+                                      [:args.eval_examples]], "ACC") for s in ("dev", "test")}
     return {s: majority_fraction([e.answers for e in load_split(args.data / args.t5_task, s, choose_1000=True)],
                                  "ACC") for s in ("dev", "test")}
 
@@ -116,43 +164,54 @@ def report(sweeps: dict[str, Path], out: Path, task: str = "snli", majority: dic
         for split in records[0]["splits"]:
             curves[f"{LABELS[method]} ({split})"] = ([r["x"] for r in records],
                                                       [r["splits"][split]["performance"] for r in records])
+    paths = "straight lines" + (" and LoRA's factors path" if "lora_factors" in sweeps else "")
     plot_overlay(curves, "accuracy", out / "overlay.png", metric="ACC", majority=majority,
-                 title=f"{task} dev/test: straight lines, seed {SEEDS[0]} → seed {SEEDS[1]}",
+                 title=f"{task} dev/test: {paths}," + ("\n" if len(task + paths) > 40 else " ")
+                 + f"seed {SEEDS[0]} → seed {SEEDS[1]}",
                  xlabel=f"x: 0 = seed {SEEDS[0]}, 1 = seed {SEEDS[1]}")
     return summary_table(summaries, "acc")
 
 
 def check_inputs(args: argparse.Namespace) -> None:
     """The task folder and the model folder the track uses exist (before the output folder is created)."""
-    encoder = args.track == "encoder"
-    check_task_dir(args.data / ("snli" if encoder else args.t5_task), "--data")
-    flag, model = ("--model", args.model) if encoder else ("--t5_model", args.t5_model)
+    task, flag, model, fix = {
+        "encoder": ("snli", "--model", args.model, "python utils/prepare_models.py"),
+        "t5": (args.t5_task, "--t5_model", args.t5_model, "bash scripts/quickstart.sh --track t5 builds it"),
+        "causal": (args.causal_task, "--causal_model", args.causal_model,
+                   "bash scripts/quickstart.sh --track causal builds it")}[args.track]
+    check_task_dir(args.data / task, "--data")
     if not (model / "config.json").is_file():
-        fix = "python utils/prepare_models.py" if encoder else "bash scripts/quickstart.sh --track t5 builds it"
         raise FileNotFoundError(f"{flag} {model}: no model folder (config.json) there ({fix})")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = OneLineParser(description=__doc__.splitlines()[0])
-    p.add_argument("--track", choices=("encoder", "t5"), default="encoder")
-    p.add_argument("--out", type=Path, default=None, help="default: runs/quickstart (runs/quickstart-t5 for t5)")
+    p.add_argument("--track", choices=("encoder", "t5", "causal"), default="encoder")
+    p.add_argument("--out", type=Path, default=None, help="default: runs/quickstart (runs/quickstart-<track> for "
+                                                          "the others)")
     p.add_argument("--data", type=Path, default=ROOT / "data")
     p.add_argument("--model", type=Path, default=ROOT / "pretrained_models" / "all-MiniLM-L6-v2")
     p.add_argument("--t5_model", type=Path, default=ROOT / "pretrained_models" / "t5-small-home")
     p.add_argument("--t5_task", default="rotten_tomatoes")
     p.add_argument("--t5_steps", type=positive_int, default=300, help="updates per T5 fine-tuning run (batch 32)")
     p.add_argument("--t5_adapter_steps", type=positive_int, default=800, help="updates per T5 adapter run (batch 32)")
+    p.add_argument("--causal_model", type=Path, default=ROOT / "pretrained_models" / "causal-small-home")
+    p.add_argument("--causal_task", default="rotten_tomatoes")
+    p.add_argument("--causal_steps", type=positive_int, default=300,
+                   help="updates per causal full fine-tuning run (batch 32)")
+    p.add_argument("--causal_lora_steps", type=positive_int, default=600,
+                   help="updates per causal LoRA run (batch 32)")
     p.add_argument("--steps", type=positive_int, default=150, help="updates per encoder run (batch 32)")
     p.add_argument("--train_examples", type=positive_int, default=20000)
     p.add_argument("--eval_examples", type=positive_int, default=500)
     p.add_argument("--force", action="store_true", help="redo every run and sweep point")
     args = p.parse_args(argv)
-    for key in ("out", "data", "model", "t5_model"):  # the configs written below hold absolute paths
+    for key in ("out", "data", "model", "t5_model", "causal_model"):  # the configs written below hold absolute paths
         if getattr(args, key) is not None:
             setattr(args, key, getattr(args, key).resolve())
     check_inputs(args)
-    out = args.out or ROOT / "runs" / ("quickstart" if args.track == "encoder" else "quickstart-t5")
+    out = args.out or ROOT / "runs" / ("quickstart" if args.track == "encoder" else f"quickstart-{args.track}")
     with folder_lock(out):  # one quickstart per folder, from before --force empties it to its last file
         return quickstart(args, out)
 
@@ -161,12 +220,16 @@ def quickstart(args: argparse.Namespace, out: Path) -> int:
     """Both pairs of runs, their sweeps and the report into `out` (whose lock the caller holds)."""
     forget_stale_runs(out, force=args.force)
     start = time.time()
-    run, sweep = (encoder_run, encoder_sweep) if args.track == "encoder" else (t5_run, t5_sweep)
+    run, sweep = {"encoder": (encoder_run, encoder_sweep), "t5": (t5_run, t5_sweep),
+                  "causal": (causal_run, causal_sweep)}[args.track]
     sweeps = {}
-    for method in ("finetune", "adapter"):
+    for method in ("finetune", "lora" if args.track == "causal" else "adapter"):
         runs = [run(out, method, seed, args) for seed in SEEDS]
         sweeps[method] = sweep(out, method, runs, args)
-    table = report(sweeps, out, "snli" if args.track == "encoder" else args.t5_task, split_majority(args))
+        if method == "lora":  # beside its line, the path peft's own combination takes
+            sweeps["lora_factors"] = causal_sweep(out, method, runs, args, "factors")
+    task = {"encoder": "snli", "t5": args.t5_task, "causal": args.causal_task}[args.track]
+    table = report(sweeps, out, task, split_majority(args))
     print("\n" + table + "\n")
     print(BARRIER_NOTE)
     for method, sweep_dir in sweeps.items():

@@ -5,12 +5,19 @@
 #   bash scripts/quickstart.sh            # reuse finished runs and sweep points
 #   bash scripts/quickstart.sh --force    # redo everything
 #   bash scripts/quickstart.sh --track t5 # the same with the home-built small T5 (built first if missing)
+#   bash scripts/quickstart.sh --track causal # a home-built small causal LM, full fine-tuning and LoRA
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 PY=.venv/bin/python
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-if [[ " $* " == *" --track t5 "* ]]; then
+if [[ " $* " == *" --track causal "* ]]; then
+  $PY utils/prepare_data.py --tasks rotten_tomatoes --text
+  if [ ! -f pretrained_models/causal-small-home/config.json ]; then
+    echo "[quickstart] building the home-made small causal LM (pre-training, about 12 minutes, once)"
+    $PY causal_model/pretrain_causal.py --out pretrained_models/causal-small-home
+  fi
+elif [[ " $* " == *" --track t5 "* ]]; then
   $PY utils/prepare_data.py --tasks rotten_tomatoes --text
   $PY utils/prepare_models.py  # all-MiniLM-L6-v2: the home T5 starts its embeddings from its word embeddings
   if [ ! -f pretrained_models/t5-small-home/config.json ]; then

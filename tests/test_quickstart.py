@@ -133,3 +133,30 @@ def test_encoder_quickstart_runs_both_pairs_and_reuses_finished_runs(minilm_dir,
     assert quickstart.main(argv) == 0
     assert "reusing its all_results.json" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in times} == times
+
+
+@pytest.mark.slow
+def test_the_causal_quickstart_sweeps_both_lines_and_the_lora_factors_path(tokenizer_dir, toy_task, tmp_path, capsys):
+    """--track causal on a tiny GPT-2: full fine-tuning and LoRA pairs, their lines and LoRA's factors path, the
+    table and the overlay; a rerun trains nothing again."""
+    from transformers import AutoTokenizer
+
+    from utils import toy
+
+    model = toy.build_tiny_causal(tmp_path / "gpt2", AutoTokenizer.from_pretrained(str(tokenizer_dir)))
+    out = tmp_path / "qs"
+    argv = ["--track", "causal", "--out", str(out), "--data", str(toy_task.parent), "--causal_task", toy_task.name,
+            "--causal_model", str(model), "--causal_steps", "2", "--causal_lora_steps", "2", "--eval_examples", "8"]
+    assert quickstart.main(argv) == 0
+    printed = capsys.readouterr().out
+    for name, path in (("finetune-seed20+30", None), ("lora-seed20+30", "delta"), ("lora-seed20+30-factors",
+                                                                                    "factors")):
+        summary = json.loads((out / name / "summary.json").read_text())
+        assert summary["points"] == 26 and set(summary["splits"]) == {"dev", "test"}
+        assert summary.get("lora_path") == path
+        assert name in printed
+    assert (out / "overlay.png").stat().st_size > 0
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*-seed*/all_results.json")}
+    assert len(stamps) == 4
+    assert quickstart.main(argv) == 0
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*-seed*/all_results.json")} == stamps
