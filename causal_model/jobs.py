@@ -6,11 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from causal_model.evaluation import causal_batches, causal_evaluation, label_ids
 from causal_model.model import load_causal, load_causal_tokenizer
 from causal_model.scoring import DEFAULT_TEMPLATE, TEMPLATES
 from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.checkpoint import load_endpoint
+from module.distributed import device, join
 from module.interpolation import Interpolator, check_same_keys, interpolation_points
 from module.lora import CONFIG_FILE, LORA_PATHS, lora_path_model
 from module.path_info import PathInfo, majority_fraction
@@ -33,6 +36,7 @@ class CausalLineArguments:
     max_eval_samples: int | None = field(default=None, metadata={"help": "first N dev (and test) examples"})
     do_predict: bool = field(default=False, metadata={"help": "evaluate the test split too"})
     per_device_eval_batch_size: int = field(default=16, metadata={"help": "examples per batch (all their labels)"})
+    bf16: bool = field(default=False, metadata={"help": "hold the model in bfloat16 (GPUs; scores stay float32)"})
     quiet: bool = field(default=False, metadata={"help": "no progress bar"})
 
 
@@ -58,7 +62,7 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
         raise ValueError(f"{paths[lora.index(False)]}: a model, while {paths[lora.index(True)]} is a LoRA adapter; "
                          "both endpoints must be of one kind")
     tokenizer = load_causal_tokenizer(args.model)
-    base = load_causal(args.model)
+    base = load_causal(args.model, dtype=torch.bfloat16 if args.bf16 else torch.float32)
     if lora[0]:
         path = lora_path_model(base, paths, args.lora_path)
         model, theta1, theta2, kind = path.model, path.theta1, path.theta2, f"lora_{args.lora_path}"
@@ -66,13 +70,16 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
         theta1, theta2 = (load_endpoint(p).tensors for p in paths)
         check_same_keys(theta1, theta2, paths)
         model, kind = base, "line"
+    join()  # under torchrun: this process's share of the points, on its own device
+    model.to(device())
     mover = Interpolator(model, theta1, theta2, paths)
     batches = {name: causal_batches(examples, gold[name], task, labels, tokenizer, args.per_device_eval_batch_size)
                for name, examples in splits.items()}
     settings = sweep_settings(
         {"script": "causal_interpolate", "task": task, "labels": labels, "splits": names, "path_kind": kind,
          "itpl_points": args.itpl_points, "max_eval_samples": args.max_eval_samples,
-         "batch_size": args.per_device_eval_batch_size, "template": TEMPLATES.get(task, DEFAULT_TEMPLATE)},
+         "batch_size": args.per_device_eval_batch_size, "template": TEMPLATES.get(task, DEFAULT_TEMPLATE),
+         **({"bf16": True} if args.bf16 else {})},
         (*paths, args.model), [split_path(task_dir, name) for name in ["train", *names]])
     info = PathInfo.from_paths(*paths, kind=kind, majority={name: majority_fraction([e.answers for e in examples],
                                                                                    "ACC")
