@@ -123,8 +123,7 @@ def causal_sweep(out: Path, method: str, runs: list[Path], args: argparse.Namesp
     from causal_model.jobs import CausalLineArguments, interpolate_causal
 
     sweep_dir = out / (f"{method}-seed{SEEDS[0]}+{SEEDS[1]}" + ("-factors" if lora_path == "factors" else ""))
-    print(f"[quickstart] causal sweep, {LABELS[method]}" + (" (factors path)" if lora_path == "factors" else "")
-          + ": 26 points")
+    print(f"[quickstart] causal sweep, {LABELS['lora_factors' if lora_path == 'factors' else method]}: 26 points")
     interpolate_causal(CausalLineArguments(
         model=str(args.causal_model), path1=str(runs[0]), path2=str(runs[1]),
         task_dir=str(args.data / args.causal_task), output_dir=str(sweep_dir), lora_path=lora_path,
@@ -169,6 +168,16 @@ def report(sweeps: dict[str, Path], out: Path, task: str = "snli", majority: dic
                  title=f"{task} dev/test: {paths}," + ("\n" if len(task + paths) > 40 else " ")
                  + f"seed {SEEDS[0]} → seed {SEEDS[1]}",
                  xlabel=f"x: 0 = seed {SEEDS[0]}, 1 = seed {SEEDS[1]}")
+    if "lora_factors" in sweeps:  # the two paths between the same two adapters, by their loss
+        lora = {}
+        for method in ("lora", "lora_factors"):
+            records = read_records(sweeps[method])
+            for split in records[0]["splits"]:
+                lora[f"{LABELS[method]} ({split})"] = ([r["x"] for r in records],
+                                                       [r["splits"][split]["loss"] for r in records])
+        plot_overlay(lora, "loss (gold answer's mean token NLL)", out / "lora_paths.png",
+                     title=f"{task}: two paths between the same two LoRA adapters,\nseed {SEEDS[0]} → seed {SEEDS[1]}",
+                     xlabel=f"x: 0 = seed {SEEDS[0]}, 1 = seed {SEEDS[1]}")
     return summary_table(summaries, "acc")
 
 
@@ -234,7 +243,8 @@ def quickstart(args: argparse.Namespace, out: Path) -> int:
     print(BARRIER_NOTE)
     for method, sweep_dir in sweeps.items():
         print(f"{LABELS[method]}: {sweep_dir}/result.csv, summary.json, interpolation.png")
-    print(f"overlay of both pairs: {out / 'overlay.png'}")
+    print(f"overlay of both pairs: {out / 'overlay.png'}" + (f"; LoRA's two paths by loss: {out / 'lora_paths.png'}"
+                                                             if "lora_factors" in sweeps else ""))
     print(f"[quickstart] finished in {(time.time() - start) / 60:.1f} min")
     return 0
 
