@@ -16,7 +16,7 @@ import torch
 
 from module.cli import positive_int
 from module.loading import load_tokenizer
-from module.pretraining import Objective, RunOptions, adamw_warmup_linear, flag, loss_curve, pretrain
+from module.pretraining import CurveObjective, RunOptions, adamw_warmup_linear, flag, pretrain
 
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, as RoBERTa
 CHECK_TEXTS = ("the movie was good", "A person, on a horse - naïve café 日本 😀!", "  two  spaces , and a tab\there")
@@ -171,7 +171,7 @@ def refuse_foreign_checkpoints(out: Path, steps: list[int]) -> None:
             raise FileExistsError(f"{folder}: exists and was not written by pretrain_mlm.py; choose another --out")
 
 
-class MaskedLM(Objective):
+class MaskedLM(CurveObjective):
     """RoBERTa's MLM: windows `<s> ... </s>` of `--seq_len` tokens, BERT masking from a seeded torch generator."""
 
     name = "pretrain_mlm"
@@ -250,10 +250,6 @@ class MaskedLM(Objective):
         """`mlm_loss` (the vocabulary projection at the chosen positions only)."""
         return mlm_loss(model, batch["input_ids"], batch["labels"])
 
-    def checkpoint_info(self, losses: list[float], train_seconds: float) -> dict:
-        """Training speed and the loss curve ([step, mean] of every 1% of the steps, at most 50)."""
-        every = max(1, min(50, self.options.steps // 100))
-        return {"steps_per_second": round(len(losses) / train_seconds, 3), "loss_curve": loss_curve(losses, every)}
 
 
 def pretrain_mlm(options: MLMPretrainOptions) -> dict:

@@ -15,7 +15,7 @@ import torch
 
 from module.cli import positive_int
 from module.loading import load_tokenizer
-from module.pretraining import Objective, RunOptions, adamw_warmup_linear, flag, loss_curve, pretrain
+from module.pretraining import CurveObjective, RunOptions, adamw_warmup_linear, flag, pretrain
 
 END = "<|endoftext|>"
 
@@ -86,7 +86,7 @@ def train_causal_tokenizer(lines: list[str], folder: str | Path, vocab_size: int
     return tokenizer
 
 
-class CausalLM(Objective):
+class CausalLM(CurveObjective):
     """Next-token prediction on windows of `--seq_len` tokens of the text's stream."""
 
     name = "pretrain_causal"
@@ -152,10 +152,6 @@ class CausalLM(Objective):
         """The mean next-token cross-entropy of the windows."""
         return model(input_ids=batch["input_ids"], labels=batch["input_ids"]).loss
 
-    def checkpoint_info(self, losses: list[float], train_seconds: float) -> dict:
-        """Training speed and the loss curve ([step, mean] of every 1% of the steps, at most 50)."""
-        every = max(1, min(50, self.options.steps // 100))
-        return {"steps_per_second": round(len(losses) / train_seconds, 3), "loss_curve": loss_curve(losses, every)}
 
 
 def pretrain_causal(options: CausalPretrainOptions) -> dict:

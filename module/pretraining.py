@@ -223,6 +223,15 @@ class Objective:
         return {}
 
 
+class CurveObjective(Objective):
+    """An objective whose checkpoints record the training speed and the loss curve."""
+
+    def checkpoint_info(self, losses: list[float], train_seconds: float) -> dict:
+        """Training speed and the loss curve ([step, mean] of every 1% of the steps, at most 50)."""
+        every = max(1, min(50, self.options.steps // 100))
+        return {"steps_per_second": round(len(losses) / train_seconds, 3), "loss_curve": loss_curve(losses, every)}
+
+
 class PretrainLoop(LoopHooks):
     """`run_updates` hooks of a pre-training run: one epoch of `steps` random-window batches."""
 
