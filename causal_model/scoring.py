@@ -68,14 +68,23 @@ def candidate_rows(tokenizer, prompts: Sequence[str], labels: Sequence[str]) -> 
 
 @torch.no_grad()
 def answer_log_likelihoods(model: nn.Module, rows: CandidateRows) -> tuple[torch.Tensor, torch.Tensor]:
-    """(summed log-probability, token count) of every row's answer, shaped (examples, labels); one forward pass."""
+    """(summed log-probability, token count) of every row's answer, shaped (examples, labels); one forward pass,
+    with the vocabulary projection and its softmax only at the positions that predict answer tokens (the output
+    layer works position by position, so these are the full model's numbers at a fraction of the cost)."""
     device = next(model.parameters()).device
-    logits = model(input_ids=rows.input_ids.to(device), attention_mask=rows.attention_mask.to(device)).logits
-    log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    targets = rows.input_ids[:, 1:].to(device)
-    token = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     mask = rows.answer_mask.to(device)
-    summed = (token * mask).sum(-1).view(-1, rows.labels)
+    targets = rows.input_ids[:, 1:].to(device)[mask]
+    inputs = {"input_ids": rows.input_ids.to(device), "attention_mask": rows.attention_mask.to(device)}
+    head = model.get_output_embeddings()
+    if head is None:  # a model without a separate output layer: every position's logits
+        logits = model(**inputs).logits[:, :-1][mask]
+    else:
+        hidden = model(**inputs, output_hidden_states=True, logits_to_keep=1).hidden_states[-1]
+        logits = head(hidden[:, :-1][mask])
+    token = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    per_row = torch.zeros(mask.shape, dtype=token.dtype, device=device)
+    per_row[mask] = token
+    summed = per_row.sum(-1).view(-1, rows.labels)
     counts = mask.sum(-1).view(-1, rows.labels)
     return summed.cpu(), counts.cpu()
 
