@@ -18,9 +18,11 @@ from causal_model.model import load_causal, load_causal_tokenizer
 from causal_model.scoring import answer_of, prompt_of
 from dataloader.tasks import Example, check_task_dir, load_split, split_path, task_name
 from module.files import atomic_write_json
+from module.loading import quiet_peft_deprecation
 from module.runs import fingerprint
 from module.trainer_runs import RESULTS_FILE, tuning_run
 
+quiet_peft_deprecation()
 IGNORE = -100
 COSMETIC = {"output_dir", "logging_dir", "logging_steps", "logging_strategy", "logging_first_step", "report_to",
             "disable_tqdm", "save_steps", "save_strategy", "save_total_limit", "resume_from_checkpoint",

@@ -16,6 +16,12 @@ WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_mo
 TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "vocab.txt", "vocab.json", "sentencepiece.bpe.model")
 
 
+def quiet_peft_deprecation() -> None:
+    """Silence the FutureWarning transformers 5 raises at every PeftModel peft 0.21 builds (its
+    `is_gradient_checkpointing` check); nothing else is filtered."""
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* is deprecated", category=FutureWarning)
+
+
 class TokenizerFolderError(ValueError):
     """A tokenizer folder that is missing or holds no tokenizer files."""
 

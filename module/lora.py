@@ -27,6 +27,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from module.loading import quiet_peft_deprecation
+
+quiet_peft_deprecation()
 LORA_PATHS = ("delta", "factors")
 PATH_ADAPTER = "path"
 _ENDS = ("end1", "end2")
