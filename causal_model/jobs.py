@@ -40,6 +40,13 @@ class CausalLineArguments:
     quiet: bool = field(default=False, metadata={"help": "no progress bar"})
 
 
+def check_counts(counts: dict[str, tuple[int | None, int]]) -> None:
+    """Each flag's value (None: not given) must be at least its minimum; else one error naming the flag."""
+    for flag, (value, least) in counts.items():
+        if value is not None and value < least:
+            raise ValueError(f"{flag} must be at least {least}, got {value}")
+
+
 def is_lora_folder(path: str | Path) -> bool:
     """True for a peft adapter folder."""
     return (Path(path) / CONFIG_FILE).is_file()
@@ -47,9 +54,11 @@ def is_lora_folder(path: str | Path) -> bool:
 
 def interpolate_causal(args: CausalLineArguments) -> list[dict]:
     """Sweep the line (or, for `lora_path factors`, the factors' path) into `output_dir`; returns its records."""
-    if args.itpl_points < 2 or args.per_device_eval_batch_size < 1 or (args.max_eval_samples or 1) < 1:
-        raise ValueError("--itpl_points must be at least 2, --per_device_eval_batch_size and --max_eval_samples "
-                         "at least 1")
+    check_counts({"--itpl_points": (args.itpl_points, 2), "--max_eval_samples": (args.max_eval_samples, 1),
+                  "--per_device_eval_batch_size": (args.per_device_eval_batch_size, 1)})
+    for path in (args.path1, args.path2):
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: endpoint not found")
     task_dir = check_task_dir(args.task_dir)
     task = task_name(task_dir)
     labels = sorted({e.answers[0] for e in load_split(task_dir, "train")})

@@ -14,8 +14,9 @@ from pathlib import Path
 import torch
 
 from causal_model.evaluation import causal_batches, causal_evaluation, label_ids
+from causal_model.jobs import check_counts
 from causal_model.model import load_causal, load_causal_tokenizer
-from causal_model.scoring import answer_of, prompt_of
+from causal_model.scoring import DEFAULT_TEMPLATE, TEMPLATES, answer_of, prompt_of
 from dataloader.tasks import Example, check_task_dir, load_split, split_path, task_name
 from module.files import atomic_write_json
 from module.loading import quiet_peft_deprecation
@@ -98,6 +99,8 @@ def tune_causal(args: CausalTuneArguments, training_args) -> dict:
     `training_args.output_dir`; returns all_results.json's values."""
     from transformers import Trainer, set_seed
 
+    check_counts({"--lora_r": (args.lora_r, 1), "--max_train_samples": (args.max_train_samples, 1),
+                  "--max_eval_samples": (args.max_eval_samples, 1)})
     task_dir = check_task_dir(args.task_dir)
     task = task_name(task_dir)
     out = Path(training_args.output_dir)
@@ -110,6 +113,7 @@ def tune_causal(args: CausalTuneArguments, training_args) -> dict:
                          "batch_size": training_args.per_device_eval_batch_size} for name in names}
     given = {**asdict(args), **{k: v for k, v in training_args.to_dict().items() if k not in COSMETIC}}
     settings = {"config": {k: given[k] for k in sorted(given) if k not in ("model", "task_dir")}, "task": task,
+                "prompt": TEMPLATES.get(task, DEFAULT_TEMPLATE), "answer": answer_of("{label}"),
                 "model": fingerprint(args.model), "data": fingerprint(split_path(task_dir, "train"))}
     tokenizer = load_causal_tokenizer(args.model)
 

@@ -81,6 +81,10 @@ def check_pair(configs: tuple[dict, dict], folders: tuple[str, str]) -> None:
                             "endpoints must adapt the same base model")
 
 
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
 def _lora_layers(model: nn.Module) -> dict[str, nn.Module]:
     from peft.tuners.lora import LoraLayer
 
@@ -95,8 +99,14 @@ def lora_path_model(base: nn.Module, folders: tuple[str, str], kind: str = "delt
         raise LoraPathError(f"lora_path must be one of {', '.join(LORA_PATHS)}, got {kind!r}")
     configs = (read_lora_config(folders[0]), read_lora_config(folders[1]))
     check_pair(configs, folders)
-    model = PeftModel.from_pretrained(base, str(folders[0]), adapter_name=_ENDS[0], is_trainable=False)
-    model.load_adapter(str(folders[1]), adapter_name=_ENDS[1], is_trainable=False)
+    try:
+        model = PeftModel.from_pretrained(base, str(folders[0]), adapter_name=_ENDS[0], is_trainable=False)
+    except (ValueError, RuntimeError, KeyError) as exc:  # e.g. target modules this base model lacks
+        raise LoraPathError(f"{folders[0]}: cannot be put on this base model ({_first_line(exc)})") from None
+    try:
+        model.load_adapter(str(folders[1]), adapter_name=_ENDS[1], is_trainable=False)
+    except (ValueError, RuntimeError, KeyError) as exc:
+        raise LoraPathError(f"{folders[1]}: cannot be put on this base model ({_first_line(exc)})") from None
     factors = {}  # module -> (A1, B1, s1, A2, B2, s2)
     for name, layer in _lora_layers(model).items():
         held = [end for end in _ENDS if end in layer.lora_A]

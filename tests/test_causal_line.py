@@ -125,3 +125,31 @@ def test_an_exported_lora_point_predicts_as_the_sweep_at_that_point(lora_path, l
         assert torch.allclose(export_point.load_export(out)(input_ids=ids).logits, expected, atol=1e-5)
     info = json.loads((out / "export.json").read_text())
     assert info["lora_path"] == lora_path and info["track"] == "lora"
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("--max_eval_samples 0", "--max_eval_samples must be at least 1, got 0"),
+    ("--itpl_points 1", "--itpl_points must be at least 2, got 1"),
+    ("missing endpoint", "nothere: endpoint not found"),
+    ("other base model", "cannot be put on this base model"),
+])
+def test_bad_causal_sweep_inputs_are_one_line_and_write_nothing(case, expected, lora_world, tmp_path, capsys):
+    """Before: --max_eval_samples 0 swept 26 points of no example (exit 0); a missing endpoint was called a
+    model; adapters of another base model gave peft's message naming no folder."""
+    base, adapters, task = lora_world
+    argv = ["--model", str(base), "--path1", str(adapters[0]), "--path2", str(adapters[1]), "--task_dir", str(task),
+            "--output_dir", str(tmp_path / "out")]
+    if case == "missing endpoint":
+        argv[5] = str(tmp_path / "nothere")
+    elif case == "other base model":
+        from transformers import AutoTokenizer
+
+        from utils import toy
+
+        argv[1] = str(toy.build_tiny_causal(tmp_path / "llama", AutoTokenizer.from_pretrained(str(base)), "llama"))
+    else:
+        argv += case.split()
+    code = run_cli(lambda: interpolate.main(argv))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and expected in err[0], err
+    assert not (tmp_path / "out").exists()

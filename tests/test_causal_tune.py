@@ -100,3 +100,12 @@ def test_pretraining_a_causal_lm_gives_a_folder_the_family_loads_and_tunes(tmp_p
     assert tokenizer.decode(tokenizer(text, add_special_tokens=False).input_ids) == text
     assert load_causal(out).config.model_type == "llama"
     assert _tune(out, toy_task, tmp_path / "run", 20, "--max_steps", "2") == 0
+
+
+@pytest.mark.parametrize("flag,value", [("--lora_r", "0"), ("--max_train_samples", "0"), ("--max_eval_samples", "0")])
+def test_a_zero_count_is_one_line_before_anything_is_written(flag, value, base, toy_task, tmp_path, capsys):
+    """Before: --max_eval_samples 0 gave accuracy 0 of no example, exit 0."""
+    code = _tune(base, toy_task, tmp_path / "out", 20, flag, value)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and f"{flag} must be at least 1, got 0" in err[0], err
+    assert not (tmp_path / "out").exists()
