@@ -4,12 +4,13 @@ processes can share (the sweeps' `SharedEvaluation`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from torch import nn
 
 from causal_model.scoring import CandidateRows, answer_log_likelihoods, candidate_rows, judge, prompt_of
 from dataloader.batching import length_groups
-from dataloader.tasks import Example
+from dataloader.tasks import Example, load_split, split_path
 from module.sweep import SharedEvaluation, in_batch_order, share_of, split_results
 
 Batch = tuple[list[int], CandidateRows, list[int]]  # row positions, the rows of every candidate, gold label ids
@@ -23,6 +24,15 @@ def label_ids(examples: Sequence[Example], labels: Sequence[str], source: str) -
             raise ValueError(f"{source}:{example.line}: label {example.answers[0]!r} is not among the training "
                              f"labels {list(labels)}")
     return [index[e.answers[0]] for e in examples]
+
+
+def evaluated_splits(task_dir: Path, do_predict: bool, limit: int | None) -> tuple[list[str], dict, dict]:
+    """The task's labels (those of its training split, sorted), its dev (and test) examples (the first `limit`)
+    and their gold label indices."""
+    labels = sorted({e.answers[0] for e in load_split(task_dir, "train")})
+    splits = {name: load_split(task_dir, name)[:limit] for name in (["dev", "test"] if do_predict else ["dev"])}
+    gold = {name: label_ids(examples, labels, str(split_path(task_dir, name))) for name, examples in splits.items()}
+    return labels, splits, gold
 
 
 def causal_batches(examples: Sequence[Example], gold: Sequence[int], task: str, labels: Sequence[str], tokenizer,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
-from causal_model.evaluation import causal_batches, causal_evaluation, label_ids
+from causal_model.evaluation import causal_batches, causal_evaluation, evaluated_splits
 from causal_model.model import load_causal, load_causal_tokenizer
 from causal_model.scoring import DEFAULT_TEMPLATE, TEMPLATES
-from dataloader.tasks import check_task_dir, load_split, split_path, task_name
+from dataloader.tasks import check_task_dir, split_path, task_name
 from module.checkpoint import load_endpoint
 from module.distributed import device, join
 from module.interpolation import Interpolator, check_same_keys, interpolation_points
@@ -61,10 +61,8 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
             raise FileNotFoundError(f"{path}: endpoint not found")
     task_dir = check_task_dir(args.task_dir)
     task = task_name(task_dir)
-    labels = sorted({e.answers[0] for e in load_split(task_dir, "train")})
-    names = ["dev", "test"] if args.do_predict else ["dev"]
-    splits = {name: load_split(task_dir, name)[:args.max_eval_samples] for name in names}
-    gold = {name: label_ids(examples, labels, str(split_path(task_dir, name))) for name, examples in splits.items()}
+    labels, splits, gold = evaluated_splits(task_dir, args.do_predict, args.max_eval_samples)
+    names = list(splits)
     paths = (args.path1, args.path2)
     lora = [is_lora_folder(p) for p in paths]
     if lora[0] != lora[1]:

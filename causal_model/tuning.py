@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from causal_model.evaluation import causal_batches, causal_evaluation, label_ids
+from causal_model.evaluation import causal_batches, causal_evaluation, evaluated_splits
 from causal_model.jobs import check_counts
 from causal_model.model import load_causal, load_causal_tokenizer
 from causal_model.scoring import DEFAULT_TEMPLATE, TEMPLATES, answer_of, prompt_of
@@ -105,10 +105,8 @@ def tune_causal(args: CausalTuneArguments, training_args) -> dict:
     task = task_name(task_dir)
     out = Path(training_args.output_dir)
     train = load_split(task_dir, "train")[:args.max_train_samples]
-    labels = sorted({e.answers[0] for e in load_split(task_dir, "train")})
-    names = ["dev", "test"] if training_args.do_predict else ["dev"]
-    splits = {name: load_split(task_dir, name)[:args.max_eval_samples] for name in names}
-    gold = {name: label_ids(examples, labels, str(split_path(task_dir, name))) for name, examples in splits.items()}
+    labels, splits, gold = evaluated_splits(task_dir, training_args.do_predict, args.max_eval_samples)
+    names = list(splits)
     evaluation = {name: {"data": fingerprint(split_path(task_dir, name)), "max_samples": args.max_eval_samples,
                          "batch_size": training_args.per_device_eval_batch_size} for name in names}
     given = {**asdict(args), **{k: v for k, v in training_args.to_dict().items() if k not in COSMETIC}}
