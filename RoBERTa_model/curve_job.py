@@ -13,13 +13,13 @@ from tqdm.auto import tqdm
 from module.curves import Curve, functional_forward, load_curve, save_curve, step_t, write_point
 from module.distributed import world_size
 from module.files import folder_lock
+from module.path_jobs import path_line
 from module.runs import RUN_SETTINGS, claim_settings
 from module.sweep import run_sweeps
 from module.tensors import live_targets
 from RoBERTa_model.config import ConfigError, EncoderConfig
 from RoBERTa_model.encoder import EncodedTask, collate, encode_task, load_task_split, task_labels
-from RoBERTa_model.jobs import line_inputs, line_settings, training_examples, tuned_tensors
-from RoBERTa_model.sweeps import classifier_evaluation, classifier_line
+from RoBERTa_model.jobs import encoder_path_setup, line_inputs, line_settings, training_examples, tuned_tensors
 
 CURVE_FILE = "curve.pt"
 
@@ -80,7 +80,7 @@ def find_adapter_curve(config: EncoderConfig) -> list[dict]:
                                                   "max_train_samples": data_args.max_train_samples,
                                                   "datasplit": data_args.datasplit}}
     out = Path(training.output_dir)
-    evaluation = classifier_evaluation(model, encoded, training.per_device_eval_batch_size, tokenizer.pad_token_id)
+    setup = encoder_path_setup(config, tokenizer, model, encoded, lambda path1, path2: settings)
     targets = live_targets(model, theta1, itp.path1)
     live_targets(model, theta2, itp.path2)
     with folder_lock(out):  # from the first write to the last point: no other run trains or sweeps here meanwhile
@@ -103,8 +103,7 @@ def find_adapter_curve(config: EncoderConfig) -> list[dict]:
             with torch.no_grad():
                 write_point(targets, curve.point(t))
 
-        line = classifier_line(move, encoded, out, data_args.task_name, settings, itp.itpl_points,
-                               (itp.path1, itp.path2))
-        line.extra_summary = {"curve_length": curve.length(), "line_length": curve.line_length(),
-                              "bend_num": itp.bend_num}
-        return run_sweeps([line], evaluation, "ACC", quiet=training.disable_tqdm, desc="curve")[0]
+        setup.extra_summary = {"curve_length": curve.length(), "line_length": curve.line_length(),
+                               "bend_num": itp.bend_num}
+        line = path_line(setup, itp.path1, itp.path2, out, move)
+        return run_sweeps([line], setup.evaluate, "ACC", quiet=training.disable_tqdm, desc="curve")[0]

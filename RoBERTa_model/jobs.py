@@ -14,11 +14,13 @@ from module.adapter import adapter_state
 from module.checkpoint import load_endpoint
 from module.distributed import leave_at_exit
 from module.files import atomic_write_json, read_json
-from module.interpolation import Interpolator, check_same_keys, pair_mover
+from module.interpolation import check_same_keys
 from module.loading import load_tokenizer
-from module.matrix import check_minima, pair_folder, run_matrix
+from module.matrix import check_minima
+from module.path_info import majority_fraction
+from module.path_jobs import PathSetup, sweep_line, sweep_matrix
 from module.runs import fingerprint
-from module.sweep import Line, read_records, sweep_settings
+from module.sweep import sweep_settings
 from module.trainer_runs import tuning_run
 from RoBERTa_model.cartography import CartographyCallback
 from RoBERTa_model.config import ConfigError, EncoderConfig
@@ -45,7 +47,7 @@ from RoBERTa_model.encoder import (
 )
 from RoBERTa_model.metrics_callback import MetricsCallback
 from RoBERTa_model.resume import training_settings
-from RoBERTa_model.sweeps import classifier_evaluation, classifier_line, sweep_classifier
+from RoBERTa_model.sweeps import classifier_evaluation
 
 
 def accuracy(eval_prediction) -> dict[str, float]:
@@ -241,50 +243,35 @@ def line_settings(config: EncoderConfig, encoded: dict, path1: str, path2: str) 
     return sweep_settings(settings, (path1, path2, *model_folders(model_args)), data_files)
 
 
+def encoder_path_setup(config: EncoderConfig, tokenizer, model: torch.nn.Module, encoded: dict,
+                       settings, info: dict | None = None) -> PathSetup:
+    """The line/matrix job's data (module.path_jobs): the classifier on this process's device, its evaluation on
+    every encoded split, and what the files record."""
+    training, itp = config.training, config.interpolation
+    return PathSetup(model, classifier_evaluation(model, encoded, training.per_device_eval_batch_size,
+                                                  tokenizer.pad_token_id),
+                     "ACC", config.data.task_name, itp.itpl_points, settings,
+                     {name: majority_fraction(enc.labels, "ACC") for name, enc in encoded.items()},
+                     quiet=training.disable_tqdm, itp_on_train=itp.itp_on_train, info=info or {})
+
+
 def interpolate_runs(config: EncoderConfig) -> list[dict]:
     """itp_pretrain_adapter.py: sweep the line between two runs tuned from one backbone (with `paths`: every pair
     of N runs and the matrix); returns the records (of the first pair)."""
     itp, delta = config.interpolation, config.delta
+    paths = [itp.path1, itp.path2] if itp.paths is None else list(itp.paths)
     if itp.paths is not None:
-        return interpolate_runs_matrix(config)
-    labels = task_labels(config.data.task_name, load_task_split(config.data.data_dir, config.data.task_name, "train"))
-    theta1 = tuned_tensors(itp.path1, delta.delta_type, delta.unfrozen_modules, labels)
-    theta2 = tuned_tensors(itp.path2, delta.delta_type, delta.unfrozen_modules, labels)
-    _, tokenizer, model, encoded = line_inputs(config)
-    return sweep_classifier(model, theta1, theta2, encoded, config.training.output_dir, config.data.task_name,
-                            line_settings(config, encoded, itp.path1, itp.path2), itp.itpl_points,
-                            config.training.per_device_eval_batch_size, tokenizer.pad_token_id, (itp.path1, itp.path2),
-                            quiet=config.training.disable_tqdm, itp_on_train=itp.itp_on_train)
-
-
-def interpolate_runs_matrix(config: EncoderConfig) -> list[dict]:
-    """Every pair i < j of the runs in `paths` swept into `pair_<i>_<j>/`, each run evaluated once, then
-    matrix.csv and matrix.png (module.matrix.run_matrix); returns the first pair's records."""
-    itp, delta, training = config.interpolation, config.delta, config.training
-    paths = list(itp.paths)
-    check_minima(paths, f"{config.source}: paths")
+        check_minima(paths, f"{config.source}: paths")
     labels = task_labels(config.data.task_name, load_task_split(config.data.data_dir, config.data.task_name, "train"))
     thetas = [tuned_tensors(p, delta.delta_type, delta.unfrozen_modules, labels) for p in paths]
     for path, theta in zip(paths[1:], thetas[1:], strict=True):
         check_same_keys(thetas[0], theta, (paths[0], path))
     _, tokenizer, model, encoded = line_inputs(config)
-    evaluation = classifier_evaluation(model, encoded, training.per_device_eval_batch_size, tokenizer.pad_token_id)
-    interpolator = Interpolator(model, thetas[0], thetas[1], (paths[0], paths[1]))
-    mover = pair_mover(interpolator, thetas)
-
-    def evaluate_endpoint(k: int) -> dict:
-        mover(k, k)(0.0)
-        return evaluation()
-
-    def line_for(i: int, j: int, folder: Path) -> Line:
-        return classifier_line(mover(i, j), encoded, folder, config.data.task_name,
-                               line_settings(config, encoded, paths[i], paths[j]), itp.itpl_points,
-                               (paths[i], paths[j]), itp_on_train=itp.itp_on_train)
-
-    with interpolator:
-        run_matrix(training.output_dir, paths, evaluate_endpoint, line_for, evaluation, "ACC",
-                   quiet=training.disable_tqdm)
-    return read_records(pair_folder(training.output_dir, 0, 1))
+    setup = encoder_path_setup(config, tokenizer, model, encoded,
+                               lambda path1, path2: line_settings(config, encoded, path1, path2))
+    if itp.paths is not None:
+        return sweep_matrix(setup, paths, thetas, config.training.output_dir)
+    return sweep_line(setup, (paths[0], paths[1]), (thetas[0], thetas[1]), config.training.output_dir)
 
 
 def head_keys(tensors: dict[str, torch.Tensor], num_labels: int) -> set[str]:
@@ -337,11 +324,10 @@ def interpolate_task_boundary(config: EncoderConfig) -> list[dict]:
                 **encoder_sweep_inputs(model_args, data_args, delta_args)}
     data_files = task_data_files(data_args.data_dir, task, ["train", *encoded])
     settings = sweep_settings(settings, (*paths, *model_folders(model_args)), data_files)
-    records = sweep_classifier(model, theta1, theta2, encoded, training_args.output_dir, task, settings,
-                               itp.itpl_points, training_args.per_device_eval_batch_size, tokenizer.pad_token_id,
-                               paths, quiet=training_args.disable_tqdm,
-                               tasks=tuple(task if i == own else checkpoint_info(p)[1].get("task") or "other task"
-                                           for i, p in enumerate(paths)))
+    tasks = [task if i == own else checkpoint_info(p)[1].get("task") or "other task" for i, p in enumerate(paths)]
+    setup = encoder_path_setup(config, tokenizer, model, encoded, lambda path1, path2: settings,
+                               {"start_task": tasks[0], "end_task": tasks[1]})
+    records = sweep_line(setup, paths, (theta1, theta2), training_args.output_dir)
     print(f"head ({len(heads[own])} tensors) taken from {paths[own]}, trained on {task}")
     return records
 

@@ -4,7 +4,6 @@ learning-rate x batch-size grid, and sweep the straight line between two checkpo
 from __future__ import annotations
 
 import copy
-import logging
 import shutil
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -18,11 +17,11 @@ from dataloader.metrics import metric_for_task
 from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.distributed import device, join
 from module.files import atomic_target, folder_lock, setup_logger, upsert_csv_row
-from module.interpolation import Interpolator, interpolation_points, pair_mover
-from module.matrix import check_minima, pair_folder, run_matrix
-from module.plotting import PathInfo, majority_fraction
+from module.matrix import check_minima, pair_folder
+from module.path_info import majority_fraction
+from module.path_jobs import PathSetup, sweep_line, sweep_matrix
 from module.runs import RUN_SETTINGS, claim_settings, fingerprint
-from module.sweep import Line, read_records, run_sweeps, sweep_settings
+from module.sweep import read_records, sweep_settings
 from T5_model.model import check_t5_folder, load_t5_tokenizer, model_files, model_provider
 from T5_model.options import SWEEP, TUNING, T5Options, settings_of
 from T5_model.sweeping import (
@@ -184,24 +183,10 @@ def tune(options: T5Options, report=print) -> list[CellResult]:
     return results
 
 
-@dataclass
-class SweepContext:
-    """What every line of a sweep job shares: the task, the model (on this process's device), the encoded splits,
-    the log and the point evaluator (`where` labels its log lines)."""
-
-    options: T5Options
-    task: str
-    metric: str
-    model: torch.nn.Module
-    data: dict
-    logger: logging.Logger
-    evaluate: Callable[[], dict]
-    where: dict
-
-
-def sweep_context(options: T5Options, task: str, splits: dict, out_dir: Path,
-                  endpoints: dict[str, dict[str, torch.Tensor]]) -> SweepContext:
-    """Load the model, check that the endpoints fit it and encode the splits once (the log starts only then)."""
+def path_setup(options: T5Options, task: str, splits: dict, out_dir: Path,
+               endpoints: dict[str, dict[str, torch.Tensor]]) -> PathSetup:
+    """Load the model, check that the endpoints fit it and encode the splits once (the log starts only then): the
+    line/matrix job's data (module.path_jobs)."""
     metric = metric_for_task(task, options.metric)
     torch.manual_seed(options.seed)
     model, _, tokenizer = model_provider(options)
@@ -211,88 +196,37 @@ def sweep_context(options: T5Options, task: str, splits: dict, out_dir: Path,
     logger = setup_logger("interpolation", out_dir / "log.txt", quiet=options.quiet)
     data = {name: prepare_split(examples, tokenizer, task, options) for name, examples in splits.items()}
     where = {"label": ""}
-    evaluate_point = point_evaluator(model, data, tokenizer, options, metric, logger, lambda: where["label"])
-    return SweepContext(options, task, metric, model, data, logger, evaluate_point, where)
 
+    def line_settings(path1: str, path2: str) -> dict:
+        return sweep_settings({**settings_of(options, SWEEP), "load_PET_path_1": path1, "load_PET_path_2": path2,
+                               "task": task}, (path1, path2, *model_files(options)), sweep_data_files(options))
 
-def line_settings(ctx: SweepContext, path1: str, path2: str) -> dict:
-    """The settings of the line from `path1` to `path2` (the sweep's flags with these endpoints, content hashes)."""
-    options = ctx.options
-    return sweep_settings({**settings_of(options, SWEEP), "load_PET_path_1": path1, "load_PET_path_2": path2,
-                           "task": ctx.task}, (path1, path2, *model_files(options)), sweep_data_files(options))
-
-
-def line_of(ctx: SweepContext, path1: str, path2: str, out_dir: Path, move: Callable[[float], None]) -> Line:
-    """The straight line from `path1` (x = 0) to `path2` (x = 1) as one line of a sweep; `move(x)` writes its
-    point x into the model."""
-    info = PathInfo.from_paths(path1, path2, majority={name: majority_fraction(split.answers, ctx.metric)
-                                                       for name, split in ctx.data.items()})
-
-    def set_point(x: float) -> None:
-        move(x)
-        ctx.where["label"] = f"x={x}"
-
-    return Line(interpolation_points(ctx.options.itpl_points), set_point, out_dir, line_settings(ctx, path1, path2),
-                ctx.task, ctx.options.itp_on_train, path_info=info)
-
-
-def sweep_line(ctx: SweepContext, theta1: dict, theta2: dict, path1: str, path2: str, out_dir: Path) -> SweepResult:
-    """The straight line from θ1 (x = 0) to θ2 (x = 1) into `out_dir` (resumable, sharded under torchrun)."""
-    interpolator = Interpolator(ctx.model, theta1, theta2, (path1, path2))
-    _log_targets(ctx, interpolator, f"between {path1} and {path2}")
-    with interpolator:
-        records = run_sweeps([line_of(ctx, path1, path2, out_dir, interpolator.set)], ctx.evaluate, ctx.metric,
-                             quiet=ctx.options.quiet, desc="interpolation")[0]
-    return SweepResult(records, ctx.metric, out_dir)
-
-
-def _log_targets(ctx: SweepContext, interpolator: Interpolator, where: str) -> None:
-    targets = interpolator.targets  # each tied parameter once
-    ctx.logger.info(f"interpolating {len(targets)} tensors ({sum(t.numel() for t in targets.values())} values) "
-                    f"{where}")
+    return PathSetup(model, point_evaluator(model, data, tokenizer, options, metric, logger, lambda: where["label"]),
+                     metric, task, options.itpl_points, line_settings,
+                     {name: majority_fraction(split.answers, metric) for name, split in data.items()},
+                     quiet=options.quiet, itp_on_train=options.itp_on_train,
+                     on_point=lambda label: where.update(label=label), log=logger.info)
 
 
 def interpolate(options: T5Options) -> SweepResult:
     """Evaluate θ(x) = (1 − x)·θ1 + x·θ2 at --itpl_points evenly spaced x into --output_dir (resumable); with
-    --load_PET_path_list, every pair's line and the matrix (`interpolate_matrix`)."""
+    --load_PET_path_list, every pair's line and the matrix (module.path_jobs.sweep_matrix)."""
     if options.load_PET_path_list:
-        return interpolate_matrix(options)
-    task = task_name(check_task_dir(options.task_dir))
-    splits = sweep_splits(options)
-    paths = [options.load_PET_path_1, options.load_PET_path_2]
-    if not all(paths):
-        raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
-    theta1, theta2 = load_endpoints(paths, options)
-    out_dir = Path(options.output_dir)
-    ctx = sweep_context(options, task, splits, out_dir, dict(zip(paths, (theta1, theta2), strict=True)))
-    return sweep_line(ctx, theta1, theta2, *paths, out_dir)
-
-
-def interpolate_matrix(options: T5Options) -> SweepResult:
-    """Every pair i < j of the N checkpoints of --load_PET_path_list swept into `pair_<i>_<j>/`, each checkpoint
-    evaluated once, then matrix.csv and matrix.png (module.matrix.run_matrix); returns the first pair's sweep."""
-    paths = list(options.load_PET_path_list)
-    if options.load_PET_path_1 or options.load_PET_path_2:
-        raise ValueError("--load_PET_path_list: give either the list or --load_PET_path_1/_2, not both")
-    check_minima(paths, "--load_PET_path_list")
+        paths = list(options.load_PET_path_list)
+        if options.load_PET_path_1 or options.load_PET_path_2:
+            raise ValueError("--load_PET_path_list: give either the list or --load_PET_path_1/_2, not both")
+        check_minima(paths, "--load_PET_path_list")
+    else:
+        paths = [options.load_PET_path_1, options.load_PET_path_2]
+        if not all(paths):
+            raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
     task = task_name(check_task_dir(options.task_dir))
     splits = sweep_splits(options)
     thetas = load_endpoints(paths, options)
     out_dir = Path(options.output_dir)
-    ctx = sweep_context(options, task, splits, out_dir, dict(zip(paths, thetas, strict=True)))
-
-    interpolator = Interpolator(ctx.model, thetas[0], thetas[1], (paths[0], paths[1]))
-    mover = pair_mover(interpolator, thetas)
-    _log_targets(ctx, interpolator, f"between each pair of {len(paths)} checkpoints")
-
-    def evaluate_endpoint(k: int) -> dict:
-        mover(k, k)(0.0)
-        ctx.where["label"] = f"checkpoint {k}"
-        return ctx.evaluate()
-
-    with interpolator:
-        run_matrix(out_dir, paths, evaluate_endpoint,
-                   lambda i, j, folder: line_of(ctx, paths[i], paths[j], folder, mover(i, j)), ctx.evaluate,
-                   ctx.metric, quiet=options.quiet)
-    first = pair_folder(out_dir, 0, 1)
-    return SweepResult(read_records(first), ctx.metric, first)
+    setup = path_setup(options, task, splits, out_dir, dict(zip(paths, thetas, strict=True)))
+    if options.load_PET_path_list:
+        sweep_matrix(setup, paths, thetas, out_dir)
+        out_dir = pair_folder(out_dir, 0, 1)
+        return SweepResult(read_records(out_dir), setup.metric, out_dir)
+    return SweepResult(sweep_line(setup, tuple(paths), tuple(thetas), out_dir), setup.metric, out_dir)

@@ -2,8 +2,11 @@
 
     python causal_model/interpolate.py --model BASE --path1 A --path2 B --task_dir data/<task> --output_dir DIR
         [--lora_path delta|factors] [--itpl_points 26] [--max_eval_samples N] [--do_predict]
+    python causal_model/interpolate.py --model BASE --paths A B C ... --task_dir data/<task> --output_dir DIR
 
-Writes result.csv, summary.json and interpolation.png into DIR, as task_interpolation.py; a rerun continues.
+Writes result.csv, summary.json and interpolation.png into DIR, as task_interpolation.py; with --paths, every
+pair's into DIR/pair_<i>_<j>/ and matrix.csv / matrix.png (as task_interpolation.py --load_PET_path_list). A rerun
+continues.
 """
 
 from __future__ import annotations

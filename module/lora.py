@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,6 @@ from module.loading import quiet_peft_deprecation
 quiet_peft_deprecation()
 LORA_PATHS = ("delta", "factors")
 PATH_ADAPTER = "path"
-_ENDS = ("end1", "end2")
 CONFIG_FILE = "adapter_config.json"
 PEFT_PREFIX = "base_model.model."  # what a PeftModel puts before the wrapped model's module names
 
@@ -43,14 +43,23 @@ class LoraPathError(ValueError):
 
 @dataclass
 class LoraPath:
-    """A model holding the path adapter, and the path's endpoints as its tensors (the line between them is the
-    path): `theta1`/`theta2` are keyed by the model's state-dict names."""
+    """A model holding the path adapter, and each endpoint as that adapter's tensors (the line between two of them
+    is their path), keyed by the model's state-dict names."""
 
     model: nn.Module
-    theta1: dict[str, torch.Tensor]
-    theta2: dict[str, torch.Tensor]
+    thetas: list[dict[str, torch.Tensor]]
     kind: str  # "delta" | "factors"
-    ranks: dict[str, tuple[int, int]]  # module name (in the wrapped model) -> (r1, r2)
+    ranks: dict[str, tuple[int, ...]]  # module name (in the wrapped model) -> each endpoint's rank
+
+    @property
+    def theta1(self) -> dict[str, torch.Tensor]:
+        """The first endpoint."""
+        return self.thetas[0]
+
+    @property
+    def theta2(self) -> dict[str, torch.Tensor]:
+        """The second endpoint."""
+        return self.thetas[1]
 
 
 def read_lora_config(folder: str | Path) -> dict:
@@ -73,12 +82,13 @@ def read_lora_config(folder: str | Path) -> dict:
     return config
 
 
-def check_pair(configs: tuple[dict, dict], folders: tuple[str, str]) -> None:
-    """Both adapters must come from the same base model and adapt the same modules."""
+def check_bases(configs: Sequence[dict], folders: Sequence[str]) -> None:
+    """Every adapter must come from the same base model (by its recorded name)."""
     bases = [c.get("base_model_name_or_path") for c in configs]
-    if bases[0] and bases[1] and Path(bases[0]).name != Path(bases[1]).name:
-        raise LoraPathError(f"{folders[1]}: tuned from {bases[1]!r}, {folders[0]} from {bases[0]!r}; both "
-                            "endpoints must adapt the same base model")
+    for k in range(1, len(configs)):
+        if bases[0] and bases[k] and Path(bases[0]).name != Path(bases[k]).name:
+            raise LoraPathError(f"{folders[k]}: tuned from {bases[k]!r}, {folders[0]} from {bases[0]!r}; both "
+                                "endpoints must adapt the same base model")
 
 
 def _first_line(exc: Exception) -> str:
@@ -91,63 +101,66 @@ def _lora_layers(model: nn.Module) -> dict[str, nn.Module]:
     return {name: module for name, module in model.named_modules() if isinstance(module, LoraLayer)}
 
 
-def lora_path_model(base: nn.Module, folders: tuple[str, str], kind: str = "delta") -> LoraPath:
-    """`base` with both adapters read and replaced by the path adapter; the endpoints of `kind` as tensors."""
+def lora_path_model(base: nn.Module, folders: Sequence[str], kind: str = "delta") -> LoraPath:
+    """`base` with the adapters read and replaced by the path adapter; each endpoint of `kind` as tensors (N
+    endpoints: the delta adapter stacks all N, rank r1 + ... + rN, each endpoint's B filling its own slot)."""
     from peft import LoraConfig, PeftModel
 
     if kind not in LORA_PATHS:
         raise LoraPathError(f"lora_path must be one of {', '.join(LORA_PATHS)}, got {kind!r}")
-    configs = (read_lora_config(folders[0]), read_lora_config(folders[1]))
-    check_pair(configs, folders)
-    try:
-        model = PeftModel.from_pretrained(base, str(folders[0]), adapter_name=_ENDS[0], is_trainable=False)
-    except (ValueError, RuntimeError, KeyError) as exc:  # e.g. target modules this base model lacks
-        raise LoraPathError(f"{folders[0]}: cannot be put on this base model ({_first_line(exc)})") from None
-    try:
-        model.load_adapter(str(folders[1]), adapter_name=_ENDS[1], is_trainable=False)
-    except (ValueError, RuntimeError, KeyError) as exc:
-        raise LoraPathError(f"{folders[1]}: cannot be put on this base model ({_first_line(exc)})") from None
-    factors = {}  # module -> (A1, B1, s1, A2, B2, s2)
+    configs = [read_lora_config(folder) for folder in folders]
+    check_bases(configs, folders)
+    ends = [f"end{k + 1}" for k in range(len(folders))]
+    model = base
+    for k, folder in enumerate(folders):
+        try:
+            if k == 0:
+                model = PeftModel.from_pretrained(base, str(folder), adapter_name=ends[0], is_trainable=False)
+            else:
+                model.load_adapter(str(folder), adapter_name=ends[k], is_trainable=False)
+        except (ValueError, RuntimeError, KeyError) as exc:  # e.g. target modules this base model lacks
+            raise LoraPathError(f"{folder}: cannot be put on this base model ({_first_line(exc)})") from None
+    factors = {}  # module -> per endpoint (A, B, s)
     for name, layer in _lora_layers(model).items():
-        held = [end for end in _ENDS if end in layer.lora_A]
-        if len(held) != 2:
-            missing = folders[_ENDS.index(next(e for e in _ENDS if e not in held))]
-            raise LoraPathError(f"{missing}: does not adapt module {name!r}, which the other endpoint adapts; both "
+        missing = next((folders[k] for k, end in enumerate(ends) if end not in layer.lora_A), None)
+        if missing is not None:
+            raise LoraPathError(f"{missing}: does not adapt module {name!r}, which another endpoint adapts; all "
                                 "endpoints must adapt the same modules")
-        factors[name] = tuple(x for end in _ENDS for x in (layer.lora_A[end].weight.detach(),
-                                                             layer.lora_B[end].weight.detach(),
-                                                             float(layer.scaling[end])))
+        factors[name] = [(layer.lora_A[end].weight.detach(), layer.lora_B[end].weight.detach(),
+                          float(layer.scaling[end])) for end in ends]
     if not factors:
         raise LoraPathError(f"{folders[0]}: no LoRA module of this base model is adapted")
-    ranks = {name.removeprefix(PEFT_PREFIX): (f[0].shape[0], f[3].shape[0]) for name, f in factors.items()}
+    ranks = {name.removeprefix(PEFT_PREFIX): tuple(a.shape[0] for a, _, _ in f) for name, f in factors.items()}
     if kind == "factors":
-        unequal = next((name for name, (r1, r2) in ranks.items() if r1 != r2), None)
+        unequal = next((name for name, rs in ranks.items() if len(set(rs)) > 1), None)
         if unequal is not None:
+            k = next(k for k, r in enumerate(ranks[unequal]) if r != ranks[unequal][0])
             raise LoraPathError(f"lora_path factors: module {unequal!r} has rank {ranks[unequal][0]} in {folders[0]} "
-                                f"and {ranks[unequal][1]} in {folders[1]}; interpolating A and B separately needs "
+                                f"and {ranks[unequal][k]} in {folders[k]}; interpolating A and B separately needs "
                                 "equal ranks (lora_path delta joins any ranks)")
-    width = {name: (r1 + r2 if kind == "delta" else r1) for name, (r1, r2) in ranks.items()}  # inner names
+    width = {name: (sum(rs) if kind == "delta" else rs[0]) for name, rs in ranks.items()}  # inner names
     config = LoraConfig(target_modules=sorted(width), r=1, lora_alpha=1, lora_dropout=0.0,
                         rank_pattern={re.escape(name): r for name, r in width.items()},
                         fan_in_fan_out=bool(configs[0].get("fan_in_fan_out")), task_type=configs[0].get("task_type"))
     model.add_adapter(PATH_ADAPTER, config)
     model.set_adapter(PATH_ADAPTER)
-    for end in _ENDS:
+    for end in ends:
         model.delete_adapter(end)
-    theta1, theta2 = {}, {}
+    thetas: list[dict[str, torch.Tensor]] = [{} for _ in folders]
     for name, layer in _lora_layers(model).items():
         layer.scaling[PATH_ADAPTER] = 1.0  # each B carries its endpoint's scaling
-        a1, b1, s1, a2, b2, s2 = factors[name]
         key_a, key_b = (f"{name}.lora_{ab}.{PATH_ADAPTER}.weight" for ab in "AB")
+        ends_factors = factors[name]
         if kind == "delta":
-            stacked = torch.cat([a1, a2])
-            theta1[key_a], theta2[key_a] = stacked, stacked
-            theta1[key_b] = torch.cat([s1 * b1, torch.zeros_like(b2)], dim=1)
-            theta2[key_b] = torch.cat([torch.zeros_like(b1), s2 * b2], dim=1)
+            stacked = torch.cat([a for a, _, _ in ends_factors])
+            for k, (_, b, s) in enumerate(ends_factors):
+                thetas[k][key_a] = stacked
+                thetas[k][key_b] = torch.cat([s * b if j == k else torch.zeros_like(other)
+                                              for j, (_, other, _) in enumerate(ends_factors)], dim=1)
         else:
-            theta1[key_a], theta2[key_a] = a1, a2
-            theta1[key_b], theta2[key_b] = s1 * b1, s2 * b2
-    return LoraPath(model.eval(), theta1, theta2, kind, ranks)
+            for k, (a, b, s) in enumerate(ends_factors):
+                thetas[k][key_a], thetas[k][key_b] = a, s * b
+    return LoraPath(model.eval(), thetas, kind, ranks)
 
 
 # ----------------------------------------------------------------------------- distances, without the base model

@@ -23,7 +23,7 @@ def lora_world(tmp_path_factory, tokenizer_dir, toy_task):
     root = tmp_path_factory.mktemp("causal")
     toy.build_tiny_causal(root / "base", AutoTokenizer.from_pretrained(str(tokenizer_dir)))
     adapters = []
-    for seed in (1, 2):
+    for seed in (1, 2, 3):
         base = GPT2LMHeadModel.from_pretrained(str(root / "base"))
         torch.manual_seed(seed)
         lora = LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn", "c_fc"], init_lora_weights=False,
@@ -87,7 +87,7 @@ def test_a_lora_and_a_model_endpoint_are_refused_before_anything_is_written(lora
     code = run_cli(lambda: interpolate.main(["--model", str(base), "--path1", str(adapters[0]), "--path2", str(base),
                                              "--task_dir", str(task), "--output_dir", str(tmp_path / "out")]))
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "both endpoints must be of one kind" in err[0]
+    assert code == 2 and len(err) == 1 and "all endpoints must be of one kind" in err[0]
     assert not (tmp_path / "out").exists()
 
 
@@ -153,3 +153,31 @@ def test_bad_causal_sweep_inputs_are_one_line_and_write_nothing(case, expected, 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and expected in err[0], err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_matrix_of_three_adapters_sweeps_each_pair_as_its_own_line(lora_world, tmp_path, capsys):
+    from module.files import read_csv
+    from module.sweep import read_records
+
+    base, adapters, task = lora_world
+    common = ["--model", str(base), "--task_dir", str(task), "--itpl_points", "3", "--max_eval_samples", "12",
+              "--quiet"]
+    assert run_cli(lambda: interpolate.main([*common, "--paths", *map(str, adapters),
+                                             "--output_dir", str(tmp_path / "matrix")])) == 0
+    rows = read_csv(tmp_path / "matrix" / "matrix.csv")
+    assert [(r["i"], r["j"]) for r in rows] == [("0", "1"), ("0", "2"), ("1", "2")]
+    assert (tmp_path / "matrix" / "matrix.png").stat().st_size > 0
+    # the stacked adapter of all three (rank 12) walks the pair (1, 2) as the two-adapter line (rank 8) does
+    assert run_cli(lambda: interpolate.main([*common, "--path1", str(adapters[1]), "--path2", str(adapters[2]),
+                                             "--output_dir", str(tmp_path / "line")])) == 0
+    pair, line = read_records(tmp_path / "matrix" / "pair_1_2"), read_records(tmp_path / "line")
+    assert [r["x"] for r in pair] == [r["x"] for r in line] == [0.0, 0.5, 1.0]
+    for a, b in zip(pair, line, strict=True):
+        assert a["splits"]["dev"]["scores"] == b["splits"]["dev"]["scores"]
+        assert a["splits"]["dev"]["loss"] == pytest.approx(b["splits"]["dev"]["loss"], abs=1e-5)
+    assert json.loads((tmp_path / "matrix" / "pair_0_2" / "summary.json").read_text())["lora_path"] == "delta"
+    capsys.readouterr()
+    code = run_cli(lambda: interpolate.main([*common, "--paths", *map(str, adapters), "--path1", str(adapters[0]),
+                                             "--output_dir", str(tmp_path / "both")]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "not both" in err[0] and not (tmp_path / "both").exists()

@@ -24,18 +24,19 @@ def test_share_of_spreads_the_batches_and_in_batch_order_puts_them_back():
 
 
 def test_t5_point_shares_combine_to_what_one_process_gives(tiny_t5_dir, toy_task, tmp_path):
-    from T5_model.jobs import sweep_context
+    from T5_model.jobs import path_setup
     from T5_model.options import options_for
     from T5_model.sweeping import sweep_splits
 
     options = options_for("interpolate", task_dir=str(toy_task), model=str(tiny_t5_dir), output_dir=str(tmp_path),
                           do_valid=True, do_predict=True, metric="ACC", max_output_length=6, predict_batch_size=5,
                           quiet=True)
-    ctx = sweep_context(options, "toy", sweep_splits(options), tmp_path, {})
-    alone = ctx.evaluate()
-    assert len(ctx.data["dev"].batches) > 3  # so that three shares are uneven
+    splits = sweep_splits(options)
+    setup = path_setup(options, "toy", splits, tmp_path, {})
+    alone = setup.evaluate()
+    assert len(splits["dev"]) > 3 * 5  # more than three batches of 5, so that three shares are uneven
     for size in (2, 3):
-        assert _shares(ctx.evaluate, size) == alone
+        assert _shares(setup.evaluate, size) == alone
     assert (tmp_path / "log.txt").read_text().count(" dev: ACC") == 3  # one line per combined evaluation
 
 
