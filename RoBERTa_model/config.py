@@ -99,9 +99,16 @@ class InterpolationArguments:
                                       "first max_train_samples) instead of dev/test, to join with cartography.json")
     eval_task_names: list[str] | None = _help(None, "itp_task_boundary_finetune.py: tasks evaluated "
                                                     "(None: task_name)")
-    bend_num: int = _help(1, "curve_find_adapter.py: bends of the Bezier curve (1: quadratic)")
+    bend_num: int = _help(1, "curve_find_adapter.py: bends of the curve (1: a quadratic Bezier curve)")
+    curve_type: str = _help("bezier", "curve_find_adapter.py: bezier or polychain")
     curve_steps: int = _help(200, "curve_find_adapter.py: AdamW updates training the bends")
     curve_lr: float = _help(3e-3, "curve_find_adapter.py: learning rate of the bends")
+    valid_t: list[float] = _help(lambda: [0.25, 0.5, 0.75], "curve_find_adapter.py: points of the curve whose mean "
+                                 "dev accuracy picks the best curve (the first max_eval_samples dev examples)")
+    valid_interval: int | None = _help(None, "curve_find_adapter.py: validate every N updates and sweep the best "
+                                             "curve (None: once, after the last update)")
+    output_interval: int = _help(100, "curve_find_adapter.py: a resumable checkpoint every N updates")
+    curve_log_interval: int = _help(10, "curve_find_adapter.py: mean training loss logged every N updates")
 
 
 def _check_delta(path: Path, delta: DeltaArguments) -> None:

@@ -1,14 +1,15 @@
-"""Find a Bezier curve between two runs tuned from the same backbone (adapters or full), then sweep it.
+"""Find a Bezier or PolyChain curve between two runs tuned from the same backbone (adapters or full), then sweep it.
 
     python RoBERTa_model/curve_find_adapter.py CONFIG.json
 
 The config is an itp_pretrain_adapter.py config (the shared backbone, `path1`, `path2`, the tuned tensors that
 `delta_type` / `unfrozen_modules` select, `itpl_points`) plus the curve's keys: `bend_num` bends (1: a quadratic
-Bezier curve), trained for `curve_steps` AdamW updates at `curve_lr` on batches of `per_device_train_batch_size`
-of the first `max_train_samples` training examples (`seed` draws the batches and each update's t). The bends start
-on the straight line. The curve is saved as `output_dir/curve.pt` and reused by a run of the same settings; the
-sweep along it (t evenly spaced) writes task_interpolation.py's files, with the curve's and the line's lengths in
-summary.json. One process only.
+Bezier curve) of `curve_type`, trained for `curve_steps` AdamW updates at `curve_lr` on batches of
+`per_device_train_batch_size` of the first `max_train_samples` training examples (`seed` draws the batches and each
+update's t), validated at `valid_t` every `valid_interval` updates, resumable from `output_dir/curve-last.pt`
+(written every `output_interval` updates). The bends start on the straight line. The best curve
+(`curve-best.pt`) is swept at evenly spaced t into task_interpolation.py's files, with the curve's and the line's
+lengths in summary.json.
 """
 
 from __future__ import annotations

@@ -1,109 +1,122 @@
-"""Curves of the encoder track: a Bezier curve between two runs tuned from one backbone (its bends trained on the
-training examples, one t ~ U(0, 1) per update, the endpoints fixed), then swept like a line."""
+"""Curves of the encoder track: a Bezier or PolyChain curve between two runs tuned from one backbone, its bends
+trained on the training examples (one t ~ U(0, 1) per update, the endpoints fixed) by the shared curve trainer
+(module/curve_training.py: resumable, validated at `valid_t`, the best kept), then swept like a line."""
 
 from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from module.curves import Curve, functional_forward, load_curve, save_curve, step_t, write_point
-from module.distributed import world_size
-from module.files import folder_lock
-from module.path_jobs import path_line
-from module.runs import RUN_SETTINGS, claim_settings
-from module.sweep import run_sweeps
-from module.tensors import live_targets
+from module.curve_training import CurveData, CurveRecipe, curve_names, curve_on_model, train_and_sweep
+from module.curves import CURVE_TYPES, Curve, functional_forward
+from module.path_jobs import PathSetup
+from module.sweep import SharedEvaluation
+from module.update_loop import LoopLimits
 from RoBERTa_model.config import ConfigError, EncoderConfig
-from RoBERTa_model.encoder import EncodedTask, collate, encode_task, load_task_split, task_labels
+from RoBERTa_model.encoder import EncodedTask, collate, encode_task, load_task_split
 from RoBERTa_model.jobs import encoder_path_setup, line_inputs, line_settings, training_examples, tuned_tensors
+from RoBERTa_model.sweeps import classifier_evaluation
 
-CURVE_FILE = "curve.pt"
+CURVE_KEYS = ("bend_num", "curve_type", "curve_steps", "curve_lr", "valid_t", "valid_interval", "output_interval",
+              "curve_log_interval")  # the interpolation keys that shape a trained curve
 
 
 def check_curve_keys(config: EncoderConfig) -> None:
-    """The curve's keys are possible, and the job runs in one process (every process would train its own curve)."""
+    """The curve's keys are possible (one line naming the config and key otherwise)."""
     itp = config.interpolation
-    if itp.bend_num < 1:
-        raise ConfigError(f"{config.source}: key 'bend_num' must be at least 1, got {itp.bend_num}")
-    if itp.curve_steps < 1:
-        raise ConfigError(f"{config.source}: key 'curve_steps' must be at least 1, got {itp.curve_steps}")
+    for key in ("bend_num", "curve_steps", "output_interval", "curve_log_interval"):
+        if getattr(itp, key) < 1:
+            raise ConfigError(f"{config.source}: key '{key}' must be at least 1, got {getattr(itp, key)}")
+    if itp.valid_interval is not None and itp.valid_interval < 1:
+        raise ConfigError(f"{config.source}: key 'valid_interval' must be at least 1 (or null), "
+                          f"got {itp.valid_interval}")
     if not (math.isfinite(itp.curve_lr) and itp.curve_lr > 0):
         raise ConfigError(f"{config.source}: key 'curve_lr' must be a positive number, got {itp.curve_lr}")
-    if world_size() > 1:
-        raise ConfigError(f"{config.source}: curve_find_adapter.py trains one curve in one process; run it without "
-                          "torchrun")
+    if itp.curve_type not in CURVE_TYPES:
+        raise ConfigError(f"{config.source}: key 'curve_type' must be one of {', '.join(CURVE_TYPES)}, "
+                          f"got {itp.curve_type!r}")
+    if not itp.valid_t or not all(isinstance(t, (int, float)) and 0.0 <= t <= 1.0 for t in itp.valid_t):
+        raise ConfigError(f"{config.source}: key 'valid_t' must be a non-empty list of numbers in [0, 1], "
+                          f"got {itp.valid_t!r}")
 
 
-def train_curve(model: torch.nn.Module, curve: Curve, train: EncodedTask, steps: int, lr: float, batch_size: int,
-                pad_id: int, seed: int, quiet: bool = False) -> list[float]:
-    """`steps` AdamW updates of the bends: each on a batch of random training examples (every example once per
-    epoch, seeded) at t = step_t(seed, step), dropout on; returns the losses."""
-    device = next(model.parameters()).device
-    model.requires_grad_(False)
-    model.train()
-    curve.to(device)
-    optimizer = torch.optim.AdamW(curve.parameters(), lr=lr, weight_decay=0.0)
-    rng, order, losses = random.Random(seed), [], []
-    bar = tqdm(range(1, steps + 1), desc="curve", disable=quiet)
-    for step in bar:
-        while len(order) < batch_size:
-            order += rng.sample(range(len(train)), len(train))
-        ids, order = order[:batch_size], order[batch_size:]
-        batch = {k: v.to(device) for k, v in collate([train.item(i) for i in ids], pad_id).items()}
-        loss = functional_forward(model, curve.point(step_t(seed, step)), **batch).loss
-        optimizer.zero_grad(set_to_none=True)
+def curve_recipe(config: EncoderConfig, settings: dict) -> CurveRecipe:
+    """How curve_find_adapter.py trains the bends: `curve_steps` updates, validated every `valid_interval` (else
+    once at the end) at `valid_t`, a resumable checkpoint every `output_interval`, no gradient clipping."""
+    itp, training = config.interpolation, config.training
+    limits = LoopLimits(train_iters=itp.curve_steps, log_interval=itp.curve_log_interval,
+                        valid_interval=itp.valid_interval or itp.curve_steps, output_interval=itp.output_interval)
+    return CurveRecipe(training.seed, limits, [float(t) for t in itp.valid_t], settings,
+                       meta={"task": config.data.task_name, "metric": "ACC", "config": str(config.source)},
+                       quiet=training.disable_tqdm)
+
+
+def encoder_curve_data(config: EncoderConfig, model: torch.nn.Module, train: EncodedTask, pad_id: int,
+                       dev: SharedEvaluation) -> CurveData:
+    """The encoder family's part of curve training: each epoch the training examples shuffled into batches of
+    `per_device_train_batch_size`, the classifier's mean cross-entropy, dev accuracy and loss; AdamW without decay
+    at a constant `curve_lr`."""
+    batch_size, lr = config.training.per_device_train_batch_size, config.interpolation.curve_lr
+
+    def epoch_batches(order: random.Random):
+        ids = list(range(len(train)))
+        order.shuffle(ids)
+        for start in range(0, len(ids), batch_size):
+            yield collate([train.item(i) for i in ids[start:start + batch_size]], pad_id)
+
+    def backward(leaves: dict[str, torch.Tensor], batch: dict) -> float:
+        device = next(iter(leaves.values())).device
+        loss = functional_forward(model, leaves, **{k: v.to(device) for k, v in batch.items()}).loss
         loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
-    model.eval()
-    return losses
+        return float(loss.detach())
+
+    def validate() -> tuple[float, float]:
+        result = dev()["dev"]
+        return result["loss"], result["performance"]
+
+    def optimizer(params: list) -> tuple:
+        built = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+        return built, torch.optim.lr_scheduler.LambdaLR(built, lambda step: 1.0)
+
+    return CurveData(epoch_batches, backward, validate, optimizer)
 
 
 def find_adapter_curve(config: EncoderConfig) -> list[dict]:
-    """curve_find_adapter.py: train the curve between path1 and path2 into `output_dir/curve.pt` (a finished curve
-    of the same settings is reused), then sweep it at `itpl_points` evenly spaced t; returns the records."""
+    """curve_find_adapter.py: train the curve between path1 and path2 in `output_dir` (a finished curve of the same
+    settings is reused, an interrupted one resumed), then sweep it at `itpl_points` evenly spaced t; returns the
+    records."""
     check_curve_keys(config)
     itp, data_args, delta, training = config.interpolation, config.data, config.delta, config.training
-    labels = task_labels(data_args.task_name, load_task_split(data_args.data_dir, data_args.task_name, "train"))
+    endpoints = (itp.path1, itp.path2)
+    labels, tokenizer, model, encoded = line_inputs(config)
     theta1 = tuned_tensors(itp.path1, delta.delta_type, delta.unfrozen_modules, labels)
     theta2 = tuned_tensors(itp.path2, delta.delta_type, delta.unfrozen_modules, labels)
-    _, tokenizer, model, encoded = line_inputs(config)
-    settings = line_settings(config, encoded, itp.path1, itp.path2) | {
-        "script": "curve_find_adapter", "curve": {"bend_num": itp.bend_num, "curve_steps": itp.curve_steps,
-                                                  "curve_lr": itp.curve_lr, "seed": training.seed,
+    dev = encoded["dev"] if "dev" in encoded else encode_task(
+        load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples), tokenizer,
+        labels, data_args.max_source_length)
+    settings = line_settings(config, encoded, *endpoints) | {
+        "script": "curve_find_adapter", "curve": {**{key: getattr(itp, key) for key in CURVE_KEYS},
+                                                  "seed": training.seed,
                                                   "batch_size": training.per_device_train_batch_size,
                                                   "max_train_samples": data_args.max_train_samples,
+                                                  "max_eval_samples": data_args.max_eval_samples,
                                                   "datasplit": data_args.datasplit}}
-    out = Path(training.output_dir)
     setup = encoder_path_setup(config, tokenizer, model, encoded, lambda path1, path2: settings)
-    targets = live_targets(model, theta1, itp.path1)
-    live_targets(model, theta2, itp.path2)
-    with folder_lock(out):  # from the first write to the last point: no other run trains or sweeps here meanwhile
-        claim_settings(out / RUN_SETTINGS, settings, (out / CURVE_FILE).is_file(), "a trained curve",
-                       "use another output_dir or delete that folder")
-        if (out / CURVE_FILE).is_file():
-            curve, _ = load_curve(out / CURVE_FILE, theta1, theta2)
-            print(f"[curve] reusing {out / CURVE_FILE} (same settings)")
-        else:
-            curve = Curve(theta1, theta2, itp.bend_num)  # bends on the line: the untrained curve is the line
-            train = encode_task(training_examples(data_args), tokenizer, labels, data_args.max_source_length)
-            losses = train_curve(model, curve, train, itp.curve_steps, itp.curve_lr,
-                                 training.per_device_train_batch_size, tokenizer.pad_token_id, training.seed,
-                                 training.disable_tqdm)
-            save_curve(out / CURVE_FILE, curve, (itp.path1, itp.path2),
-                       meta={"train_loss_last": sum(losses[-10:]) / len(losses[-10:]), "train_losses": losses})
-        curve.to(next(model.parameters()).device)
+    setup.coordinate = "t"
+    model.requires_grad_(False)
+    names, skipped = curve_names(model, theta1, itp.path1, "check delta_type/unfrozen_modules")
+    curve_names(model, theta2, itp.path2, "check delta_type/unfrozen_modules")
+    curve = Curve({n: theta1[n] for n in names}, {n: theta2[n] for n in names}, itp.bend_num,
+                  curve_type=itp.curve_type)  # bends on the line: the untrained curve is the line
+    targets = curve_on_model(model, names, skipped, theta1, curve)
 
-        def move(t: float) -> None:
-            with torch.no_grad():
-                write_point(targets, curve.point(t))
+    def prepare(logger) -> tuple[CurveData, PathSetup]:
+        train = encode_task(training_examples(data_args), tokenizer, labels, data_args.max_source_length)
+        validation = classifier_evaluation(model, {"dev": dev}, training.per_device_eval_batch_size,
+                                           tokenizer.pad_token_id)
+        return encoder_curve_data(config, model, train, tokenizer.pad_token_id, validation), setup
 
-        setup.extra_summary = {"curve_length": curve.length(), "line_length": curve.line_length(),
-                               "bend_num": itp.bend_num}
-        line = path_line(setup, itp.path1, itp.path2, out, move)
-        return run_sweeps([line], setup.evaluate, "ACC", quiet=training.disable_tqdm, desc="curve")[0]
+    return train_and_sweep(curve_recipe(config, settings), model, curve, targets, endpoints, training.output_dir,
+                           prepare, logger_name="curve_find_adapter")

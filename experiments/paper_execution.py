@@ -19,11 +19,11 @@ import numpy as np
 from experiments.encoder_jobs import record_config, run_encoder, sweep_encoder
 from experiments.paper_plan import End, PathPlan, Pretraining, Profile, Run
 from experiments.paper_rules import Convergence, convergence
-from module.checkpoint import load_checkpoint, load_endpoint
+from module.checkpoint import load_endpoint
 from module.files import atomic_write_text, read_json
 from module.plotting import majority_fraction
 from module.sweep import read_records
-from RoBERTa_model.curve_job import CURVE_FILE, find_adapter_curve
+from RoBERTa_model.curve_job import find_adapter_curve
 from RoBERTa_model.encoder import load_task_split, task_labels
 from RoBERTa_model.jobs import interpolate_runs, interpolate_task_boundary, tuned_tensors
 
@@ -293,10 +293,6 @@ class Execution:
         return self.out / path.name
 
     def curve_losses(self, path: PathPlan) -> list[tuple[int, float]]:
-        """A trained curve's training losses (update, loss): the encoder's curve.pt meta, the T5 curve's
-        metrics.csv."""
-        folder = self.out / path.name
-        if path.ends[0].run.track == "encoder":
-            losses = load_checkpoint(folder / CURVE_FILE).meta.get("train_losses", [])
-            return list(enumerate(losses, start=1))
-        return history(folder)[1]
+        """A trained curve's logged training losses (update, loss), from its metrics.csv (both tracks train curves
+        on the one curve trainer)."""
+        return history(self.out / path.name)[1]

@@ -37,6 +37,7 @@ class PathSetup:
     on_point: Callable[[str], None] = lambda label: None  # told which point is evaluated (e.g. for log lines)
     log: Callable[[str], None] = lambda message: None
     desc: str = "interpolation"
+    coordinate: str = "x"  # the name of a point's position in log lines (a curve's: t)
 
 
 def path_line(setup: PathSetup, path1: str, path2: str, out_dir: str | Path, move: Callable[[float], None]) -> Line:
@@ -46,7 +47,7 @@ def path_line(setup: PathSetup, path1: str, path2: str, out_dir: str | Path, mov
 
     def set_point(x: float) -> None:
         move(x)
-        setup.on_point(f"x={x}")
+        setup.on_point(f"{setup.coordinate}={x}")
 
     return Line(interpolation_points(setup.points), set_point, Path(out_dir), setup.settings(path1, path2),
                 setup.prefix, setup.itp_on_train, setup.extra_summary, info)

@@ -130,12 +130,12 @@ def test_sweep_log_counts_each_parameter_once(tiny_t5_dir, toy_task, tmp_path):
 
 
 def test_curve_endpoints_that_untie_a_tied_parameter_are_refused():
-    from T5_model.curve_job import curve_names
+    from module.curve_training import curve_names
 
     model = _t5(0)
     bad = {k: v.clone() for k, v in _t5(1).state_dict().items()}
     bad["decoder.embed_tokens.weight"] *= 2
     with pytest.raises(ValueError, match="'shared.weight' and 'decoder.embed_tokens.weight' are one tied"):
-        curve_names(model, bad, "end.pt")
-    on_curve, skipped = curve_names(model, _t5(1).state_dict(), "end.pt")
+        curve_names(model, bad, "end.pt", "")
+    on_curve, skipped = curve_names(model, _t5(1).state_dict(), "end.pt", "")
     assert set(skipped) == set(TIED[1:]) and "shared.weight" in on_curve

@@ -19,11 +19,13 @@ from dataloader.batching import encode_split, train_batches
 from dataloader.tasks import load_split, task_name
 from module.checkpoint import load_checkpoint, save_checkpoint
 from module.cli import run_cli
+from module.curve_training import CurveTrainer
 from module.curves import (
     Curve,
+    step_t,
 )
 from module.interpolation import interpolation_points
-from T5_model.curve_job import CurveTrainer, check_curve_options, step_t
+from T5_model.curve_job import check_curve_options, curve_recipe, t5_curve_data
 from T5_model.options import build_parser, parse_options
 from utils.toy import perturbed_t5_ends, write_task
 
@@ -251,8 +253,9 @@ def _gradient_norm_at_the_step(tiny_t5_dir, small_task, out, *extra) -> float:
     ends = [{n: 100 * own[n].detach() + shift for n in names} for shift in (0.0, 0.1)]  # huge decoder states
     curve = Curve(*ends, bend_num=args.bend_num, generator=torch.Generator().manual_seed(0))
     task = task_name(small_task)
-    trainer = CurveTrainer(args, model, curve, {n: own[n] for n in names}, tokenizer, task, "ACC", {},
-                                      out, logging.getLogger("test-curves"))
+    trainer = CurveTrainer(curve_recipe(args, task, "ACC"), t5_curve_data(args, model, tokenizer, {}, "ACC"), model,
+                           curve, {n: own[n] for n in names}, ("a.pt", "b.pt"), "ACC", out,
+                           logging.getLogger("test-curves"))
     enc = encode_split(load_split(small_task, "train"), tokenizer, task, max_output_length=5)
     group = next(train_batches(enc, 8, tokenizer.pad_token_id, random.Random(0)))
     seen = []

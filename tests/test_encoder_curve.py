@@ -54,11 +54,10 @@ def test_the_curve_joins_the_two_runs_and_its_bend_lowers_the_loss_between_them(
     extra = summaries["curve"]
     assert extra["curve_length"] > extra["line_length"] > 0  # the bend left the line
     # a rerun reuses the trained curve and its points
-    mtime = (root / "curve" / "curve.pt").stat().st_mtime_ns
-    capsys.readouterr()
+    mtime = (root / "curve" / "curve-last.pt").stat().st_mtime_ns
     assert curve_find_adapter.main([str(_curve_config(root, line, "curve"))]) == 0
-    assert "[curve] reusing" in capsys.readouterr().out
-    assert (root / "curve" / "curve.pt").stat().st_mtime_ns == mtime
+    assert "reusing the finished curve" in (root / "curve" / "log.txt").read_text()
+    assert (root / "curve" / "curve-last.pt").stat().st_mtime_ns == mtime
 
 
 def _loss_at(folder, x: float) -> float:
@@ -94,17 +93,66 @@ def test_the_folder_stays_locked_from_the_curve_training_to_the_last_point(runs,
     from pathlib import Path
 
     from module import files
-    from RoBERTa_model import curve_job
+    from module import curve_training
 
     root, line = runs
     held = []
-    real = curve_job.run_sweeps
+    real = curve_training.run_sweeps
 
     def sweeps(lines, *args, **kwargs):
         held.append(Path(lines[0].out_dir).resolve() in files._HELD)
         return real(lines, *args, **kwargs)
 
-    monkeypatch.setattr(curve_job, "run_sweeps", sweeps)
+    monkeypatch.setattr(curve_training, "run_sweeps", sweeps)
     assert curve_find_adapter.main([str(_curve_config(root, line, "curve-locked", curve_steps=2,
                                                       itpl_points=2))]) == 0
     assert held == [True]
+
+
+def test_an_interrupted_encoder_curve_resumes_to_the_same_bends_and_polychain_is_offered(runs, monkeypatch):
+    """Issue 28: the encoder curve trains on the shared curve trainer: resumable (bit-exact, dropout on), validated
+    at valid_t, PolyChain as well as Bezier."""
+    import torch
+
+    from module.checkpoint import load_checkpoint
+    from module.curve_training import CurveTrainer
+
+    root, line = runs
+    keys = {"curve_steps": 6, "output_interval": 2, "valid_interval": 3, "curve_log_interval": 1,
+            "curve_type": "polychain", "bend_num": 2, "itpl_points": 3}
+    assert curve_find_adapter.main([str(_curve_config(root, line, "poly-straight", **keys))]) == 0
+    real_update, calls = CurveTrainer.update, []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(CurveTrainer, "update", interrupted)
+    assert run_cli(lambda: curve_find_adapter.main([str(_curve_config(root, line, "poly-resumed", **keys))])) == 130
+    assert load_checkpoint(root / "poly-resumed" / "curve-last.pt").meta["num_updates"] == 4
+    monkeypatch.setattr(CurveTrainer, "update", real_update)
+    assert curve_find_adapter.main([str(_curve_config(root, line, "poly-resumed", **keys))]) == 0
+    a, b = (load_checkpoint(root / name / "curve-last.pt") for name in ("poly-straight", "poly-resumed"))
+    assert a.meta["finished"] and b.meta["finished"] and b.meta["num_updates"] == 6
+    assert sorted(a.tensors) == sorted(b.tensors) and {k.split(".")[0] for k in a.tensors} == {"bend0", "bend1"}
+    assert all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
+    summary = json.loads((root / "poly-straight" / "summary.json").read_text())
+    assert summary["curve_type"] == "polychain" and summary["bend_num"] == 2
+    import csv
+
+    kinds = [r["kind"] for r in csv.DictReader((root / "poly-straight" / "metrics.csv").open())]
+    assert kinds.count("valid") == 2 and kinds.count("valid@t=0.5") == 2 and kinds.count("train") == 6
+
+
+@pytest.mark.parametrize("key,value,expected", [("curve_type", "spline", "'curve_type' must be one of bezier"),
+                                                ("valid_t", [0.5, 1.5], "'valid_t' must be a non-empty list"),
+                                                ("output_interval", 0, "'output_interval' must be at least 1")])
+def test_the_new_curve_keys_are_checked_before_anything_is_written(runs, capsys, key, value, expected):
+    root, line = runs
+    cfg = _curve_config(root, line, f"bad2-{key}", **{key: value})
+    code = run_cli(lambda: curve_find_adapter.main([str(cfg)]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and expected in err[0]
+    assert not (root / f"bad2-{key}").exists()
