@@ -11,6 +11,10 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from module.cli import HelpFormatter, OneLineParser, big_int, finite_float, positive_int, seed_int
+from module.identity import CURVE_TRAINING as CURVE_TRAINING  # what a setting shapes, re-exported
+from module.identity import SWEEP as SWEEP
+from module.identity import TUNING as TUNING
+from module.identity import shaping
 from module.interpolation import MAX_ITPL_POINTS
 
 TUNE_METHODS = ("model", "adapter", "finetune")  # finetune: the original scripts' name for model
@@ -19,8 +23,6 @@ LR_SCHEDULES = ("constant", "constant_with_warmup", "linear")
 ENTRIES = ("tune", "interpolate", "curve")  # tune_singletask.py, task_interpolation.py, curve_find.py
 ALL, SWEEPS, TRAINING = frozenset(ENTRIES), frozenset({"interpolate", "curve"}), frozenset({"tune", "curve"})
 TUNE, INTERPOLATE, CURVE = frozenset({"tune"}), frozenset({"interpolate"}), frozenset({"curve"})
-# what a setting shapes: t = a tuning run's checkpoints, s = a sweep's points, c = a trained curve
-TUNING, SWEEP, CURVE_TRAINING = "t", "s", "c"
 UNUSED_GROUP = "accepted for the original's scripts, unused here"
 # curve_find.py's own defaults and help (the original's curve training does not clip the gradient)
 ENTRY_DEFAULTS = {"curve": {"max_grad_norm": 0.0}}
@@ -226,8 +228,7 @@ def options_for(entry: str = "tune", **values) -> T5Options:
 
 def settings_of(options: T5Options, shapes: str) -> dict:
     """The settings that shape one kind of result (`TUNING`, `SWEEP`, `CURVE_TRAINING`; several letters: any)."""
-    return {f.name: getattr(options, f.name) for f in fields(T5Options)
-            if set(f.metadata["shapes"]) & set(shapes)}
+    return shaping(options, shapes)
 
 
 def build_parser(description: str | None = None, entry: str = "tune") -> argparse.ArgumentParser:

@@ -3,7 +3,7 @@ two fully fine-tuned models), evaluated by rank classification on a task folder'
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,6 +14,7 @@ from causal_model.scoring import DEFAULT_TEMPLATE, TEMPLATES
 from dataloader.tasks import check_task_dir, split_path, task_name
 from module.checkpoint import load_endpoint
 from module.distributed import device, join
+from module.identity import SWEEP, option, shaping
 from module.lora import CONFIG_FILE, LORA_PATHS, lora_path_model
 from module.matrix import check_minima
 from module.path_info import majority_fraction
@@ -23,26 +24,25 @@ from module.sweep import sweep_settings
 
 @dataclass
 class CausalLineArguments:
-    """causal_model/interpolate.py: the line between two tuned endpoints of one causal LM."""
+    """causal_model/interpolate.py: the path between tuned endpoints of one causal LM (each field says which results
+    it shapes: s a sweep's points, c a trained curve; module/identity.py)."""
 
-    model: str = field(metadata={"help": "local folder of the base causal LM the endpoints were tuned from"})
-    task_dir: str = field(metadata={"help": "task folder data/<task>/ holding <task>_{train,dev,test}.tsv"})
-    output_dir: str = field(metadata={"help": "folder receiving the results (a rerun continues there)"})
-    path1: str | None = field(default=None, metadata={
-        "help": "first endpoint (x = 0): a peft LoRA folder or a fine-tuned model folder"})
-    path2: str | None = field(default=None, metadata={"help": "second endpoint (x = 1), of the same kind"})
-    paths: list[str] | None = field(default=None, metadata={
-        "help": "N >= 2 endpoints instead of --path1/--path2: every pair's path into output_dir/pair_<i>_<j>/, "
-                "then matrix.csv and matrix.png", "nargs": "+"})
-    lora_path: str = field(default="delta", metadata={
-        "help": "LoRA endpoints: delta (the straight line W0 + (1-x)dW1 + x dW2) or factors (A and B interpolated "
-                "separately, equal ranks: a curve in the weights)", "choices": list(LORA_PATHS)})
-    itpl_points: int = field(default=26, metadata={"help": "evenly spaced points, both endpoints included"})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "first N dev (and test) examples"})
-    do_predict: bool = field(default=False, metadata={"help": "evaluate the test split too"})
-    per_device_eval_batch_size: int = field(default=16, metadata={"help": "examples per batch (all their labels)"})
-    bf16: bool = field(default=False, metadata={"help": "hold the model in bfloat16 (GPUs; scores stay float32)"})
-    quiet: bool = field(default=False, metadata={"help": "no progress bar"})
+    model: str = option(help="local folder of the base causal LM the endpoints were tuned from", shapes="sc")
+    task_dir: str = option(help="task folder data/<task>/ holding <task>_{train,dev,test}.tsv", shapes="sc")
+    output_dir: str = option(help="folder receiving the results (a rerun continues there)")
+    path1: str | None = option(None, "first endpoint (x = 0): a peft LoRA folder or a fine-tuned model folder")
+    path2: str | None = option(None, "second endpoint (x = 1), of the same kind")
+    paths: list[str] | None = option(None, "N >= 2 endpoints instead of --path1/--path2: every pair's path into "
+                                     "output_dir/pair_<i>_<j>/, then matrix.csv and matrix.png", nargs="+")
+    lora_path: str = option("delta", "LoRA endpoints: delta (the straight line W0 + (1-x)dW1 + x dW2) or factors (A "
+                            "and B interpolated separately, equal ranks: a curve in the weights)", "sc",
+                            choices=list(LORA_PATHS))
+    itpl_points: int = option(26, "evenly spaced points, both endpoints included", "s")
+    max_eval_samples: int | None = option(None, "first N dev (and test) examples", "sc")
+    do_predict: bool = option(False, "evaluate the test split too", "s")
+    per_device_eval_batch_size: int = option(16, "examples per batch (all their labels)", "s")
+    bf16: bool = option(False, "hold the model in bfloat16 (GPUs; scores stay float32)", "sc")
+    quiet: bool = option(False, "no progress bar")
 
 
 def check_counts(counts: dict[str, tuple[int | None, int]]) -> None:
@@ -78,20 +78,39 @@ def endpoint_paths(args: CausalLineArguments) -> list[str]:
     return paths
 
 
-def interpolate_causal(args: CausalLineArguments) -> list[dict]:
-    """Sweep the line (or, for `lora_path factors`, the factors' path) into `output_dir`, or with --paths every
-    pair's and the matrix (module.path_jobs); returns the records (of the first pair)."""
-    check_counts({"--itpl_points": (args.itpl_points, 2), "--max_eval_samples": (args.max_eval_samples, 1),
-                  "--per_device_eval_batch_size": (args.per_device_eval_batch_size, 1)})
-    paths = endpoint_paths(args)
+@dataclass
+class CausalPaths:
+    """A causal path job's inputs, read and checked: the task, its labels and evaluated splits, the tokenizer, the
+    model holding the tensors a path moves (on this process's device) and each endpoint as those tensors."""
+
+    task_dir: Path
+    task: str
+    labels: list[str]
+    splits: dict
+    gold: dict
+    tokenizer: object
+    model: torch.nn.Module
+    thetas: list[dict[str, torch.Tensor]]
+    kind: str  # "line" (full weights) | "lora_delta" | "lora_factors"
+
+    @property
+    def lora(self) -> bool:
+        """Whether the endpoints are LoRA adapters (the path moves the path adapter's factors)."""
+        return self.kind != "line"
+
+    def batches(self, batch_size: int, names: list[str] | None = None) -> dict:
+        """Each evaluated split (or those named) as rank-classification batches."""
+        return {name: causal_batches(self.splits[name], self.gold[name], self.task, self.labels, self.tokenizer,
+                                     batch_size) for name in (names or self.splits)}
+
+
+def load_paths(args: CausalLineArguments, paths: list[str]) -> CausalPaths:
+    """Read the task and the model, and the endpoints as tensors of it (LoRA: of the path adapter `lora_path`)."""
     task_dir = check_task_dir(args.task_dir)
-    task = task_name(task_dir)
     labels, splits, gold = evaluated_splits(task_dir, args.do_predict, args.max_eval_samples)
-    names = list(splits)
-    lora = is_lora_folder(paths[0])
     tokenizer = load_causal_tokenizer(args.model)
     base = load_causal(args.model, dtype=torch.bfloat16 if args.bf16 else torch.float32)
-    if lora:
+    if is_lora_folder(paths[0]):
         path = lora_path_model(base, paths, args.lora_path)
         model, thetas, kind = path.model, path.thetas, f"lora_{args.lora_path}"
     else:
@@ -99,22 +118,39 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
         model, kind = base, "line"
     join()  # under torchrun: this process's share of the points, on its own device
     model.to(device())
-    batches = {name: causal_batches(examples, gold[name], task, labels, tokenizer, args.per_device_eval_batch_size)
-               for name, examples in splits.items()}
+    return CausalPaths(task_dir, task_name(task_dir), labels, splits, gold, tokenizer, model, thetas, kind)
 
-    def line_settings(path1: str, path2: str) -> dict:
-        return sweep_settings(
-            {"script": "causal_interpolate", "task": task, "labels": labels, "splits": names, "path_kind": kind,
-             "itpl_points": args.itpl_points, "max_eval_samples": args.max_eval_samples,
-             "batch_size": args.per_device_eval_batch_size, "template": TEMPLATES.get(task, DEFAULT_TEMPLATE),
-             **({"bf16": True} if args.bf16 else {})},
-            (path1, path2, args.model), [split_path(task_dir, name) for name in ["train", *names]])
 
-    setup = PathSetup(model, causal_evaluation(model, batches), "ACC", task, args.itpl_points, line_settings,
-                      {name: majority_fraction([e.answers for e in examples], "ACC")
-                       for name, examples in splits.items()},
-                      quiet=args.quiet, info={"kind": kind},
-                      extra_summary={"lora_path": args.lora_path} if lora else None)
+def causal_path_setup(args: CausalLineArguments, inputs: CausalPaths, script: str, letters: str = SWEEP,
+                      files: tuple = ()) -> PathSetup:
+    """The line/matrix/curve sweep's data (module.path_jobs): the evaluation of every split and the settings of a
+    path (the options that shape `letters`, the task's labels and prompt, content hashes of the endpoints, the
+    model, `files` and the data)."""
+    names = list(inputs.splits)
+
+    def settings(path1: str, path2: str) -> dict:
+        return sweep_settings({"script": script, **shaping(args, letters), "task": inputs.task,
+                               "labels": inputs.labels, "splits": names, "path_kind": inputs.kind,
+                               "template": TEMPLATES.get(inputs.task, DEFAULT_TEMPLATE)},
+                              (path1, path2, args.model, *files),
+                              [split_path(inputs.task_dir, name) for name in ["train", *names]])
+
+    return PathSetup(inputs.model, causal_evaluation(inputs.model, inputs.batches(args.per_device_eval_batch_size)),
+                     "ACC", inputs.task, args.itpl_points, settings,
+                     {name: majority_fraction([e.answers for e in examples], "ACC")
+                      for name, examples in inputs.splits.items()},
+                     quiet=args.quiet, info={"kind": inputs.kind},
+                     extra_summary={"lora_path": args.lora_path} if inputs.lora else None)
+
+
+def interpolate_causal(args: CausalLineArguments) -> list[dict]:
+    """Sweep the line (or, for `lora_path factors`, the factors' path) into `output_dir`, or with --paths every
+    pair's and the matrix (module.path_jobs); returns the records (of the first pair)."""
+    check_counts({"--itpl_points": (args.itpl_points, 2), "--max_eval_samples": (args.max_eval_samples, 1),
+                  "--per_device_eval_batch_size": (args.per_device_eval_batch_size, 1)})
+    paths = endpoint_paths(args)
+    inputs = load_paths(args, paths)
+    setup = causal_path_setup(args, inputs, "causal_interpolate")
     if args.paths is not None:
-        return sweep_matrix(setup, paths, thetas, args.output_dir)
-    return sweep_line(setup, (paths[0], paths[1]), (thetas[0], thetas[1]), args.output_dir)
+        return sweep_matrix(setup, paths, inputs.thetas, args.output_dir)
+    return sweep_line(setup, (paths[0], paths[1]), (inputs.thetas[0], inputs.thetas[1]), args.output_dir)

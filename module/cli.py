@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import sys
+import types
 from collections.abc import Callable
 
 EXPECTED_ERRORS = (FileNotFoundError, ValueError, KeyError, OSError)  # bad input, not a bug (data and checkpoint
@@ -25,6 +27,13 @@ def one_line_hf_parser(dataclass_types: list[type], **kwargs):
 
     class OneLineHfParser(HfArgumentParser):
         error = OneLineParser.error
+
+        @staticmethod
+        def _parse_dataclass_field(parser, field):  # what a field shapes (module/identity.py) is not argparse's
+            if "shapes" in field.metadata:
+                field = copy.copy(field)
+                field.metadata = types.MappingProxyType({k: v for k, v in field.metadata.items() if k != "shapes"})
+            HfArgumentParser._parse_dataclass_field(parser, field)
 
     return OneLineHfParser(dataclass_types, **kwargs)
 

@@ -181,3 +181,95 @@ def test_a_matrix_of_three_adapters_sweeps_each_pair_as_its_own_line(lora_world,
                                              "--output_dir", str(tmp_path / "both")]))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "not both" in err[0] and not (tmp_path / "both").exists()
+
+
+def test_a_curve_between_two_adapters_trains_their_factors_resumes_and_starts_and_ends_at_them(lora_world,
+                                                                                                 tmp_path):
+    """Issue 28: causal curves on the shared curve trainer, in the LoRA factors (delta's stacked adapter)."""
+    from causal_model import curve_find
+    from module.checkpoint import load_checkpoint
+    from module.sweep import read_records
+
+    base, adapters, task = lora_world
+    common = ["--model", str(base), "--path1", str(adapters[0]), "--path2", str(adapters[1]), "--task_dir",
+              str(task), "--itpl_points", "3", "--max_eval_samples", "12", "--quiet", "--curve_steps", "4",
+              "--train_batch_size", "4", "--max_train_samples", "16", "--learning_rate", "1e-2",
+              "--output_interval", "2", "--log_interval", "1"]
+    assert run_cli(lambda: curve_find.main([*common, "--output_dir", str(tmp_path / "curve")])) == 0
+    summary = json.loads((tmp_path / "curve" / "summary.json").read_text())
+    assert summary["curve_tensors"].startswith("LoRA factors A, B of the stacked delta adapter")
+    assert summary["curve_type"] == "bezier" and summary["lora_path"] == "delta"
+    assert summary["curve_length"] > summary["line_length"] > 0  # the bend left the line
+    best = load_checkpoint(tmp_path / "curve" / "curve-best.pt")
+    assert best.tensors and all(".lora_A.path." in k or ".lora_B.path." in k for k in best.tensors)
+    # t = 0 and t = 1 are the adapters: the straight line's ends
+    assert _run(lora_world, tmp_path / "line") == 0
+    curve, line = read_records(tmp_path / "curve"), read_records(tmp_path / "line")
+    for k in (0, -1):
+        assert curve[k]["splits"]["dev"]["scores"] == line[k]["splits"]["dev"]["scores"]
+        assert curve[k]["splits"]["dev"]["loss"] == pytest.approx(line[k]["splits"]["dev"]["loss"], abs=1e-5)
+    # a run interrupted after update 3 resumes from the checkpoint of update 2 to the same bends
+    from module.curve_training import CurveTrainer
+
+    real_update, calls = CurveTrainer.update, []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_update(self, *args, **kwargs)
+
+    CurveTrainer.update = interrupted
+    try:
+        assert run_cli(lambda: curve_find.main([*common, "--output_dir", str(tmp_path / "resumed")])) == 130
+    finally:
+        CurveTrainer.update = real_update
+    assert run_cli(lambda: curve_find.main([*common, "--output_dir", str(tmp_path / "resumed")])) == 0
+    a, b = (load_checkpoint(tmp_path / name / "curve-last.pt") for name in ("curve", "resumed"))
+    assert b.meta["num_updates"] == 4 and all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
+
+
+def test_a_curve_between_two_fine_tuned_models_curves_every_weight(tmp_path, tokenizer_dir, toy_task):
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    from causal_model import curve_find
+    from module.checkpoint import load_checkpoint
+    from utils import toy
+
+    toy.build_tiny_causal(tmp_path / "base", AutoTokenizer.from_pretrained(str(tokenizer_dir)))
+    for seed in (1, 2):
+        model = GPT2LMHeadModel.from_pretrained(str(tmp_path / "base"))
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.02 * torch.randn_like(p))
+        model.save_pretrained(str(tmp_path / f"ft{seed}"))
+    assert run_cli(lambda: curve_find.main([
+        "--model", str(tmp_path / "base"), "--path1", str(tmp_path / "ft1"), "--path2", str(tmp_path / "ft2"),
+        "--task_dir", str(toy_task), "--output_dir", str(tmp_path / "curve"), "--itpl_points", "2",
+        "--max_eval_samples", "8", "--quiet", "--curve_steps", "2", "--train_batch_size", "4",
+        "--max_train_samples", "8", "--curve_type", "polychain"])) == 0
+    summary = json.loads((tmp_path / "curve" / "summary.json").read_text())
+    assert summary["curve_tensors"].startswith("full weights") and summary["curve_type"] == "polychain"
+    bends = load_checkpoint(tmp_path / "curve" / "curve-best.pt").tensors
+    assert "bend0.transformer.wte.weight" in bends and len(bends) > 10
+
+
+@pytest.mark.parametrize("flags,expected", [(["--curve_steps", "0"], "--curve_steps must be at least 1"),
+                                            (["--valid_t", "0.5", "2"], "--valid_t: every t must lie in [0, 1]"),
+                                            (["--curve_type", "spline"], "--curve_type"),
+                                            (["--learning_rate", "0"], "--learning_rate must be a positive")])
+def test_impossible_curve_flags_are_one_line_before_anything_is_written(lora_world, tmp_path, capsys, flags,
+                                                                        expected):
+    from causal_model import curve_find
+
+    base, adapters, task = lora_world
+    try:
+        code = run_cli(lambda: curve_find.main(["--model", str(base), "--path1", str(adapters[0]), "--path2",
+                                                str(adapters[1]), "--task_dir", str(task), "--output_dir",
+                                                str(tmp_path / "bad"), *flags]))
+    except SystemExit as exc:  # argparse's own refusal (a choice)
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and expected in err[0], err
+    assert not (tmp_path / "bad").exists()

@@ -92,8 +92,7 @@ def test_the_folder_stays_locked_from_the_curve_training_to_the_last_point(runs,
     the folder in between."""
     from pathlib import Path
 
-    from module import files
-    from module import curve_training
+    from module import curve_training, files
 
     root, line = runs
     held = []

@@ -1,0 +1,127 @@
+"""Curves between two tuned endpoints of one causal LM, on the shared curve trainer (module/curve_training.py).
+
+The curve lives in the tensors the endpoints tuned: for two LoRA adapters, the factors A and B of the path adapter
+(`lora_path delta`: the stacked adapter of rank r1 + r2 whose straight line is the line between the fine-tuned
+weights; `factors`: the two adapters' own factors, equal ranks), every point of it a LoRA update of the base
+model; for two fully fine-tuned models, every weight. summary.json's `curve_tensors` says which. The bends are
+trained on the answer tokens' NLL of the training examples (the tuning loss), validated by rank classification.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+
+from causal_model.evaluation import causal_evaluation
+from causal_model.jobs import CausalLineArguments, causal_path_setup, check_counts, endpoint_paths, load_paths
+from causal_model.tuning import pad_rows, training_rows
+from dataloader.tasks import load_split, split_path
+from module.curve_training import BEST as CURVE_BEST
+from module.curve_training import CurveData, CurveRecipe, curve_names, curve_on_model, train_and_sweep
+from module.curves import CURVE_TYPES, Curve, functional_forward
+from module.identity import CURVE_TRAINING, SWEEP, option, shaping
+from module.path_jobs import PathSetup
+from module.sweep import sweep_settings
+from module.update_loop import LoopLimits
+
+CURVE_TENSORS = {"line": "full weights: every tensor of the fine-tuned models",
+                 "lora_delta": "LoRA factors A, B of the stacked delta adapter (rank r1 + r2; its straight line is "
+                               "the line between the fine-tuned weights)",
+                 "lora_factors": "LoRA factors A, B of the two adapters (equal ranks)"}
+
+
+@dataclass
+class CausalCurveArguments(CausalLineArguments):
+    """causal_model/curve_find.py: a curve between two tuned endpoints of one causal LM, then its sweep."""
+
+    bend_num: int = option(1, "bends of the curve (1: a quadratic Bezier curve)", "sc")
+    curve_type: str = option("bezier", "bezier or polychain", "sc", choices=list(CURVE_TYPES))
+    curve_steps: int = option(200, "updates training the bends", "sc")
+    learning_rate: float = option(1e-3, "AdamW learning rate of the bends (constant)", "sc")
+    train_batch_size: int = option(8, "training examples per update", "sc")
+    max_train_samples: int | None = option(None, "first N training examples", "sc")
+    valid_t: list[float] = option([0.25, 0.5, 0.75], "points of the curve whose mean dev accuracy picks the best "
+                                  "curve", "sc", nargs="+")
+    valid_interval: int | None = option(None, "validate every N updates (None: once, after the last)", "sc")
+    output_interval: int = option(100, "a resumable checkpoint every N updates")
+    log_interval: int = option(10, "mean training loss logged every N updates")
+    seed: int = option(42, "draws the batch order, each update's t and the dropout", "sc")
+
+
+def check_curve_args(args: CausalCurveArguments) -> list[str]:
+    """The two endpoints, after one-line checks of the curve's flags."""
+    check_counts({"--itpl_points": (args.itpl_points, 2), "--max_eval_samples": (args.max_eval_samples, 1),
+                  "--per_device_eval_batch_size": (args.per_device_eval_batch_size, 1),
+                  "--bend_num": (args.bend_num, 1), "--curve_steps": (args.curve_steps, 1),
+                  "--train_batch_size": (args.train_batch_size, 1), "--max_train_samples": (args.max_train_samples, 1),
+                  "--valid_interval": (args.valid_interval, 1), "--output_interval": (args.output_interval, 1),
+                  "--log_interval": (args.log_interval, 1)})
+    if not (args.learning_rate > 0 and args.learning_rate < float("inf")):
+        raise ValueError(f"--learning_rate must be a positive number, got {args.learning_rate}")
+    bad = [t for t in args.valid_t if not 0.0 <= t <= 1.0]
+    if bad:
+        raise ValueError(f"--valid_t: every t must lie in [0, 1], got {bad[0]}")
+    if args.paths is not None:
+        raise ValueError("--paths: a curve joins two endpoints; give --path1 and --path2")
+    return endpoint_paths(args)
+
+
+def causal_curve_data(args: CausalCurveArguments, model: torch.nn.Module, rows: list[dict], pad_id: int,
+                      dev) -> CurveData:
+    """The causal family's part of curve training: each epoch the training rows shuffled into batches, the answer
+    tokens' mean NLL, dev accuracy and loss by rank classification, AdamW without decay."""
+    def epoch_batches(order: random.Random):
+        ids = list(range(len(rows)))
+        order.shuffle(ids)
+        for start in range(0, len(ids), args.train_batch_size):
+            yield pad_rows([rows[i] for i in ids[start:start + args.train_batch_size]], pad_id)
+
+    def backward(leaves: dict[str, torch.Tensor], batch: dict) -> float:
+        device = next(iter(leaves.values())).device
+        loss = functional_forward(model, leaves, **{k: v.to(device) for k, v in batch.items()}).loss
+        loss.backward()
+        return float(loss.detach())
+
+    def validate() -> tuple[float, float]:
+        result = dev()["dev"]
+        return result["loss"], result["performance"]
+
+    def optimizer(params: list) -> tuple:
+        built = torch.optim.AdamW(params, lr=args.learning_rate, weight_decay=0.0)
+        return built, torch.optim.lr_scheduler.LambdaLR(built, lambda step: 1.0)
+
+    return CurveData(epoch_batches, backward, validate, optimizer)
+
+
+def find_causal_curve(args: CausalCurveArguments) -> list[dict]:
+    """Train the curve into `output_dir` (resumed or reused under the same settings), then sweep it; returns the
+    sweep's records."""
+    paths = check_curve_args(args)
+    inputs = load_paths(args, paths)
+    model = inputs.model.requires_grad_(False)
+    names, skipped = curve_names(model, inputs.thetas[0], paths[0], "both endpoints must be tuned from --model")
+    curve = Curve({n: inputs.thetas[0][n] for n in names}, {n: inputs.thetas[1][n] for n in names}, args.bend_num,
+                  curve_type=args.curve_type)  # bends on the line: the untrained curve is the line
+    targets = curve_on_model(model, names, skipped, inputs.thetas[0], curve)
+    out_dir = args.output_dir
+    setup = causal_path_setup(args, inputs, "causal_curve", SWEEP + CURVE_TRAINING, files=(f"{out_dir}/{CURVE_BEST}",))
+    setup.coordinate = "t"
+    setup.extra_summary = {**(setup.extra_summary or {}), "curve_tensors": CURVE_TENSORS[inputs.kind]}
+    train = load_split(inputs.task_dir, "train")[:args.max_train_samples]
+    settings = sweep_settings({"script": "causal_curve", **shaping(args, CURVE_TRAINING), "task": inputs.task,
+                               "labels": inputs.labels, "path_kind": inputs.kind}, (*paths, args.model),
+                              [split_path(inputs.task_dir, name) for name in ("train", "dev")])
+    limits = LoopLimits(train_iters=args.curve_steps, log_interval=args.log_interval,
+                        valid_interval=args.valid_interval or args.curve_steps, output_interval=args.output_interval)
+    recipe = CurveRecipe(args.seed, limits, list(args.valid_t), settings,
+                         meta={"task": inputs.task, "metric": "ACC", "path_kind": inputs.kind}, quiet=args.quiet)
+
+    def prepare(logger) -> tuple[CurveData, PathSetup]:
+        dev = causal_evaluation(model, inputs.batches(args.per_device_eval_batch_size, ["dev"]))
+        rows = training_rows(train, inputs.task, inputs.tokenizer)
+        return causal_curve_data(args, model, rows, inputs.tokenizer.pad_token_id, dev), setup
+
+    return train_and_sweep(recipe, model, curve, targets, (paths[0], paths[1]), out_dir, prepare,
+                           [f"curve tensors: {CURVE_TENSORS[inputs.kind]}"], logger_name="causal_curve")
