@@ -5,17 +5,21 @@ trained on the training examples (one t ~ U(0, 1) per update, the endpoints fixe
 from __future__ import annotations
 
 import math
-import random
 
-import torch
-
-from module.curve_training import CurveData, CurveRecipe, curve_names, curve_on_model, train_and_sweep
-from module.curves import CURVE_TYPES, Curve, functional_forward
+from module.curve_training import (
+    CurveData,
+    CurveRecipe,
+    curve_names,
+    curve_on_model,
+    family_curve_data,
+    train_and_sweep,
+)
+from module.curves import CURVE_TYPES, Curve
+from module.families import get_family
 from module.path_jobs import PathSetup
-from module.sweep import SharedEvaluation
 from module.update_loop import LoopLimits
 from RoBERTa_model.config import ConfigError, EncoderConfig
-from RoBERTa_model.encoder import EncodedTask, collate, encode_task, load_task_split
+from RoBERTa_model.encoder import encode_task, load_task_split
 from RoBERTa_model.jobs import encoder_path_setup, line_inputs, line_settings, training_examples, tuned_tensors
 from RoBERTa_model.sweeps import classifier_evaluation
 
@@ -53,36 +57,6 @@ def curve_recipe(config: EncoderConfig, settings: dict) -> CurveRecipe:
                        quiet=training.disable_tqdm)
 
 
-def encoder_curve_data(config: EncoderConfig, model: torch.nn.Module, train: EncodedTask, pad_id: int,
-                       dev: SharedEvaluation) -> CurveData:
-    """The encoder family's part of curve training: each epoch the training examples shuffled into batches of
-    `per_device_train_batch_size`, the classifier's mean cross-entropy, dev accuracy and loss; AdamW without decay
-    at a constant `curve_lr`."""
-    batch_size, lr = config.training.per_device_train_batch_size, config.interpolation.curve_lr
-
-    def epoch_batches(order: random.Random):
-        ids = list(range(len(train)))
-        order.shuffle(ids)
-        for start in range(0, len(ids), batch_size):
-            yield collate([train.item(i) for i in ids[start:start + batch_size]], pad_id)
-
-    def backward(leaves: dict[str, torch.Tensor], batch: dict) -> float:
-        device = next(iter(leaves.values())).device
-        loss = functional_forward(model, leaves, **{k: v.to(device) for k, v in batch.items()}).loss
-        loss.backward()
-        return float(loss.detach())
-
-    def validate() -> tuple[float, float]:
-        result = dev()["dev"]
-        return result["loss"], result["performance"]
-
-    def optimizer(params: list) -> tuple:
-        built = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-        return built, torch.optim.lr_scheduler.LambdaLR(built, lambda step: 1.0)
-
-    return CurveData(epoch_batches, backward, validate, optimizer)
-
-
 def find_adapter_curve(config: EncoderConfig) -> list[dict]:
     """curve_find_adapter.py: train the curve between path1 and path2 in `output_dir` (a finished curve of the same
     settings is reused, an interrupted one resumed), then sweep it at `itpl_points` evenly spaced t; returns the
@@ -116,7 +90,8 @@ def find_adapter_curve(config: EncoderConfig) -> list[dict]:
         train = encode_task(training_examples(data_args), tokenizer, labels, data_args.max_source_length)
         validation = classifier_evaluation(model, {"dev": dev}, training.per_device_eval_batch_size,
                                            tokenizer.pad_token_id)
-        return encoder_curve_data(config, model, train, tokenizer.pad_token_id, validation), setup
+        return family_curve_data(get_family("encoder"), model, tokenizer, train,
+                                 training.per_device_train_batch_size, validation, itp.curve_lr), setup
 
     return train_and_sweep(curve_recipe(config, settings), model, curve, targets, endpoints, training.output_dir,
                            prepare, logger_name="curve_find_adapter")

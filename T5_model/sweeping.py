@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from module.checkpoint import load_endpoint
 from module.interpolation import check_same_keys
 from module.sweep import SharedEvaluation, in_batch_order, share_of
 from module.tensors import live_targets, tied_aliases
-from T5_model.evaluation import batch_outputs, combine_outputs
+from T5_model.evaluation import EvalOutput, batch_outputs, combine_outputs
 from T5_model.options import T5Options
 from T5_model.trainer import SplitData
 
@@ -99,15 +99,14 @@ def raw_scores(predictions: list[str], answers: list[list[str]], metric: str) ->
         return per_example_scores(predictions, answers, "ACC")
 
 
-def point_evaluator(model: torch.nn.Module, data: dict[str, SplitData], tokenizer, options: T5Options, metric: str,
-                    logger: logging.Logger, where: Callable[[], str]) -> SharedEvaluation:
-    """The sweep's `evaluate()`, shareable across processes: per split, the metric, the mean loss and per-example
-    scores of the model as it stands; label-word warnings go to the log (and to the console at the endpoints,
-    even when quiet)."""
+def t5_evaluation(model: torch.nn.Module, data: Mapping[str, SplitData], tokenizer, max_output_length: int,
+                  metric: str, report: Callable[[str, EvalOutput, dict], None] | None = None) -> SharedEvaluation:
+    """Every split's metric, mean loss and per-example scores of the model as it stands (greedy answers),
+    shareable across processes; `report(split, output, result)` sees each split's result."""
     def part(rank: int, size: int) -> dict[str, list]:
         shares = {name: share_of(split.batches, rank, size) for name, split in data.items()}
         return {name: list(zip([p for p, _ in share], batch_outputs(model, [b for _, b in share], tokenizer,
-                                                                   options.max_output_length), strict=True))
+                                                                   max_output_length), strict=True))
                 for name, share in shares.items()}
 
     def combine(parts: list[dict[str, list]]) -> dict[str, dict]:
@@ -116,14 +115,25 @@ def point_evaluator(model: torch.nn.Module, data: dict[str, SplitData], tokenize
             out = combine_outputs(in_batch_order([p[name] for p in parts]), len(split.answers))
             results[name] = {"performance": evaluate(out.predictions, split.answers, metric), "loss": out.loss,
                              "scores": raw_scores(out.predictions, split.answers, metric)}
-            warning = label_word_warning(out.predictions, split.answers, f"{name} at {where()}")
-            if warning:
-                logger.warning(warning)
-                if options.quiet and where() in ("x=0.0", "x=1.0"):
-                    tqdm.write(warning, file=sys.stderr)
-            logger.info(f"{where()} {name}: {metric} {results[name]['performance']:.4f} loss {out.loss:.4f}")
+            if report is not None:
+                report(name, out, results[name])
         return results
     return SharedEvaluation(part, combine)
+
+
+def point_evaluator(model: torch.nn.Module, data: dict[str, SplitData], tokenizer, options: T5Options, metric: str,
+                    logger: logging.Logger, where: Callable[[], str]) -> SharedEvaluation:
+    """The sweep's `evaluate()` (`t5_evaluation`); label-word warnings go to the log (and to the console at the
+    endpoints, even when quiet), each split's numbers to the log."""
+    def report(name: str, out: EvalOutput, result: dict) -> None:
+        warning = label_word_warning(out.predictions, data[name].answers, f"{name} at {where()}")
+        if warning:
+            logger.warning(warning)
+            if options.quiet and where() in ("x=0.0", "x=1.0"):
+                tqdm.write(warning, file=sys.stderr)
+        logger.info(f"{where()} {name}: {metric} {result['performance']:.4f} loss {out.loss:.4f}")
+
+    return t5_evaluation(model, data, tokenizer, options.max_output_length, metric, report)
 
 
 def endpoint_lines(records: list[dict], metric: str, name: str = "x") -> list[str]:

@@ -9,18 +9,22 @@ trained on the answer tokens' NLL of the training examples (the tuning loss), va
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-
-import torch
 
 from causal_model.evaluation import causal_evaluation
 from causal_model.jobs import CausalLineArguments, causal_path_setup, check_counts, endpoint_paths, load_paths
-from causal_model.tuning import pad_rows, training_rows
 from dataloader.tasks import load_split, split_path
 from module.curve_training import BEST as CURVE_BEST
-from module.curve_training import CurveData, CurveRecipe, curve_names, curve_on_model, train_and_sweep
-from module.curves import CURVE_TYPES, Curve, functional_forward
+from module.curve_training import (
+    CurveData,
+    CurveRecipe,
+    curve_names,
+    curve_on_model,
+    family_curve_data,
+    train_and_sweep,
+)
+from module.curves import CURVE_TYPES, Curve
+from module.families import get_family
 from module.identity import CURVE_TRAINING, SWEEP, option, shaping
 from module.path_jobs import PathSetup
 from module.sweep import sweep_settings
@@ -68,33 +72,6 @@ def check_curve_args(args: CausalCurveArguments) -> list[str]:
     return endpoint_paths(args)
 
 
-def causal_curve_data(args: CausalCurveArguments, model: torch.nn.Module, rows: list[dict], pad_id: int,
-                      dev) -> CurveData:
-    """The causal family's part of curve training: each epoch the training rows shuffled into batches, the answer
-    tokens' mean NLL, dev accuracy and loss by rank classification, AdamW without decay."""
-    def epoch_batches(order: random.Random):
-        ids = list(range(len(rows)))
-        order.shuffle(ids)
-        for start in range(0, len(ids), args.train_batch_size):
-            yield pad_rows([rows[i] for i in ids[start:start + args.train_batch_size]], pad_id)
-
-    def backward(leaves: dict[str, torch.Tensor], batch: dict) -> float:
-        device = next(iter(leaves.values())).device
-        loss = functional_forward(model, leaves, **{k: v.to(device) for k, v in batch.items()}).loss
-        loss.backward()
-        return float(loss.detach())
-
-    def validate() -> tuple[float, float]:
-        result = dev()["dev"]
-        return result["loss"], result["performance"]
-
-    def optimizer(params: list) -> tuple:
-        built = torch.optim.AdamW(params, lr=args.learning_rate, weight_decay=0.0)
-        return built, torch.optim.lr_scheduler.LambdaLR(built, lambda step: 1.0)
-
-    return CurveData(epoch_batches, backward, validate, optimizer)
-
-
 def find_causal_curve(args: CausalCurveArguments) -> list[dict]:
     """Train the curve into `output_dir` (resumed or reused under the same settings), then sweep it; returns the
     sweep's records."""
@@ -119,9 +96,11 @@ def find_causal_curve(args: CausalCurveArguments) -> list[dict]:
                          meta={"task": inputs.task, "metric": "ACC", "path_kind": inputs.kind}, quiet=args.quiet)
 
     def prepare(logger) -> tuple[CurveData, PathSetup]:
+        family = get_family("causal")
         dev = causal_evaluation(model, inputs.batches(args.per_device_eval_batch_size, ["dev"]))
-        rows = training_rows(train, inputs.task, inputs.tokenizer)
-        return causal_curve_data(args, model, rows, inputs.tokenizer.pad_token_id, dev), setup
+        encoded = family.encode(train, inputs.tokenizer, inputs.task, inputs.labels)
+        return family_curve_data(family, model, inputs.tokenizer, encoded, args.train_batch_size, dev,
+                                 args.learning_rate), setup
 
     return train_and_sweep(recipe, model, curve, targets, (paths[0], paths[1]), out_dir, prepare,
                            [f"curve tensors: {CURVE_TENSORS[inputs.kind]}"], logger_name="causal_curve")

@@ -58,6 +58,27 @@ class CurveData:
     optimizer: Callable[[list[torch.nn.Parameter]], tuple[object, object]]  # (optimizer, scheduler) of the bends
 
 
+def family_curve_data(family, model: torch.nn.Module, tokenizer, train: object, batch_size: int,
+                      dev: Callable[[], dict], learning_rate: float) -> CurveData:
+    """Curve training through a model family (module/families.py): its shuffled training batches and its loss,
+    validation by `dev` (a split named dev), AdamW without weight decay at a constant learning rate."""
+    def backward(leaves: dict[str, torch.Tensor], batch) -> float:
+        loss = family.loss(model, leaves, batch)
+        loss.backward()
+        return float(loss.detach())
+
+    def validate() -> tuple[float, float]:
+        result = dev()["dev"]
+        return result["loss"], result["performance"]
+
+    def optimizer(params: list) -> tuple:
+        built = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
+        return built, torch.optim.lr_scheduler.LambdaLR(built, lambda step: 1.0)
+
+    return CurveData(lambda order: family.train_batches(train, tokenizer, batch_size, order), backward, validate,
+                     optimizer)
+
+
 def curve_names(model: torch.nn.Module, theta: Mapping[str, torch.Tensor], path: str,
                 hint: str) -> tuple[list[str], list[str]]:
     """(names on the curve, names skipped): each endpoint tensor must exist in the model with the same shape.
@@ -264,4 +285,5 @@ def train_and_sweep(recipe: CurveRecipe, model: torch.nn.Module, curve: Curve, t
         if rank == 0:
             write_sweep_files(out_dir, records, setup.prefix, setup.metric, setup.itp_on_train, plot=False,
                               extra_summary={**(setup.extra_summary or {}), **extra})
+        gather(None)  # the other processes read the result files only once they are complete
         return records

@@ -10,8 +10,8 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import curve_find
+from module import curve_training
 from module.checkpoint import load_checkpoint
-from T5_model import curve_job
 from utils import toy
 
 COMMON = ["--tune_method", "adapter", "--adapter_size", "4", "--learning_rate", "1e-3", "--train_batch_size", "8",
@@ -100,7 +100,7 @@ def test_curve_find_writes_event_files(model_ends, tiny_t5_dir, task, tmp_path, 
     def no_sweep(*args, **kwargs):  # the curve's training is what logs; its sweep takes longer than it
         raise _TrainingDone
 
-    monkeypatch.setattr(curve_job, "run_sweep", no_sweep)
+    monkeypatch.setattr(curve_training, "run_sweeps", no_sweep)
     out = tmp_path / "curve"
     with pytest.raises(_TrainingDone):
         curve_find.main([

@@ -1,0 +1,79 @@
+"""The causal family (decoder-only LMs: GPT-2, Llama, Qwen2, Mistral, Phi, ...) as a plug-in of
+module/families.py: classification by the log-likelihood of each label's answer (rank classification), the loss the
+gold answer's mean token NLL, full tuning or LoRA through peft."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from causal_model.evaluation import causal_batches, causal_evaluation, label_ids
+from causal_model.model import load_causal, load_causal_tokenizer
+from causal_model.tuning import pad_rows, training_rows
+from dataloader.tasks import Example
+from module.curves import functional_forward
+from module.families import batch_on, shuffled_chunks
+from module.sweep import SharedEvaluation
+
+TUNE_METHODS = {"full": lambda name: True, "lora": lambda name: ".lora_" in name}  # method -> tensors it moves
+
+
+@dataclass
+class CausalSplit:
+    """A split for the causal family: its examples, gold label ids and training rows (prompt + answer ids)."""
+
+    examples: list[Example]
+    gold: list[int]
+    rows: list[dict]
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+@dataclass(frozen=True)
+class CausalFamily:
+    """Causal LMs scored by rank classification."""
+
+    name: str = "causal"
+
+    def load(self, folder: str | Path, labels: Sequence[str]) -> tuple[nn.Module, object]:
+        """The causal LM in `folder` and its tokenizer (labels are answers: no head to build)."""
+        return load_causal(folder), load_causal_tokenizer(folder)
+
+    def encode(self, examples: Sequence[Example], tokenizer, task: str, labels: Sequence[str]) -> CausalSplit:
+        """Gold label ids (an unknown label names its line) and the training rows."""
+        examples = list(examples)
+        return CausalSplit(examples, label_ids(examples, labels, task), training_rows(examples, task, tokenizer))
+
+    def evaluation(self, model: nn.Module, encoded: Mapping[str, CausalSplit], tokenizer, task: str,
+                   labels: Sequence[str], batch_size: int) -> SharedEvaluation:
+        """Rank classification: accuracy, the gold answer's NLL, per-example correctness."""
+        return causal_evaluation(model, {name: causal_batches(split.examples, split.gold, task, labels, tokenizer,
+                                                              batch_size) for name, split in encoded.items()})
+
+    def train_batches(self, encoded: CausalSplit, tokenizer, batch_size: int, order: random.Random) -> Iterable:
+        """The training rows shuffled into right-padded batches."""
+        for ids in shuffled_chunks(len(encoded.rows), batch_size, order):
+            yield pad_rows([encoded.rows[i] for i in ids], tokenizer.pad_token_id)
+
+    def loss(self, model: nn.Module, params: Mapping[str, torch.Tensor], batch: dict) -> torch.Tensor:
+        """The answer tokens' mean NLL."""
+        return functional_forward(model, params, **batch_on(batch, params)).loss
+
+    def tuned_tensors(self, model: nn.Module, method: str) -> list[str]:
+        """`full`: every parameter; `lora`: the LoRA factors."""
+        if method not in TUNE_METHODS:
+            raise ValueError(f"tune method must be one of {', '.join(TUNE_METHODS)}, got {method!r}")
+        return [name for name, _ in model.named_parameters() if TUNE_METHODS[method](name)]
+
+    def identity_files(self, folder: str | Path) -> list[Path]:
+        """The model (or adapter) folder."""
+        return [Path(folder)]
+
+
+FAMILY = CausalFamily()
