@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from dataloader.tasks import DATASPLITS
 from module.cli import SEED_MAX, one_line_hf_parser
+from module.identity import option, shaping
 from module.interpolation import MAX_ITPL_POINTS
+from module.trainer_runs import TRAINER_SHAPES, trainer_key_shapes
 from RoBERTa_model.config_types import type_errors
 from RoBERTa_model.resume import checkpoint_folders, latest_complete_checkpoint
 
@@ -33,11 +35,10 @@ class ConfigError(ValueError):
     """A config file that cannot be used."""
 
 
-def _help(default, text: str, **kw):
-    """A dataclass field with a help line (HfArgumentParser shows it with the default)."""
-    if callable(default) and not isinstance(default, (str, int, float)):
-        return field(default_factory=default, metadata={"help": text, **kw})
-    return field(default=default, metadata={"help": text, **kw})
+def _help(default, text: str, shapes: str, **kw):
+    """A config key: its default, a help line (HfArgumentParser shows it with the default) and the results it
+    shapes (module/identity.py: t a tuning run's weights, s a sweep's points, c a trained curve)."""
+    return option(default, text, shapes, **kw)
 
 
 @dataclass
@@ -45,24 +46,26 @@ class ModelArguments:
     """Which encoder and tokenizer to start from."""
 
     model_name_or_path: str = _help("pretrained_models/all-MiniLM-L6-v2",
-                                    "local folder of the encoder, or of a checkpoint of this track")
-    tokenizer_name: str | None = _help(None, "local tokenizer folder (None: model_name_or_path)")
+                                    "local folder of the encoder, or of a checkpoint of this track", shapes="tsc")
+    tokenizer_name: str | None = _help(None, "local tokenizer folder (None: model_name_or_path)", shapes="tsc")
 
 
 @dataclass
 class DataArguments:
     """Which task folder, and how to tokenise it."""
 
-    task_name: str = _help("snli", "task folder name under data_dir (data/<task>/<task>_{train,dev,test}.tsv)")
-    data_dir: str = _help("data", "folder holding the task folders")
-    max_source_length: int = _help(128, "tokens kept per input")
-    max_train_samples: int | None = _help(None, "use the first N train examples (None: all)")
+    task_name: str = _help("snli", "task folder name under data_dir (data/<task>/<task>_{train,dev,test}.tsv)",
+                           shapes="tsc")
+    data_dir: str = _help("data", "folder holding the task folders", shapes="tsc")
+    max_source_length: int = _help(128, "tokens kept per input", shapes="tsc")
+    max_train_samples: int | None = _help(None, "use the first N train examples (None: all)", shapes="tsc")
     datasplit: str = _help("", "train on one half of the (first max_train_samples) train examples: 'split1' the "
-                               "first, 'split2' the second, '' all (the T5 track's --datasplit)")
-    max_eval_samples: int | None = _help(None, "use the first N dev examples (None: all)")
-    max_test_samples: int | None = _help(None, "use the first N test examples (None: all)")
+                               "first, 'split2' the second, '' all (the T5 track's --datasplit)", shapes="tsc")
+    max_eval_samples: int | None = _help(None, "use the first N dev examples (None: all)", shapes="tsc")
+    max_test_samples: int | None = _help(None, "use the first N test examples (None: all)", shapes="s")
     cartography: bool = _help(False, "after every epoch, each training example's correctness and gold-label "
-                                     "confidence into output_dir/cartography.json (utils/process_cartography.py)")
+                                     "confidence into output_dir/cartography.json (utils/process_cartography.py)",
+                                     shapes="t")
 
 
 DELTA_TYPES = ("adapter", "houlsby_dense", "none")
@@ -74,15 +77,18 @@ class DeltaArguments:
     bias-free adapter after the dense projections) or none (full fine-tuning); `r_mean`/`r_std` override the
     adapter's initialisation (default: N(0, 0.01) for adapter, N(0, 0.02) for houlsby_dense)."""
 
-    delta_type: str = _help("none", "adapter (OpenDelta's, as the paper), houlsby_dense, or none (full tuning)")
-    bottleneck_dim: int = _help(24, "adapter bottleneck size")
+    delta_type: str = _help("none", "adapter (OpenDelta's, as the paper), houlsby_dense, or none (full tuning)",
+                            shapes="tsc")
+    bottleneck_dim: int = _help(24, "adapter bottleneck size", shapes="tsc")
     unfrozen_modules: list[str] = _help(lambda: ["deltas", "layer_norm", "final_layer_norm", "classifier"],
-                                        "modules trained with adapters (deltas: the adapters), as OpenDelta 0.2.4")
-    r_mean: float | None = _help(None, "mean of the adapter weights (None: the adapter's own)")
-    r_std: float | None = _help(None, "std of the adapter weights (None: 0.01 adapter, 0.02 houlsby_dense)")
+                                        "modules trained with adapters (deltas: the adapters), as OpenDelta 0.2.4",
+                                        shapes="tsc")
+    r_mean: float | None = _help(None, "mean of the adapter weights (None: the adapter's own)", shapes="tsc")
+    r_std: float | None = _help(None, "std of the adapter weights (None: 0.01 adapter, 0.02 houlsby_dense)",
+                                shapes="tsc")
     init_seed: int | None = _help(None, "seed of the adapters' and the new head's initialisation (None: seed); "
                                         "the same init_seed with another seed changes only the data order and "
-                                        "dropout, as the T5 track's --SGD_noise")
+                                        "dropout, as the T5 track's --SGD_noise", shapes="t")
 
 
 @dataclass
@@ -90,25 +96,28 @@ class InterpolationArguments:
     """The endpoints of an interpolation (`itp_*.py` only)."""
 
     path1: str | None = _help(None, "first endpoint (x = 0): a checkpoint folder, or a run folder (its latest "
-                                    "complete checkpoint-<step>)")
-    path2: str | None = _help(None, "second endpoint (x = 1), like path1")
+                                    "complete checkpoint-<step>)", shapes="")
+    path2: str | None = _help(None, "second endpoint (x = 1), like path1", shapes="")
     paths: list[str] | None = _help(None, "itp_pretrain_adapter.py: N >= 2 endpoints instead of path1/path2; every "
-                                          "pair's line into output_dir/pair_<i>_<j>/, then matrix.csv and matrix.png")
-    itpl_points: int = _help(26, "evenly spaced points evaluated, endpoints included (2 to 1001)")
+                                          "pair's line into output_dir/pair_<i>_<j>/, then matrix.csv and matrix.png",
+                                          shapes="")
+    itpl_points: int = _help(26, "evenly spaced points evaluated, endpoints included (2 to 1001)", shapes="")
     itp_on_train: bool = _help(False, "itp_pretrain_adapter.py: evaluate the line on the training examples (the "
-                                      "first max_train_samples) instead of dev/test, to join with cartography.json")
+                                      "first max_train_samples) instead of dev/test, to join with cartography.json",
+                                      shapes="s")
     eval_task_names: list[str] | None = _help(None, "itp_task_boundary_finetune.py: tasks evaluated "
-                                                    "(None: task_name)")
-    bend_num: int = _help(1, "curve_find_adapter.py: bends of the curve (1: a quadratic Bezier curve)")
-    curve_type: str = _help("bezier", "curve_find_adapter.py: bezier or polychain")
-    curve_steps: int = _help(200, "curve_find_adapter.py: AdamW updates training the bends")
-    curve_lr: float = _help(3e-3, "curve_find_adapter.py: learning rate of the bends")
+                                                    "(None: task_name)", shapes="s")
+    bend_num: int = _help(1, "curve_find_adapter.py: bends of the curve (1: a quadratic Bezier curve)", shapes="c")
+    curve_type: str = _help("bezier", "curve_find_adapter.py: bezier or polychain", shapes="c")
+    curve_steps: int = _help(200, "curve_find_adapter.py: AdamW updates training the bends", shapes="c")
+    curve_lr: float = _help(3e-3, "curve_find_adapter.py: learning rate of the bends", shapes="c")
     valid_t: list[float] = _help(lambda: [0.25, 0.5, 0.75], "curve_find_adapter.py: points of the curve whose mean "
-                                 "dev accuracy picks the best curve (the first max_eval_samples dev examples)")
+                                 "dev accuracy picks the best curve (the first max_eval_samples dev examples)",
+                                 shapes="c")
     valid_interval: int | None = _help(None, "curve_find_adapter.py: validate every N updates and sweep the best "
-                                             "curve (None: once, after the last update)")
-    output_interval: int = _help(100, "curve_find_adapter.py: a resumable checkpoint every N updates")
-    curve_log_interval: int = _help(10, "curve_find_adapter.py: mean training loss logged every N updates")
+                                             "curve (None: once, after the last update)", shapes="c")
+    output_interval: int = _help(100, "curve_find_adapter.py: a resumable checkpoint every N updates", shapes="")
+    curve_log_interval: int = _help(10, "curve_find_adapter.py: mean training loss logged every N updates", shapes="")
 
 
 def _check_delta(path: Path, delta: DeltaArguments) -> None:
@@ -226,6 +235,30 @@ class EncoderConfig:
     interpolation: InterpolationArguments | None
     given: dict  # the keys the config and the command line set, with JSON values (a run's recorded settings)
     source: str  # where the values came from (a config file), for messages
+
+
+OWN_GROUPS = (ModelArguments, DataArguments, DeltaArguments, InterpolationArguments)
+
+
+def key_shapes(key: str) -> str:
+    """What config key `key` shapes (module/identity.py letters): as its field declares, or for a Trainer argument
+    as module/trainer_runs.TRAINER_SHAPES says (any other shapes a tuning run)."""
+    for group in OWN_GROUPS:
+        for f in dataclasses.fields(group):
+            if f.name == key:
+                return f.metadata["shapes"]
+    return trainer_key_shapes(key)
+
+
+def config_identity(config: EncoderConfig, letters: str) -> dict:
+    """The values of the config's keys that shape a result of any kind in `letters` (a sweep's or a curve's
+    identity, read from the declarations: no key list to keep in step)."""
+    values = {}
+    for group in (config.model, config.data, config.delta, config.interpolation):
+        if group is not None:
+            values |= shaping(group, letters)
+    return values | {key: getattr(config.training, key) for key, shapes in TRAINER_SHAPES.items()
+                     if set(shapes) & set(letters)}
 
 
 def load_config(path: str | Path, with_interpolation: bool = False, overrides: list[str] | tuple = (),

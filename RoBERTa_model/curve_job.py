@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from module.curve_training import (
+    BEST,
     CurveData,
     CurveRecipe,
     curve_names,
@@ -16,15 +17,13 @@ from module.curve_training import (
 )
 from module.curves import CURVE_TYPES, Curve
 from module.families import get_family
+from module.identity import CURVE_TRAINING, SWEEP
 from module.path_jobs import PathSetup
 from module.update_loop import LoopLimits
 from RoBERTa_model.config import ConfigError, EncoderConfig
 from RoBERTa_model.encoder import encode_task, load_task_split
 from RoBERTa_model.jobs import encoder_path_setup, line_inputs, line_settings, training_examples, tuned_tensors
 from RoBERTa_model.sweeps import classifier_evaluation
-
-CURVE_KEYS = ("bend_num", "curve_type", "curve_steps", "curve_lr", "valid_t", "valid_interval", "output_interval",
-              "curve_log_interval")  # the interpolation keys that shape a trained curve
 
 
 def check_curve_keys(config: EncoderConfig) -> None:
@@ -70,14 +69,11 @@ def find_adapter_curve(config: EncoderConfig) -> list[dict]:
     dev = encoded["dev"] if "dev" in encoded else encode_task(
         load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples), tokenizer,
         labels, data_args.max_source_length)
-    settings = line_settings(config, encoded, *endpoints) | {
-        "script": "curve_find_adapter", "curve": {**{key: getattr(itp, key) for key in CURVE_KEYS},
-                                                  "seed": training.seed,
-                                                  "batch_size": training.per_device_train_batch_size,
-                                                  "max_train_samples": data_args.max_train_samples,
-                                                  "max_eval_samples": data_args.max_eval_samples,
-                                                  "datasplit": data_args.datasplit}}
-    setup = encoder_path_setup(config, tokenizer, model, encoded, lambda path1, path2: settings)
+    settings = line_settings(config, encoded, *endpoints, CURVE_TRAINING, "curve_find_adapter")
+    setup = encoder_path_setup(config, tokenizer, model, encoded,
+                               lambda path1, path2: line_settings(config, encoded, path1, path2,
+                                                                  SWEEP + CURVE_TRAINING, "curve_find_adapter",
+                                                                  (f"{training.output_dir}/{BEST}",)))
     setup.coordinate = "t"
     model.requires_grad_(False)
     names, skipped = curve_names(model, theta1, itp.path1, "check delta_type/unfrozen_modules")

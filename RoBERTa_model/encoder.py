@@ -299,13 +299,6 @@ def model_folders(model_args) -> list[str]:
     return [model_args.model_name_or_path] + ([tokenizer] if tokenizer != model_args.model_name_or_path else [])
 
 
-def encoder_sweep_inputs(model_args, data_args, delta_args) -> dict:
-    """The config values besides the endpoints and data files that change an encoder sweep's points."""
-    return {"tokenizer": model_args.tokenizer_name or model_args.model_name_or_path, "data_dir": data_args.data_dir,
-            "max_source_length": data_args.max_source_length, "delta_type": delta_args.delta_type,
-            "bottleneck_dim": delta_args.bottleneck_dim, "unfrozen_modules": delta_args.unfrozen_modules}
-
-
 def load_task_split(data_dir: str, task_name: str, split: str, limit: int | None = None) -> list[Example]:
     """One split of a task folder, optionally its first `limit` examples."""
     examples = load_split(task_folder(data_dir, task_name), split)

@@ -14,6 +14,7 @@ from module.adapter import adapter_state
 from module.checkpoint import load_endpoint
 from module.distributed import leave_at_exit
 from module.files import atomic_write_json, read_json
+from module.identity import SWEEP
 from module.interpolation import check_same_keys
 from module.loading import load_tokenizer
 from module.matrix import check_minima
@@ -23,7 +24,7 @@ from module.runs import fingerprint
 from module.sweep import sweep_settings
 from module.trainer_runs import tuning_run
 from RoBERTa_model.cartography import CartographyCallback
-from RoBERTa_model.config import ConfigError, EncoderConfig
+from RoBERTa_model.config import ConfigError, EncoderConfig, config_identity
 from RoBERTa_model.delta_trainer import DeltaTrainer
 from RoBERTa_model.encoder import (
     DELTA_KEY,
@@ -35,7 +36,6 @@ from RoBERTa_model.encoder import (
     classifier_batches,
     collate,
     encode_task,
-    encoder_sweep_inputs,
     evaluate_classifier,
     is_unfrozen,
     load_task_split,
@@ -229,18 +229,16 @@ def training_examples(data_args) -> list:
                                                     "examples for datasplit")
 
 
-def line_settings(config: EncoderConfig, encoded: dict, path1: str, path2: str) -> dict:
-    """The settings of the line from run `path1` to run `path2` (with content hashes of endpoints, backbone, data)."""
-    model_args, data_args = config.model, config.data
-    settings = {"script": "itp_pretrain_adapter", "path1": path1, "path2": path2, "task": data_args.task_name,
-                "backbone": model_args.model_name_or_path, "splits": sorted(encoded),
-                "max_eval_samples": data_args.max_eval_samples, "max_test_samples": data_args.max_test_samples,
-                **encoder_sweep_inputs(model_args, data_args, config.delta)}
-    if config.interpolation.itp_on_train:  # only then, so that earlier sweeps keep their settings
-        settings |= {"itp_on_train": True, "max_train_samples": data_args.max_train_samples,
-                     **({"datasplit": data_args.datasplit} if data_args.datasplit else {})}
+def line_settings(config: EncoderConfig, encoded: dict, path1: str, path2: str, letters: str = SWEEP,
+                  script: str = "itp_pretrain_adapter", files: tuple = ()) -> dict:
+    """The settings of the path from run `path1` to run `path2`: every config key that shapes a result of
+    `letters` (as each key declares, RoBERTa_model/config.py) and content hashes of the endpoints, the backbone and
+    tokenizer, `files` and the data files read."""
+    data_args = config.data
+    settings = {"script": script, "path1": path1, "path2": path2, "splits": sorted(encoded),
+                **config_identity(config, letters)}
     data_files = task_data_files(data_args.data_dir, data_args.task_name, ["train", *encoded])
-    return sweep_settings(settings, (path1, path2, *model_folders(model_args)), data_files)
+    return sweep_settings(settings, (path1, path2, *model_folders(config.model), *files), data_files)
 
 
 def encoder_path_setup(config: EncoderConfig, tokenizer, model: torch.nn.Module, encoded: dict,
@@ -301,7 +299,7 @@ def evaluated_endpoint(task: str, labels: list[str], paths: tuple[str, str]) -> 
 def interpolate_task_boundary(config: EncoderConfig) -> list[dict]:
     """itp_task_boundary_finetune.py: sweep between models tuned on two tasks, evaluated on `task_name` with the
     head of the endpoint tuned on it; returns the records."""
-    model_args, data_args, delta_args, training_args = config.model, config.data, config.delta, config.training
+    model_args, data_args, training_args = config.model, config.data, config.training
     itp = config.interpolation
     if itp.itp_on_train:
         raise ConfigError(f"{config.source}: itp_on_train: only itp_pretrain_adapter.py sweeps the training data")
@@ -318,12 +316,7 @@ def interpolate_task_boundary(config: EncoderConfig) -> list[dict]:
     if training_args.do_predict:
         splits["test"] = load_task_split(data_args.data_dir, task, "test", data_args.max_test_samples)
     encoded = {k: encode_task(v, tokenizer, labels, data_args.max_source_length) for k, v in splits.items()}
-    settings = {"script": "itp_task_boundary_finetune", "path1": itp.path1, "path2": itp.path2, "task": task,
-                "head_from": paths[own], "splits": sorted(encoded), "max_eval_samples": data_args.max_eval_samples,
-                "max_test_samples": data_args.max_test_samples,
-                **encoder_sweep_inputs(model_args, data_args, delta_args)}
-    data_files = task_data_files(data_args.data_dir, task, ["train", *encoded])
-    settings = sweep_settings(settings, (*paths, *model_folders(model_args)), data_files)
+    settings = line_settings(config, encoded, *paths, script="itp_task_boundary_finetune") | {"head_from": paths[own]}
     tasks = [task if i == own else checkpoint_info(p)[1].get("task") or "other task" for i, p in enumerate(paths)]
     setup = encoder_path_setup(config, tokenizer, model, encoded, lambda path1, path2: settings,
                                {"start_task": tasks[0], "end_task": tasks[1]})

@@ -37,7 +37,8 @@ class CausalLineArguments:
     lora_path: str = option("delta", "LoRA endpoints: delta (the straight line W0 + (1-x)dW1 + x dW2) or factors (A "
                             "and B interpolated separately, equal ranks: a curve in the weights)", "sc",
                             choices=list(LORA_PATHS))
-    itpl_points: int = option(26, "evenly spaced points, both endpoints included", "s")
+    itpl_points: int = option(26, "evenly spaced points, both endpoints included (a rerun with more reuses the "
+                              "points both grids share)")
     max_eval_samples: int | None = option(None, "first N dev (and test) examples", "sc")
     do_predict: bool = option(False, "evaluate the test split too", "s")
     per_device_eval_batch_size: int = option(16, "examples per batch (all their labels)", "s")

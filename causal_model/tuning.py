@@ -8,7 +8,7 @@ sweeps take as an endpoint) and `all_results.json` with dev (and test) accuracy 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,31 +19,28 @@ from causal_model.model import load_causal, load_causal_tokenizer
 from causal_model.scoring import DEFAULT_TEMPLATE, TEMPLATES, answer_of, prompt_of
 from dataloader.tasks import Example, check_task_dir, load_split, split_path, task_name
 from module.files import atomic_write_json
+from module.identity import TUNING, option, shaping
 from module.loading import quiet_peft_deprecation
 from module.runs import fingerprint
-from module.trainer_runs import RESULTS_FILE, tuning_run
+from module.trainer_runs import RESULTS_FILE, trainer_key_shapes, tuning_run
 
 quiet_peft_deprecation()
 IGNORE = -100
-COSMETIC = {"output_dir", "logging_dir", "logging_steps", "logging_strategy", "logging_first_step", "report_to",
-            "disable_tqdm", "save_steps", "save_strategy", "save_total_limit", "resume_from_checkpoint",
-            "per_device_eval_batch_size", "dataloader_num_workers", "overwrite_output_dir", "do_predict"}
-
 
 @dataclass
 class CausalTuneArguments:
     """What causal_model/tune.py tunes on what (the Trainer's own flags come beside these)."""
 
-    model: str = field(metadata={"help": "local folder of the causal LM to tune"})
-    task_dir: str = field(metadata={"help": "task folder data/<task>/ holding <task>_{train,dev,test}.tsv"})
-    method: str = field(default="lora", metadata={"help": "lora (peft) or full", "choices": ["lora", "full"]})
-    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
-    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (scaling alpha / r)"})
-    lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA branch"})
-    target_modules: list[str] | None = field(default=None, metadata={
-        "help": "modules LoRA adapts (default: peft's table for the architecture)", "nargs": "+"})
-    max_train_samples: int | None = field(default=None, metadata={"help": "first N training examples"})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "first N dev (and test) examples"})
+    model: str = option(help="local folder of the causal LM to tune", shapes="t")
+    task_dir: str = option(help="task folder data/<task>/ holding <task>_{train,dev,test}.tsv", shapes="t")
+    method: str = option("lora", "lora (peft) or full", "t", choices=["lora", "full"])
+    lora_r: int = option(8, "LoRA rank", "t")
+    lora_alpha: int = option(16, "LoRA alpha (scaling alpha / r)", "t")
+    lora_dropout: float = option(0.0, "dropout on the LoRA branch", "t")
+    target_modules: list[str] | None = option(None, "modules LoRA adapts (default: peft's table for the "
+                                              "architecture)", "t", nargs="+")
+    max_train_samples: int | None = option(None, "first N training examples", "t")
+    max_eval_samples: int | None = option(None, "first N dev (and test) examples", "t")
 
 
 class AnswerDataset(torch.utils.data.Dataset):
@@ -109,7 +106,8 @@ def tune_causal(args: CausalTuneArguments, training_args) -> dict:
     names = list(splits)
     evaluation = {name: {"data": fingerprint(split_path(task_dir, name)), "max_samples": args.max_eval_samples,
                          "batch_size": training_args.per_device_eval_batch_size} for name in names}
-    given = {**asdict(args), **{k: v for k, v in training_args.to_dict().items() if k not in COSMETIC}}
+    given = {**shaping(args, TUNING),
+             **{k: v for k, v in training_args.to_dict().items() if TUNING in trainer_key_shapes(k)}}
     settings = {"config": {k: given[k] for k in sorted(given) if k not in ("model", "task_dir")}, "task": task,
                 "prompt": TEMPLATES.get(task, DEFAULT_TEMPLATE), "answer": answer_of("{label}"),
                 "model": fingerprint(args.model), "data": fingerprint(split_path(task_dir, "train"))}

@@ -12,7 +12,11 @@ KEY = "shapes"
 
 
 def shaping(options: object, letters: str) -> dict:
-    """The values of the fields of dataclass `options` that shape a result of any kind in `letters`."""
+    """The values of the fields of dataclass `options` that shape a result of any kind in `letters` (a field that
+    declares nothing is an error: it may shape anything)."""
+    missing = undeclared(type(options))
+    if missing:
+        raise TypeError(f"{type(options).__name__}.{missing[0]} does not declare what it shapes (metadata {KEY!r})")
     return {f.name: getattr(options, f.name) for f in fields(options) if set(f.metadata[KEY]) & set(letters)}
 
 

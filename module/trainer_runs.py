@@ -23,6 +23,19 @@ CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 STATE_FILE = "trainer_state.json"  # the Trainer writes it last: a folder holding it and weights is complete
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")  # a peft model's saved weights
 RESULTS_FILE = "all_results.json"
+# what the Hugging Face Trainer's own arguments shape (module/identity.py letters: t a tuning run's weights, s a
+# sweep's points, c a trained curve), for the families that tune on the Trainer; a key not listed shapes a tuning
+# run (a new Trainer argument can only make a reuse check stricter, never let a stale number through)
+TRAINER_SHAPES = {"seed": "tsc", "per_device_train_batch_size": "tc", "output_dir": "", "overwrite_output_dir": "",
+                  "disable_tqdm": "", "report_to": "", "logging_dir": "", "logging_steps": "", "logging_strategy": "",
+                  "logging_first_step": "", "save_steps": "", "save_total_limit": "", "save_strategy": "",
+                  "resume_from_checkpoint": "", "do_predict": "", "per_device_eval_batch_size": "",
+                  "dataloader_num_workers": ""}
+
+
+def trainer_key_shapes(key: str) -> str:
+    """What a Trainer argument shapes (`TRAINER_SHAPES`; any other: a tuning run)."""
+    return TRAINER_SHAPES.get(key, "t")
 
 
 def _has_weights(folder: Path) -> bool:
