@@ -11,6 +11,7 @@ import torch
 
 from dataloader.tasks import check_known_labels, data_half
 from module.adapter import adapter_state
+from module.cartography import CartographyCallback
 from module.checkpoint import load_endpoint
 from module.distributed import leave_at_exit
 from module.files import atomic_write_json, read_json
@@ -23,7 +24,7 @@ from module.path_jobs import PathSetup, sweep_line, sweep_matrix
 from module.runs import fingerprint
 from module.sweep import sweep_settings
 from module.trainer_runs import tuning_run
-from RoBERTa_model.cartography import CartographyCallback
+from RoBERTa_model.cartography import epoch_dynamics
 from RoBERTa_model.config import ConfigError, EncoderConfig, config_identity
 from RoBERTa_model.delta_trainer import DeltaTrainer
 from RoBERTa_model.encoder import (
@@ -153,9 +154,10 @@ def encoder_trainer(config: EncoderConfig, out: Path, evaluation: dict):
               "data_collator": lambda rows: collate(rows, tokenizer.pad_token_id)}
     common["callbacks"] = [MetricsCallback(out)]
     if data_args.cartography:
-        common["callbacks"].append(CartographyCallback(
-            classifier_batches(encoded["train"], training_args.per_device_eval_batch_size, tokenizer.pad_token_id),
-            len(train), out))
+        batches = classifier_batches(encoded["train"], training_args.per_device_eval_batch_size,
+                                     tokenizer.pad_token_id)
+        common["callbacks"].append(CartographyCallback(lambda model: epoch_dynamics(model, batches, len(train)),
+                                                       len(train), out))
     if delta_args.delta_type == "none":
         trainer = Trainer(**common)
     else:  # checkpoints hold the tensors that differ from the backbone: trained, adapters, newly initialised

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from causal_model.evaluation import causal_evaluation
-from causal_model.jobs import CausalLineArguments, causal_path_setup, check_counts, endpoint_paths, load_paths
+from causal_model.evaluation import causal_batches, causal_evaluation, evaluated_splits
+from causal_model.jobs import (
+    CausalLineArguments,
+    CausalPaths,
+    causal_path_setup,
+    check_counts,
+    endpoint_paths,
+    load_paths,
+)
 from dataloader.tasks import load_split, split_path
 from module.curve_training import BEST as CURVE_BEST
 from module.curve_training import (
@@ -45,7 +52,6 @@ class CausalCurveArguments(CausalLineArguments):
     curve_steps: int = option(200, "updates training the bends", "sc")
     learning_rate: float = option(1e-3, "AdamW learning rate of the bends (constant)", "sc")
     train_batch_size: int = option(8, "training examples per update", "sc")
-    max_train_samples: int | None = option(None, "first N training examples", "sc")
     valid_t: list[float] = option([0.25, 0.5, 0.75], "points of the curve whose mean dev accuracy picks the best "
                                   "curve", "sc", nargs="+")
     valid_interval: int | None = option(None, "validate every N updates (None: once, after the last)", "sc")
@@ -70,6 +76,16 @@ def check_curve_args(args: CausalCurveArguments) -> list[str]:
     if args.paths is not None:
         raise ValueError("--paths: a curve joins two endpoints; give --path1 and --path2")
     return endpoint_paths(args)
+
+
+def dev_batches(args: CausalCurveArguments, inputs: CausalPaths) -> dict:
+    """The dev split the curve is validated on (the first --max_eval_samples), also when the sweep evaluates the
+    training examples (--itp_on_train)."""
+    if "dev" in inputs.splits:
+        return inputs.batches(args.per_device_eval_batch_size, ["dev"])
+    labels, splits, gold = evaluated_splits(inputs.task_dir, False, args.max_eval_samples)
+    return {"dev": causal_batches(splits["dev"], gold["dev"], inputs.task, labels, inputs.tokenizer,
+                                  args.per_device_eval_batch_size)}
 
 
 def find_causal_curve(args: CausalCurveArguments) -> list[dict]:
@@ -97,7 +113,7 @@ def find_causal_curve(args: CausalCurveArguments) -> list[dict]:
 
     def prepare(logger) -> tuple[CurveData, PathSetup]:
         family = get_family("causal")
-        dev = causal_evaluation(model, inputs.batches(args.per_device_eval_batch_size, ["dev"]))
+        dev = causal_evaluation(model, dev_batches(args, inputs))
         encoded = family.encode(train, inputs.tokenizer, inputs.task, inputs.labels)
         return family_curve_data(family, model, inputs.tokenizer, encoded, args.train_batch_size, dev,
                                  args.learning_rate), setup

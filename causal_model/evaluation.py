@@ -26,11 +26,16 @@ def label_ids(examples: Sequence[Example], labels: Sequence[str], source: str) -
     return [index[e.answers[0]] for e in examples]
 
 
-def evaluated_splits(task_dir: Path, do_predict: bool, limit: int | None) -> tuple[list[str], dict, dict]:
-    """The task's labels (those of its training split, sorted), its dev (and test) examples (the first `limit`)
-    and their gold label indices."""
-    labels = sorted({e.answers[0] for e in load_split(task_dir, "train")})
-    splits = {name: load_split(task_dir, name)[:limit] for name in (["dev", "test"] if do_predict else ["dev"])}
+def evaluated_splits(task_dir: Path, do_predict: bool, limit: int | None, on_train: bool = False,
+                     train_limit: int | None = None) -> tuple[list[str], dict, dict]:
+    """The task's labels (those of its training split, sorted), its dev (and test) examples (the first `limit`),
+    or with `on_train` its first `train_limit` training examples, and their gold label indices."""
+    train = load_split(task_dir, "train")
+    labels = sorted({e.answers[0] for e in train})
+    if on_train:
+        splits = {"train": train[:train_limit]}
+    else:
+        splits = {name: load_split(task_dir, name)[:limit] for name in (["dev", "test"] if do_predict else ["dev"])}
     gold = {name: label_ids(examples, labels, str(split_path(task_dir, name))) for name, examples in splits.items()}
     return labels, splits, gold
 
@@ -61,3 +66,18 @@ def causal_evaluation(model: nn.Module, batches: dict[str, list[Batch]]) -> Shar
         return {name: split_results(in_batch_order([p[name] for p in parts]), sizes[name]) for name in batches}
 
     return SharedEvaluation(part, combine)
+
+
+def training_dynamics(model: nn.Module, batches: list[Batch], size: int) -> tuple[list[float], list[float]]:
+    """Per example of a split of `size`: correctness (0/1) and its gold label's probability among the labels under
+    the model as it stands, in eval mode (what cartography.json records after every epoch)."""
+    acc, confidence = [0.0] * size, [0.0] * size
+    was_training = model.training
+    model.eval()
+    try:
+        for ids, rows, gold in batches:
+            for i, result in zip(ids, judge(*answer_log_likelihoods(model, rows), gold), strict=True):
+                acc[i], confidence[i] = result["correct"], result["confidence"]
+    finally:
+        model.train(was_training)
+    return acc, confidence

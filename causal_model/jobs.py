@@ -41,6 +41,10 @@ class CausalLineArguments:
                               "points both grids share)")
     max_eval_samples: int | None = option(None, "first N dev (and test) examples", "sc")
     do_predict: bool = option(False, "evaluate the test split too", "s")
+    itp_on_train: bool = option(False, "evaluate the training examples (the first --max_train_samples) instead of "
+                                "dev/test, to join with tune.py --cartography's cartography.json "
+                                "(utils/process_cartography.py)", "s")
+    max_train_samples: int | None = option(None, "first N training examples (the tuning run's)", "sc")
     per_device_eval_batch_size: int = option(16, "examples per batch (all their labels)", "s")
     bf16: bool = option(False, "hold the model in bfloat16 (GPUs; scores stay float32)", "sc")
     quiet: bool = option(False, "no progress bar")
@@ -108,7 +112,8 @@ class CausalPaths:
 def load_paths(args: CausalLineArguments, paths: list[str]) -> CausalPaths:
     """Read the task and the model, and the endpoints as tensors of it (LoRA: of the path adapter `lora_path`)."""
     task_dir = check_task_dir(args.task_dir)
-    labels, splits, gold = evaluated_splits(task_dir, args.do_predict, args.max_eval_samples)
+    labels, splits, gold = evaluated_splits(task_dir, args.do_predict, args.max_eval_samples, args.itp_on_train,
+                                            args.max_train_samples)
     tokenizer = load_causal_tokenizer(args.model)
     base = load_causal(args.model, dtype=torch.bfloat16 if args.bf16 else torch.float32)
     if is_lora_folder(paths[0]):
@@ -140,7 +145,7 @@ def causal_path_setup(args: CausalLineArguments, inputs: CausalPaths, script: st
                      "ACC", inputs.task, args.itpl_points, settings,
                      {name: majority_fraction([e.answers for e in examples], "ACC")
                       for name, examples in inputs.splits.items()},
-                     quiet=args.quiet, info={"kind": inputs.kind},
+                     quiet=args.quiet, itp_on_train=args.itp_on_train, info={"kind": inputs.kind},
                      extra_summary={"lora_path": args.lora_path} if inputs.lora else None)
 
 
@@ -148,7 +153,8 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
     """Sweep the line (or, for `lora_path factors`, the factors' path) into `output_dir`, or with --paths every
     pair's and the matrix (module.path_jobs); returns the records (of the first pair)."""
     check_counts({"--itpl_points": (args.itpl_points, 2), "--max_eval_samples": (args.max_eval_samples, 1),
-                  "--per_device_eval_batch_size": (args.per_device_eval_batch_size, 1)})
+                  "--per_device_eval_batch_size": (args.per_device_eval_batch_size, 1),
+                  "--max_train_samples": (args.max_train_samples, 1)})
     paths = endpoint_paths(args)
     inputs = load_paths(args, paths)
     setup = causal_path_setup(args, inputs, "causal_interpolate")

@@ -13,11 +13,18 @@ from pathlib import Path
 
 import torch
 
-from causal_model.evaluation import causal_batches, causal_evaluation, evaluated_splits
+from causal_model.evaluation import (
+    causal_batches,
+    causal_evaluation,
+    evaluated_splits,
+    label_ids,
+    training_dynamics,
+)
 from causal_model.jobs import check_counts
 from causal_model.model import load_causal, load_causal_tokenizer
 from causal_model.scoring import DEFAULT_TEMPLATE, TEMPLATES, answer_of, prompt_of
 from dataloader.tasks import Example, check_task_dir, load_split, split_path, task_name
+from module.cartography import CartographyCallback
 from module.files import atomic_write_json
 from module.identity import TUNING, option, shaping
 from module.loading import quiet_peft_deprecation
@@ -41,6 +48,8 @@ class CausalTuneArguments:
                                               "architecture)", "t", nargs="+")
     max_train_samples: int | None = option(None, "first N training examples", "t")
     max_eval_samples: int | None = option(None, "first N dev (and test) examples", "t")
+    cartography: bool = option(False, "after every epoch, each training example's correctness and gold-label "
+                               "probability into output_dir/cartography.json (utils/process_cartography.py)", "t")
 
 
 class AnswerDataset(torch.utils.data.Dataset):
@@ -132,9 +141,17 @@ def tune_causal(args: CausalTuneArguments, training_args) -> dict:
         trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
         print(f"[causal] {task}: labels {labels}; {len(train)} train examples; {args.method} tuning of "
               f"{trained / 1e6:.2f}M of {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+        callbacks = []
+        if args.cartography:
+            gold_train = label_ids(train, labels, str(split_path(task_dir, "train")))
+            batches = causal_batches(train, gold_train, task, labels, tokenizer,
+                                     training_args.per_device_eval_batch_size)
+            callbacks.append(CartographyCallback(lambda model: training_dynamics(model, batches, len(train)),
+                                                 len(train), out))
         trainer = Trainer(model=model, args=training_args, train_dataset=AnswerDataset(training_rows(train, task,
                                                                                                      tokenizer)),
-                          data_collator=lambda rows: pad_rows(rows, tokenizer.pad_token_id), processing_class=tokenizer)
+                          data_collator=lambda rows: pad_rows(rows, tokenizer.pad_token_id), processing_class=tokenizer,
+                          callbacks=callbacks)
         results = {"task": task, "labels": labels, "method": args.method, "trained_parameters": trained,
                    "evaluation": evaluation}
         return trainer, results, lambda done: evaluate_into(model.eval(), done)

@@ -109,3 +109,36 @@ def test_a_zero_count_is_one_line_before_anything_is_written(flag, value, base, 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and f"{flag} must be at least 1, got 0" in err[0], err
     assert not (tmp_path / "out").exists()
+
+
+def test_causal_runs_feed_the_forgetting_analysis(base, toy_task, tmp_path):
+    """Issue 28: per-example correctness of the causal family feeds the existing forgetting analysis: tune.py
+    --cartography writes cartography.json, interpolate.py --itp_on_train the training examples' zero/one lists,
+    and utils/process_cartography.py joins them."""
+    from utils import process_cartography
+
+    runs = []
+    for seed in (20, 30):
+        out = tmp_path / f"run{seed}"
+        assert _tune(base, toy_task, out, seed, "--max_steps", "-1", "--num_train_epochs", "2", "--save_steps", "100",
+                     "--max_train_samples", "16", "--cartography") == 0
+        runs.append(out)
+    cartography = json.loads((runs[0] / "cartography.json").read_text())
+    assert sorted(cartography, key=int) == [str(i) for i in range(16)]
+    assert all(len(e["acc"]) == 2 and all(0.0 < c < 1.0 for c in e["confidence"]) for e in cartography.values())
+    sweep = tmp_path / "sweep"
+    assert run_cli(lambda: interpolate.main(["--model", str(base), "--path1", str(runs[0]), "--path2", str(runs[1]),
+                                             "--task_dir", str(toy_task), "--output_dir", str(sweep), "--itp_on_train",
+                                             "--max_train_samples", "16", "--itpl_points", "3", "--quiet"])) == 0
+    analysis = json.loads((sweep / "valid_data_analysis.json").read_text())
+    assert list(analysis) == ["0.0", "0.5", "1.0"]
+    assert all(sorted(v["zero_list"] + v["one_list"]) == list(range(16)) for v in analysis.values())
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert list(summary["splits"]) == ["train"]
+    save = tmp_path / "forgotten.json"
+    assert process_cartography.main(["--cartography_path", str(runs[0] / "cartography.json"), "--analysis_path",
+                                     str(sweep / "valid_data_analysis.json"), "--save_path", str(save)]) == 0
+    records = json.loads(save.read_text())
+    assert [r["from"] for r in records] == ["start", "0.0", "0.5"] and [r["to"] for r in records] == ["0.0", "0.5",
+                                                                                                        "1.0"]
+    assert records[0]["newly_forgotten"] == len(analysis["0.0"]["zero_list"])
