@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from causal_model.evaluation import causal_batches, causal_evaluation, evaluated_splits
+from causal_model.evaluation import evaluated_splits
 from causal_model.jobs import (
     CausalLineArguments,
     CausalPaths,
@@ -34,7 +34,7 @@ from module.curves import CURVE_TYPES, Curve
 from module.families import get_family
 from module.identity import CURVE_TRAINING, SWEEP, option, shaping
 from module.path_jobs import PathSetup
-from module.sweep import sweep_settings
+from module.sweep import SharedEvaluation, sweep_settings
 from module.update_loop import LoopLimits
 
 CURVE_TENSORS = {"line": "full weights: every tensor of the fine-tuned models",
@@ -78,14 +78,14 @@ def check_curve_args(args: CausalCurveArguments) -> list[str]:
     return endpoint_paths(args)
 
 
-def dev_batches(args: CausalCurveArguments, inputs: CausalPaths) -> dict:
-    """The dev split the curve is validated on (the first --max_eval_samples), also when the sweep evaluates the
-    training examples (--itp_on_train)."""
+def dev_evaluation(args: CausalCurveArguments, inputs: CausalPaths) -> SharedEvaluation:
+    """The evaluation of the dev split the curve is validated on (the first --max_eval_samples), also when the
+    sweep evaluates the training examples (--itp_on_train)."""
     if "dev" in inputs.splits:
-        return inputs.batches(args.per_device_eval_batch_size, ["dev"])
-    labels, splits, gold = evaluated_splits(inputs.task_dir, False, args.max_eval_samples)
-    return {"dev": causal_batches(splits["dev"], gold["dev"], inputs.task, labels, inputs.tokenizer,
-                                  args.per_device_eval_batch_size)}
+        dev = inputs.splits["dev"]
+    else:
+        dev = evaluated_splits(inputs.task_dir, False, args.max_eval_samples, classify=not inputs.free_form)[1]["dev"]
+    return inputs.evaluation(args.per_device_eval_batch_size, {"dev": dev})
 
 
 def find_causal_curve(args: CausalCurveArguments) -> list[dict]:
@@ -109,11 +109,12 @@ def find_causal_curve(args: CausalCurveArguments) -> list[dict]:
     limits = LoopLimits(train_iters=args.curve_steps, log_interval=args.log_interval,
                         valid_interval=args.valid_interval or args.curve_steps, output_interval=args.output_interval)
     recipe = CurveRecipe(args.seed, limits, list(args.valid_t), settings,
-                         meta={"task": inputs.task, "metric": "ACC", "path_kind": inputs.kind}, quiet=args.quiet)
+                         meta={"task": inputs.task, "metric": inputs.metric, "path_kind": inputs.kind},
+                         quiet=args.quiet)
 
     def prepare(logger) -> tuple[CurveData, PathSetup]:
         family = get_family("causal")
-        dev = causal_evaluation(model, dev_batches(args, inputs))
+        dev = dev_evaluation(args, inputs)
         encoded = family.encode(train, inputs.tokenizer, inputs.task, inputs.labels)
         return family_curve_data(family, model, inputs.tokenizer, encoded, args.train_batch_size, dev,
                                  args.learning_rate), setup

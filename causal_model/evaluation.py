@@ -8,6 +8,7 @@ from pathlib import Path
 
 from torch import nn
 
+from causal_model.generation import FREE_FORM_METRICS, generation_batches, generation_evaluation
 from causal_model.scoring import CandidateRows, answer_log_likelihoods, candidate_rows, judge, prompt_of
 from dataloader.batching import length_groups
 from dataloader.tasks import Example, load_split, split_path
@@ -27,15 +28,18 @@ def label_ids(examples: Sequence[Example], labels: Sequence[str], source: str) -
 
 
 def evaluated_splits(task_dir: Path, do_predict: bool, limit: int | None, on_train: bool = False,
-                     train_limit: int | None = None) -> tuple[list[str], dict, dict]:
+                     train_limit: int | None = None, classify: bool = True) -> tuple[list[str], dict, dict]:
     """The task's labels (those of its training split, sorted), its dev (and test) examples (the first `limit`),
-    or with `on_train` its first `train_limit` training examples, and their gold label indices."""
+    or with `on_train` its first `train_limit` training examples, and their gold label indices (a free-form task,
+    `classify` False: no labels, no gold indices)."""
     train = load_split(task_dir, "train")
     labels = sorted({e.answers[0] for e in train})
     if on_train:
         splits = {"train": train[:train_limit]}
     else:
         splits = {name: load_split(task_dir, name)[:limit] for name in (["dev", "test"] if do_predict else ["dev"])}
+    if not classify:
+        return [], splits, {}
     gold = {name: label_ids(examples, labels, str(split_path(task_dir, name))) for name, examples in splits.items()}
     return labels, splits, gold
 
@@ -81,3 +85,19 @@ def training_dynamics(model: nn.Module, batches: list[Batch], size: int) -> tupl
     finally:
         model.train(was_training)
     return acc, confidence
+
+
+def task_evaluation(model: nn.Module, tokenizer, task: str, labels: Sequence[str], metric: str,
+                    splits: dict[str, Sequence[Example]], batch_size: int, max_new_tokens: int = 32,
+                    sources: dict[str, str] | None = None) -> SharedEvaluation:
+    """The evaluation of `splits` at the model's current point: rank classification among `labels` (metric ACC;
+    a gold label missing from them names `sources[split]` and its line), or for a free-form metric greedy
+    generation scored by it."""
+    if metric in FREE_FORM_METRICS:
+        return generation_evaluation(model, tokenizer, {name: generation_batches(examples, task, tokenizer, batch_size)
+                                                        for name, examples in splits.items()}, metric, max_new_tokens)
+    sources = sources or {}
+    return causal_evaluation(model, {name: causal_batches(examples, label_ids(examples, labels,
+                                                                              sources.get(name, name)),
+                                                          task, labels, tokenizer, batch_size)
+                                     for name, examples in splits.items()})

@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from causal_model.evaluation import causal_batches, causal_evaluation, label_ids
+from causal_model.evaluation import label_ids, task_evaluation
+from causal_model.jobs import scoring_metric
 from causal_model.model import load_causal, load_causal_tokenizer
 from causal_model.tuning import pad_rows, training_rows
 from dataloader.tasks import Example
@@ -40,21 +41,24 @@ class CausalFamily:
     """Causal LMs scored by rank classification."""
 
     name: str = "causal"
+    metric: str | None = None  # None: the task's own (dataloader/metrics.py), else ACC (rank classification)
 
     def load(self, folder: str | Path, labels: Sequence[str]) -> tuple[nn.Module, object]:
         """The causal LM in `folder` and its tokenizer (labels are answers: no head to build)."""
         return load_causal(folder), load_causal_tokenizer(folder)
 
     def encode(self, examples: Sequence[Example], tokenizer, task: str, labels: Sequence[str]) -> CausalSplit:
-        """Gold label ids (an unknown label names its line) and the training rows."""
+        """Gold label ids (an unknown label names its line; none for a free-form task) and the training rows."""
         examples = list(examples)
-        return CausalSplit(examples, label_ids(examples, labels, task), training_rows(examples, task, tokenizer))
+        gold = label_ids(examples, labels, task) if labels else []
+        return CausalSplit(examples, gold, training_rows(examples, task, tokenizer))
 
     def evaluation(self, model: nn.Module, encoded: Mapping[str, CausalSplit], tokenizer, task: str,
                    labels: Sequence[str], batch_size: int) -> SharedEvaluation:
-        """Rank classification: accuracy, the gold answer's NLL, per-example correctness."""
-        return causal_evaluation(model, {name: causal_batches(split.examples, split.gold, task, labels, tokenizer,
-                                                              batch_size) for name, split in encoded.items()})
+        """Rank classification (accuracy) or, for a free-form task, greedy answers scored by its metric; the gold
+        answer's NLL; per-example scores."""
+        return task_evaluation(model, tokenizer, task, labels, scoring_metric(task, self.metric),
+                               {name: split.examples for name, split in encoded.items()}, batch_size)
 
     def train_batches(self, encoded: CausalSplit, tokenizer, batch_size: int, order: random.Random) -> Iterable:
         """The training rows shuffled into right-padded batches."""

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import torch
 
-from causal_model.evaluation import causal_batches, causal_evaluation, evaluated_splits
+from causal_model.evaluation import evaluated_splits, task_evaluation
+from causal_model.generation import FREE_FORM_METRICS, is_free_form
 from causal_model.model import load_causal, load_causal_tokenizer
 from causal_model.scoring import DEFAULT_TEMPLATE, TEMPLATES
+from dataloader.metrics import metric_for_task
 from dataloader.tasks import check_task_dir, split_path, task_name
 from module.checkpoint import load_endpoint
 from module.distributed import device, join
@@ -19,7 +21,7 @@ from module.lora import CONFIG_FILE, LORA_PATHS, lora_path_model
 from module.matrix import check_minima
 from module.path_info import majority_fraction
 from module.path_jobs import PathSetup, sweep_line, sweep_matrix
-from module.sweep import sweep_settings
+from module.sweep import SharedEvaluation, sweep_settings
 
 
 @dataclass
@@ -46,6 +48,9 @@ class CausalLineArguments:
                                 "(utils/process_cartography.py)", "s")
     max_train_samples: int | None = option(None, "first N training examples (the tuning run's)", "sc")
     per_device_eval_batch_size: int = option(16, "examples per batch (all their labels)", "s")
+    metric: str | None = option(None, "the task's metric (None: its own in dataloader/metrics.py, else ACC); EM, "
+                                "QA-F1 or Rouge-L make it a free-form task: answers generated greedily", "sc")
+    max_new_tokens: int = option(32, "free-form tasks: tokens generated at most per answer", "sc")
     bf16: bool = option(False, "hold the model in bfloat16 (GPUs; scores stay float32)", "sc")
     quiet: bool = option(False, "no progress bar")
 
@@ -85,35 +90,54 @@ def endpoint_paths(args: CausalLineArguments) -> list[str]:
 
 @dataclass
 class CausalPaths:
-    """A causal path job's inputs, read and checked: the task, its labels and evaluated splits, the tokenizer, the
-    model holding the tensors a path moves (on this process's device) and each endpoint as those tensors."""
+    """A causal path job's inputs, read and checked: the task, its labels (none for a free-form task) and evaluated
+    splits, the tokenizer, the model holding the tensors a path moves (on this process's device) and each endpoint
+    as those tensors."""
 
     task_dir: Path
     task: str
     labels: list[str]
     splits: dict
-    gold: dict
     tokenizer: object
     model: torch.nn.Module
     thetas: list[dict[str, torch.Tensor]]
     kind: str  # "line" (full weights) | "lora_delta" | "lora_factors"
+    metric: str  # ACC (rank classification) or a free-form task's metric
+    max_new_tokens: int = 32
 
     @property
     def lora(self) -> bool:
         """Whether the endpoints are LoRA adapters (the path moves the path adapter's factors)."""
         return self.kind != "line"
 
-    def batches(self, batch_size: int, names: list[str] | None = None) -> dict:
-        """Each evaluated split (or those named) as rank-classification batches."""
-        return {name: causal_batches(self.splits[name], self.gold[name], self.task, self.labels, self.tokenizer,
-                                     batch_size) for name in (names or self.splits)}
+    @property
+    def free_form(self) -> bool:
+        """Whether answers are generated (else ranked among the labels)."""
+        return self.metric in FREE_FORM_METRICS
+
+    def evaluation(self, batch_size: int, splits: dict | None = None) -> SharedEvaluation:
+        """The evaluation of the splits (default: the evaluated ones) at the model's current point."""
+        splits = self.splits if splits is None else splits
+        return task_evaluation(self.model, self.tokenizer, self.task, self.labels, self.metric, splits, batch_size,
+                               self.max_new_tokens, {name: str(split_path(self.task_dir, name)) for name in splits})
+
+
+def scoring_metric(task: str, given: str | None) -> str:
+    """The metric a sweep reports: a free-form task's (generation), else ACC (rank classification)."""
+    if is_free_form(task, given):
+        return given or metric_for_task(task)
+    if given not in (None, "ACC"):
+        raise ValueError(f"--metric {given}: rank classification reports accuracy (ACC); the free-form metrics, "
+                         f"answered by generation, are {', '.join(FREE_FORM_METRICS)}")
+    return "ACC"
 
 
 def load_paths(args: CausalLineArguments, paths: list[str]) -> CausalPaths:
     """Read the task and the model, and the endpoints as tensors of it (LoRA: of the path adapter `lora_path`)."""
     task_dir = check_task_dir(args.task_dir)
-    labels, splits, gold = evaluated_splits(task_dir, args.do_predict, args.max_eval_samples, args.itp_on_train,
-                                            args.max_train_samples)
+    metric = scoring_metric(task_name(task_dir), args.metric)
+    labels, splits, _ = evaluated_splits(task_dir, args.do_predict, args.max_eval_samples, args.itp_on_train,
+                                         args.max_train_samples, classify=metric not in FREE_FORM_METRICS)
     tokenizer = load_causal_tokenizer(args.model)
     base = load_causal(args.model, dtype=torch.bfloat16 if args.bf16 else torch.float32)
     if is_lora_folder(paths[0]):
@@ -124,7 +148,8 @@ def load_paths(args: CausalLineArguments, paths: list[str]) -> CausalPaths:
         model, kind = base, "line"
     join()  # under torchrun: this process's share of the points, on its own device
     model.to(device())
-    return CausalPaths(task_dir, task_name(task_dir), labels, splits, gold, tokenizer, model, thetas, kind)
+    return CausalPaths(task_dir, task_name(task_dir), labels, splits, tokenizer, model, thetas, kind, metric,
+                       args.max_new_tokens)
 
 
 def causal_path_setup(args: CausalLineArguments, inputs: CausalPaths, script: str, letters: str = SWEEP,
@@ -141,9 +166,9 @@ def causal_path_setup(args: CausalLineArguments, inputs: CausalPaths, script: st
                               (path1, path2, args.model, *files),
                               [split_path(inputs.task_dir, name) for name in ["train", *names]])
 
-    return PathSetup(inputs.model, causal_evaluation(inputs.model, inputs.batches(args.per_device_eval_batch_size)),
-                     "ACC", inputs.task, args.itpl_points, settings,
-                     {name: majority_fraction([e.answers for e in examples], "ACC")
+    return PathSetup(inputs.model, inputs.evaluation(args.per_device_eval_batch_size), inputs.metric, inputs.task,
+                     args.itpl_points, settings,
+                     {name: majority_fraction([e.answers for e in examples], inputs.metric)
                       for name, examples in inputs.splits.items()},
                      quiet=args.quiet, itp_on_train=args.itp_on_train, info={"kind": inputs.kind},
                      extra_summary={"lora_path": args.lora_path} if inputs.lora else None)

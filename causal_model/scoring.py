@@ -51,9 +51,16 @@ def candidate_rows(tokenizer, prompts: Sequence[str], labels: Sequence[str]) -> 
     empty = [label for label, ids in zip(labels, answer_ids, strict=True) if not ids]
     if empty:
         raise ValueError(f"labels {empty}: their answers are no token at all for this tokenizer")
+    return paired_rows(tokenizer, [[p + a for a in answer_ids] for p in prompt_ids], [len(p) for p in prompt_ids])
+
+
+def paired_rows(tokenizer, rows_per_prompt: Sequence[Sequence[list[int]]], prompt_lengths: Sequence[int]
+                ) -> CandidateRows:
+    """Right-padded rows (bos +) prompt + answer, the same number per prompt, with the mask of their answer
+    tokens (each prompt's answers start after its `prompt_lengths` tokens)."""
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
-    rows = [bos + p + a for p in prompt_ids for a in answer_ids]
-    starts = [len(bos) + len(p) for p in prompt_ids for _ in answer_ids]
+    rows = [bos + row for group in rows_per_prompt for row in group]
+    starts = [len(bos) + n for group, n in zip(rows_per_prompt, prompt_lengths, strict=True) for _ in group]
     width = max(map(len, rows))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
@@ -63,7 +70,7 @@ def candidate_rows(tokenizer, prompts: Sequence[str], labels: Sequence[str]) -> 
         input_ids[i, :len(row)] = torch.tensor(row)
         attention[i, :len(row)] = 1
         answer[i, start - 1:len(row) - 1] = True  # position j predicts token j + 1
-    return CandidateRows(input_ids, attention, answer, len(labels))
+    return CandidateRows(input_ids, attention, answer, len(rows_per_prompt[0]))
 
 
 @torch.no_grad()

@@ -15,12 +15,13 @@ import torch
 
 from causal_model.evaluation import (
     causal_batches,
-    causal_evaluation,
     evaluated_splits,
     label_ids,
+    task_evaluation,
     training_dynamics,
 )
-from causal_model.jobs import check_counts
+from causal_model.generation import FREE_FORM_METRICS
+from causal_model.jobs import check_counts, scoring_metric
 from causal_model.model import load_causal, load_causal_tokenizer
 from causal_model.scoring import DEFAULT_TEMPLATE, TEMPLATES, answer_of, prompt_of
 from dataloader.tasks import Example, check_task_dir, load_split, split_path, task_name
@@ -48,6 +49,9 @@ class CausalTuneArguments:
                                               "architecture)", "t", nargs="+")
     max_train_samples: int | None = option(None, "first N training examples", "t")
     max_eval_samples: int | None = option(None, "first N dev (and test) examples", "t")
+    metric: str | None = option(None, "the task's metric (None: its own in dataloader/metrics.py, else ACC); EM, "
+                                "QA-F1 or Rouge-L make it a free-form task: answers generated greedily", "")
+    max_new_tokens: int = option(32, "free-form tasks: tokens generated at most per answer", "")
     cartography: bool = option(False, "after every epoch, each training example's correctness and gold-label "
                                "probability into output_dir/cartography.json (utils/process_cartography.py)", "t")
 
@@ -111,10 +115,19 @@ def tune_causal(args: CausalTuneArguments, training_args) -> dict:
     task = task_name(task_dir)
     out = Path(training_args.output_dir)
     train = load_split(task_dir, "train")[:args.max_train_samples]
-    labels, splits, gold = evaluated_splits(task_dir, training_args.do_predict, args.max_eval_samples)
+    metric = scoring_metric(task, args.metric)
+    free_form = metric in FREE_FORM_METRICS
+    if free_form and args.cartography:
+        raise ValueError(f"--cartography records each example's label correctness; {task} is a free-form task "
+                         f"({metric}: answers are generated, there are no labels)")
+    labels, splits, _ = evaluated_splits(task_dir, training_args.do_predict, args.max_eval_samples,
+                                         classify=not free_form)
     names = list(splits)
     evaluation = {name: {"data": fingerprint(split_path(task_dir, name)), "max_samples": args.max_eval_samples,
-                         "batch_size": training_args.per_device_eval_batch_size} for name in names}
+                         "batch_size": training_args.per_device_eval_batch_size,
+                         **({"metric": metric, "max_new_tokens": args.max_new_tokens} if free_form else {})}
+                  for name in names}
+    reported = "accuracy" if metric == "ACC" else metric.lower().replace("-", "_")
     given = {**shaping(args, TUNING),
              **{k: v for k, v in training_args.to_dict().items() if TUNING in trainer_key_shapes(k)}}
     settings = {"config": {k: given[k] for k in sorted(given) if k not in ("model", "task_dir")}, "task": task,
@@ -123,13 +136,13 @@ def tune_causal(args: CausalTuneArguments, training_args) -> dict:
     tokenizer = load_causal_tokenizer(args.model)
 
     def evaluate_into(model, results: dict) -> None:
-        batches = {name: causal_batches(examples, gold[name], task, labels, tokenizer,
-                                        training_args.per_device_eval_batch_size)
-                   for name, examples in splits.items()}
-        for name, split in causal_evaluation(model, batches)().items():
+        evaluation = task_evaluation(model, tokenizer, task, labels, metric, splits,
+                                     training_args.per_device_eval_batch_size, args.max_new_tokens,
+                                     {name: str(split_path(task_dir, name)) for name in splits})
+        for name, split in evaluation().items():
             prefix = "eval" if name == "dev" else "test"
-            results[f"{prefix}_accuracy"], results[f"{prefix}_loss"] = split["performance"], split["loss"]
-            print(f"[causal] {name}: accuracy {split['performance']:.4f} loss {split['loss']:.4f} "
+            results[f"{prefix}_{reported}"], results[f"{prefix}_loss"] = split["performance"], split["loss"]
+            print(f"[causal] {name}: {reported} {split['performance']:.4f} loss {split['loss']:.4f} "
                   f"({len(splits[name])} examples)")
         atomic_write_json(out / RESULTS_FILE, results)
 
@@ -139,7 +152,8 @@ def tune_causal(args: CausalTuneArguments, training_args) -> dict:
         if args.method == "lora":
             model = with_lora(model, args)
         trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        print(f"[causal] {task}: labels {labels}; {len(train)} train examples; {args.method} tuning of "
+        scored = f"labels {labels}" if labels else f"free-form ({metric})"
+        print(f"[causal] {task}: {scored}; {len(train)} train examples; {args.method} tuning of "
               f"{trained / 1e6:.2f}M of {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
         callbacks = []
         if args.cartography:
@@ -152,8 +166,8 @@ def tune_causal(args: CausalTuneArguments, training_args) -> dict:
                                                                                                      tokenizer)),
                           data_collator=lambda rows: pad_rows(rows, tokenizer.pad_token_id), processing_class=tokenizer,
                           callbacks=callbacks)
-        results = {"task": task, "labels": labels, "method": args.method, "trained_parameters": trained,
-                   "evaluation": evaluation}
+        results = {"task": task, "labels": labels, "metric": metric, "method": args.method,
+                   "trained_parameters": trained, "evaluation": evaluation}
         return trainer, results, lambda done: evaluate_into(model.eval(), done)
 
     def reevaluate(trained_before: dict) -> dict:
