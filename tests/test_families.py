@@ -78,3 +78,20 @@ def test_every_family_keeps_the_contract_the_path_jobs_rely_on(name, models, toy
         moved = {n: p.detach() + 0.5 * torch.randn_like(p) for n, p in params.items()}
         assert family.loss(model, moved, batches[0]).item() != pytest.approx(loss.item(), abs=1e-6)
     assert family.identity_files(models[name])
+
+
+def test_the_library_layer_imports_no_family():
+    """module/ and dataloader/ are model-free: a family is reached only through the registry's module names."""
+    import ast
+    from pathlib import Path
+
+    families = {"T5_model", "RoBERTa_model", "causal_model"}
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for folder in ("module", "dataloader"):
+        for path in sorted((root / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in families]
+    assert found == []
