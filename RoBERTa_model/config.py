@@ -117,7 +117,7 @@ class InterpolationArguments:
     valid_interval: int | None = _help(None, "curve_find_adapter.py: validate every N updates and sweep the best "
                                              "curve (None: once, after the last update)", shapes="c")
     output_interval: int = _help(100, "curve_find_adapter.py: a resumable checkpoint every N updates", shapes="")
-    curve_log_interval: int = _help(10, "curve_find_adapter.py: mean training loss logged every N updates", shapes="")
+    curve_log_interval: int = _help(1, "curve_find_adapter.py: mean training loss logged every N updates", shapes="")
 
 
 def _check_delta(path: Path, delta: DeltaArguments) -> None:

@@ -5,6 +5,8 @@ trained on the training examples (one t ~ U(0, 1) per update, the endpoints fixe
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Iterator
 
 from module.curve_training import (
     BEST,
@@ -21,7 +23,7 @@ from module.identity import CURVE_TRAINING, SWEEP
 from module.path_jobs import PathSetup
 from module.update_loop import LoopLimits
 from RoBERTa_model.config import ConfigError, EncoderConfig
-from RoBERTa_model.encoder import encode_task, load_task_split
+from RoBERTa_model.encoder import EncodedTask, collate, encode_task, load_task_split
 from RoBERTa_model.jobs import encoder_path_setup, line_inputs, line_settings, training_examples, tuned_tensors
 from RoBERTa_model.sweeps import classifier_evaluation
 
@@ -49,11 +51,24 @@ def curve_recipe(config: EncoderConfig, settings: dict) -> CurveRecipe:
     """How curve_find_adapter.py trains the bends: `curve_steps` updates, validated every `valid_interval` (else
     once at the end) at `valid_t`, a resumable checkpoint every `output_interval`, no gradient clipping."""
     itp, training = config.interpolation, config.training
-    limits = LoopLimits(train_iters=itp.curve_steps, log_interval=itp.curve_log_interval,
+    limits = LoopLimits(train_iters=itp.curve_steps, log_interval=itp.curve_log_interval,  # one epoch: the stream
                         valid_interval=itp.valid_interval or itp.curve_steps, output_interval=itp.output_interval)
     return CurveRecipe(training.seed, limits, [float(t) for t in itp.valid_t], settings,
                        meta={"task": config.data.task_name, "metric": "ACC", "config": str(config.source)},
                        quiet=training.disable_tqdm)
+
+
+def example_stream(train: EncodedTask, batch_size: int, pad_id: int, seed: int) -> Iterator[dict]:
+    """The encoder curve's update batches, one endless stream (the loop runs it as a single epoch): every example
+    once per permutation, the permutations drawn one after another from `seed`, a batch taking the end of one and
+    the start of the next (the stream this track's curves have been trained on, so their numbers stay; dropout
+    draws from the generators as they stand, and a resumed run gets them back from its checkpoint)."""
+    rng, order = random.Random(seed), []
+    while True:
+        while len(order) < batch_size:
+            order += rng.sample(range(len(train)), len(train))
+        ids, order = order[:batch_size], order[batch_size:]
+        yield collate([train.item(i) for i in ids], pad_id)
 
 
 def find_adapter_curve(config: EncoderConfig) -> list[dict]:
@@ -86,8 +101,11 @@ def find_adapter_curve(config: EncoderConfig) -> list[dict]:
         train = encode_task(training_examples(data_args), tokenizer, labels, data_args.max_source_length)
         validation = classifier_evaluation(model, {"dev": dev}, training.per_device_eval_batch_size,
                                            tokenizer.pad_token_id)
-        return family_curve_data(get_family("encoder"), model, tokenizer, train,
-                                 training.per_device_train_batch_size, validation, itp.curve_lr), setup
+        data = family_curve_data(get_family("encoder"), model, tokenizer, train, training.per_device_train_batch_size,
+                                 validation, itp.curve_lr, training.seed)
+        data.epoch_batches = lambda epoch: example_stream(train, training.per_device_train_batch_size,
+                                                          tokenizer.pad_token_id, training.seed)
+        return data, setup
 
     return train_and_sweep(curve_recipe(config, settings), model, curve, targets, endpoints, training.output_dir,
                            prepare, logger_name="curve_find_adapter")

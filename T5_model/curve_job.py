@@ -18,6 +18,7 @@ from module.path_info import majority_fraction
 from module.path_jobs import PathSetup
 from module.plotting import read_line_sweep
 from module.sweep import RESULTS_VERSION, sweep_settings
+from module.update_loop import epoch_order
 from T5_model.evaluation import evaluate_batches, shift_right
 from T5_model.model import model_files, model_provider
 from T5_model.options import CURVE_TRAINING, SWEEP, T5Options, settings_of
@@ -121,8 +122,8 @@ def t5_curve_data(options: T5Options, model: torch.nn.Module, tokenizer, data: d
         built = build_optimizer(params, options.learning_rate)
         return built, build_scheduler(built, options.lr_decay_style, warmup_updates(options), options.train_iters)
 
-    return CurveData(lambda order: train_batches(data["train"].encoded, options.train_batch_size,
-                                                 tokenizer.pad_token_id, order),
+    return CurveData(lambda epoch: train_batches(data["train"].encoded, options.train_batch_size,
+                                                 tokenizer.pad_token_id, epoch_order(options.seed, epoch)),
                      backward, validate, optimizer)
 
 

@@ -117,7 +117,7 @@ def find_causal_curve(args: CausalCurveArguments) -> list[dict]:
         dev = dev_evaluation(args, inputs)
         encoded = family.encode(train, inputs.tokenizer, inputs.task, inputs.labels)
         return family_curve_data(family, model, inputs.tokenizer, encoded, args.train_batch_size, dev,
-                                 args.learning_rate), setup
+                                 args.learning_rate, args.seed), setup
 
     return train_and_sweep(recipe, model, curve, targets, (paths[0], paths[1]), out_dir, prepare,
                            [f"curve tensors: {CURVE_TENSORS[inputs.kind]}"], logger_name="causal_curve")

@@ -9,7 +9,6 @@ several processes (the main process trains, every process sweeps its share) come
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +50,7 @@ class CurveRecipe:
 class CurveData:
     """A family's part of curve training: its update batches, the loss of a batch at given tensors, validation."""
 
-    epoch_batches: Callable[[random.Random], Iterable]  # one epoch's update batches, in the order this draws
+    epoch_batches: Callable[[int], Iterable]  # the update batches of an epoch (seeded by the family: `epoch_order`)
     backward: Callable[[dict[str, torch.Tensor], object], float]  # a batch's loss at these leaf tensors, its
     # gradients put into them (micro-batches as the family likes); returns the loss
     validate: Callable[[], tuple[float, float]]  # (loss, metric) on the validation split at the model's point
@@ -59,9 +58,10 @@ class CurveData:
 
 
 def family_curve_data(family, model: torch.nn.Module, tokenizer, train: object, batch_size: int,
-                      dev: Callable[[], dict], learning_rate: float) -> CurveData:
-    """Curve training through a model family (module/families.py): its shuffled training batches and its loss,
-    validation by `dev` (a split named dev), AdamW without weight decay at a constant learning rate."""
+                      dev: Callable[[], dict], learning_rate: float, seed: int) -> CurveData:
+    """Curve training through a model family (module/families.py): its training batches, shuffled anew each epoch
+    (`epoch_order`: from the seed and the epoch alone, so a resumed run draws what an uninterrupted one does), and
+    its loss; validation by `dev` (a split named dev); AdamW without weight decay at a constant learning rate."""
     def backward(leaves: dict[str, torch.Tensor], batch) -> float:
         loss = family.loss(model, leaves, batch)
         loss.backward()
@@ -75,8 +75,8 @@ def family_curve_data(family, model: torch.nn.Module, tokenizer, train: object, 
         built = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
         return built, torch.optim.lr_scheduler.LambdaLR(built, lambda step: 1.0)
 
-    return CurveData(lambda order: family.train_batches(train, tokenizer, batch_size, order), backward, validate,
-                     optimizer)
+    return CurveData(lambda epoch: family.train_batches(train, tokenizer, batch_size, epoch_order(seed, epoch)),
+                     backward, validate, optimizer)
 
 
 def curve_names(model: torch.nn.Module, theta: Mapping[str, torch.Tensor], path: str,
@@ -127,11 +127,11 @@ class CurveTrainer(LoopHooks):
 
     # ------------------------------------------------------------------ the update loop's hooks
     def epoch_batches(self, epoch: int):
-        order = epoch_order(self.recipe.seed, epoch)
+        batches = self.data.epoch_batches(epoch)
         if self.pending_rng is not None:  # a resumed epoch: the generators where the checkpoint left them
             set_rng_state(self.pending_rng[0])
             self.pending_rng = None
-        return self.data.epoch_batches(order)
+        return batches
 
     def update(self, batch, step: int) -> float:
         """One optimiser update of the bends on the batch's loss at φ(t), t drawn for this step; returns the loss."""
