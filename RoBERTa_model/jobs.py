@@ -237,8 +237,8 @@ def line_settings(config: EncoderConfig, encoded: dict, path1: str, path2: str, 
     `letters` (as each key declares, RoBERTa_model/config.py) and content hashes of the endpoints, the backbone and
     tokenizer, `files` and the data files read."""
     data_args = config.data
-    settings = {"script": script, "path1": path1, "path2": path2, "splits": sorted(encoded),
-                **config_identity(config, letters)}
+    settings = {"script": script, "path1": path1, "path2": path2, "task": data_args.task_name,
+                "splits": sorted(encoded), **config_identity(config, letters)}
     data_files = task_data_files(data_args.data_dir, data_args.task_name, ["train", *encoded])
     return sweep_settings(settings, (path1, path2, *model_folders(config.model), *files), data_files)
 

@@ -155,3 +155,19 @@ def test_the_new_curve_keys_are_checked_before_anything_is_written(runs, capsys,
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and expected in err[0]
     assert not (root / f"bad2-{key}").exists()
+
+
+@pytest.mark.slow
+def test_two_processes_train_the_encoder_curve_once_and_sweep_it_as_one_process(runs):
+    """Issue 28: the encoder curve under torchrun (it refused several processes before): the main process trains,
+    both sweep, and the files are one process's."""
+    root, line = runs
+    keys = {"curve_steps": 3, "itpl_points": 5}
+    with toy.threads(1):  # each torchrun process uses one thread: the same sums as the in-process run
+        assert curve_find_adapter.main([str(_curve_config(root, line, "one", **keys))]) == 0
+    done = toy.torchrun("RoBERTa_model/curve_find_adapter.py", str(_curve_config(root, line, "two", **keys)))
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("result.csv", "data_analyze.txt", "valid_data_analysis.json"):
+        assert (root / "one" / name).read_bytes() == (root / "two" / name).read_bytes(), name
+    assert (root / "two" / "metrics.csv").read_text().count("\n") == (root / "one" / "metrics.csv").read_text().count(
+        "\n")  # trained once
