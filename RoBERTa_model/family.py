@@ -13,7 +13,7 @@ from torch import nn
 
 from dataloader.tasks import Example
 from module.curves import functional_forward
-from module.families import batch_on, shuffled_chunks
+from module.families import batch_on, shuffled_chunks, tensors_moved
 from module.loading import load_tokenizer
 from module.sweep import SharedEvaluation
 from RoBERTa_model.config import DELTA_TYPES
@@ -55,10 +55,9 @@ class EncoderFamily:
 
     def tuned_tensors(self, model: nn.Module, method: str) -> list[str]:
         """`none` (full tuning): every parameter; an adapter method: those `unfrozen_modules` selects."""
-        if method not in DELTA_TYPES:
-            raise ValueError(f"tune method must be one of {', '.join(DELTA_TYPES)}, got {method!r}")
-        return [name for name, _ in model.named_parameters()
-                if method == "none" or is_unfrozen(name, self.unfrozen_modules)]
+        return tensors_moved(model, method, {delta: (lambda name: True) if delta == "none" else
+                                             (lambda name: is_unfrozen(name, self.unfrozen_modules))
+                                             for delta in DELTA_TYPES})
 
     def identity_files(self, folder: str | Path) -> list[Path]:
         """The model folder (weights, config, tokenizer files)."""

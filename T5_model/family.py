@@ -16,6 +16,7 @@ from dataloader.metrics import metric_for_task
 from dataloader.tasks import Example
 from module.adapter import is_adapter_tensor
 from module.curves import functional_forward
+from module.families import tensors_moved
 from module.sweep import SharedEvaluation
 from T5_model.evaluation import shift_right
 from T5_model.model import load_t5, load_t5_tokenizer
@@ -69,9 +70,7 @@ class T5Family:
 
     def tuned_tensors(self, model: nn.Module, method: str) -> list[str]:
         """`model`: every parameter; `adapter`: the adapter tensors."""
-        if method not in TUNE_METHODS:
-            raise ValueError(f"tune method must be one of {', '.join(TUNE_METHODS)}, got {method!r}")
-        return [name for name, _ in model.named_parameters() if TUNE_METHODS[method](name)]
+        return tensors_moved(model, method, TUNE_METHODS)
 
     def identity_files(self, folder: str | Path) -> list[Path]:
         """The model folder (weights, config and tokenizer files)."""

@@ -18,7 +18,7 @@ from causal_model.model import load_causal, load_causal_tokenizer
 from causal_model.tuning import pad_rows, training_rows
 from dataloader.tasks import Example
 from module.curves import functional_forward
-from module.families import batch_on, shuffled_chunks
+from module.families import batch_on, shuffled_chunks, tensors_moved
 from module.sweep import SharedEvaluation
 
 TUNE_METHODS = {"full": lambda name: True, "lora": lambda name: ".lora_" in name}  # method -> tensors it moves
@@ -71,9 +71,7 @@ class CausalFamily:
 
     def tuned_tensors(self, model: nn.Module, method: str) -> list[str]:
         """`full`: every parameter; `lora`: the LoRA factors."""
-        if method not in TUNE_METHODS:
-            raise ValueError(f"tune method must be one of {', '.join(TUNE_METHODS)}, got {method!r}")
-        return [name for name, _ in model.named_parameters() if TUNE_METHODS[method](name)]
+        return tensors_moved(model, method, TUNE_METHODS)
 
     def identity_files(self, folder: str | Path) -> list[Path]:
         """The model (or adapter) folder."""

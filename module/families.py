@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -68,6 +68,14 @@ def get_family(name: str) -> ModelFamily:
     if not isinstance(family, ModelFamily) or family.name != name:
         raise TypeError(f"{FAMILIES[name]}.FAMILY does not implement the model family {name!r}")
     return family
+
+
+def tensors_moved(model: nn.Module, method: str, methods: Mapping[str, Callable[[str], bool]]) -> list[str]:
+    """The parameter names of `model` that tuning `method` moves, by the family's table of methods (method -> does
+    it move this parameter name); an unknown method is one error naming the known ones."""
+    if method not in methods:
+        raise ValueError(f"tune method must be one of {', '.join(methods)}, got {method!r}")
+    return [name for name, _ in model.named_parameters() if methods[method](name)]
 
 
 def batch_on(batch: Mapping[str, torch.Tensor], params: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -210,20 +210,10 @@ def test_a_curve_between_two_adapters_trains_their_factors_resumes_and_starts_an
         assert curve[k]["splits"]["dev"]["loss"] == pytest.approx(line[k]["splits"]["dev"]["loss"], abs=1e-5)
     # a run interrupted after update 3 resumes from the checkpoint of update 2 to the same bends
     from module.curve_training import CurveTrainer
+    from utils import toy
 
-    real_update, calls = CurveTrainer.update, []
-
-    def interrupted(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real_update(self, *args, **kwargs)
-
-    CurveTrainer.update = interrupted
-    try:
+    with toy.ctrl_c_at(CurveTrainer, "update", 3):
         assert run_cli(lambda: curve_find.main([*common, "--output_dir", str(tmp_path / "resumed")])) == 130
-    finally:
-        CurveTrainer.update = real_update
     assert run_cli(lambda: curve_find.main([*common, "--output_dir", str(tmp_path / "resumed")])) == 0
     a, b = (load_checkpoint(tmp_path / name / "curve-last.pt") for name in ("curve", "resumed"))
     assert b.meta["num_updates"] == 4 and all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)

@@ -27,6 +27,7 @@ from module.curves import (
 from module.interpolation import interpolation_points
 from T5_model.curve_job import check_curve_options, curve_recipe, t5_curve_data
 from T5_model.options import build_parser, parse_options
+from utils import toy
 from utils.toy import perturbed_t5_ends, write_task
 
 
@@ -164,19 +165,10 @@ def test_curve_find_full_model_resumes_an_interrupted_training(dropout, model_en
             "5", "--quiet", "--train_batch_size", "8", *common]))
 
     assert run(tmp_path / "straight") == 0
-    real_update, calls = CurveTrainer.update, []
-
-    def interrupted(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real_update(self, *args, **kwargs)
-
-    monkeypatch.setattr(CurveTrainer, "update", interrupted)
-    assert run(tmp_path / "resumed") == 130
+    with toy.ctrl_c_at(CurveTrainer, "update", 3):
+        assert run(tmp_path / "resumed") == 130
     assert load_checkpoint(tmp_path / "resumed" / "curve-last.pt").meta["num_updates"] == 2
     assert not (tmp_path / "resumed" / "result.csv").exists()
-    monkeypatch.setattr(CurveTrainer, "update", real_update)
     assert run(tmp_path / "resumed") == 0
     a = load_checkpoint(tmp_path / "straight" / "curve-last.pt")
     b = load_checkpoint(tmp_path / "resumed" / "curve-last.pt")

@@ -108,7 +108,7 @@ def test_the_folder_stays_locked_from_the_curve_training_to_the_last_point(runs,
     assert held == [True]
 
 
-def test_an_interrupted_encoder_curve_resumes_to_the_same_bends_and_polychain_is_offered(runs, monkeypatch):
+def test_an_interrupted_encoder_curve_resumes_to_the_same_bends_and_polychain_is_offered(runs):
     """Issue 28: the encoder curve trains on the shared curve trainer: resumable (bit-exact, dropout on), validated
     at valid_t, PolyChain as well as Bezier."""
     import torch
@@ -120,18 +120,9 @@ def test_an_interrupted_encoder_curve_resumes_to_the_same_bends_and_polychain_is
     keys = {"curve_steps": 6, "output_interval": 2, "valid_interval": 3, "curve_log_interval": 1,
             "curve_type": "polychain", "bend_num": 2, "itpl_points": 3}
     assert curve_find_adapter.main([str(_curve_config(root, line, "poly-straight", **keys))]) == 0
-    real_update, calls = CurveTrainer.update, []
-
-    def interrupted(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 5:
-            raise KeyboardInterrupt
-        return real_update(self, *args, **kwargs)
-
-    monkeypatch.setattr(CurveTrainer, "update", interrupted)
-    assert run_cli(lambda: curve_find_adapter.main([str(_curve_config(root, line, "poly-resumed", **keys))])) == 130
+    with toy.ctrl_c_at(CurveTrainer, "update", 5):
+        assert run_cli(lambda: curve_find_adapter.main([str(_curve_config(root, line, "poly-resumed", **keys))])) == 130
     assert load_checkpoint(root / "poly-resumed" / "curve-last.pt").meta["num_updates"] == 4
-    monkeypatch.setattr(CurveTrainer, "update", real_update)
     assert curve_find_adapter.main([str(_curve_config(root, line, "poly-resumed", **keys))]) == 0
     a, b = (load_checkpoint(root / name / "curve-last.pt") for name in ("poly-straight", "poly-resumed"))
     assert a.meta["finished"] and b.meta["finished"] and b.meta["num_updates"] == 6

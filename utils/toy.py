@@ -174,6 +174,25 @@ def threads(count: int):
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def ctrl_c_at(owner: type, method: str, call: int):
+    """Within the block, the `call`-th call of `owner.method` raises KeyboardInterrupt (as a Ctrl-C there would);
+    the method is put back afterwards."""
+    real, calls = getattr(owner, method), []
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    setattr(owner, method, interrupted)
+    try:
+        yield
+    finally:
+        setattr(owner, method, real)
+
+
 def torchrun(script: str, *args: str, processes: int = 2, timeout: int = 300):
     """Run `script` from the repository root under `torchrun --nproc_per_node processes` (gloo, one thread each,
     offline) on a free port; a hang fails after `timeout` seconds."""
