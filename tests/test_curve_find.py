@@ -144,7 +144,7 @@ def model_ends(tiny_t5_dir, tmp_path_factory):
 
 @pytest.mark.parametrize("dropout", [0.0, 0.1])
 def test_curve_find_full_model_resumes_an_interrupted_training(dropout, model_ends, tiny_t5_dir, small_task, tmp_path,
-                                                               monkeypatch, capsys):
+                                                               capsys):
     """A curve interrupted after its checkpoint and run again equals the uninterrupted one bit for bit, with dropout
     too (issue 27.6: curve-last.pt lacked the generator states, so dropout drew other masks after a resume)."""
     common = ["--tune_method", "model", "--train_iters", "4", "--valid_interval", "10", "--output_interval", "2",
