@@ -10,8 +10,9 @@ adapter tensors (`adapter_state`) plus its `classifier.*` head are the endpoints
 the first `--eval_examples` dev pairs at x = 0.5, θ = (θ1 + θ2) / 2, in one shared model (backbone identical in
 both builds), under `--threads` torch threads.
 
-(A) "project": the sweep's path (RoBERTa_model/sweeps.py) — `Interpolator(model, θ1, θ2).set(0.5)` writes θ
-    into the live tensors, then `evaluate_classifier` on `classifier_batches(encode_task(...), 128, pad_id)`,
+(A) "project": the sweep's path (module/path_jobs.py, RoBERTa_model/sweeps.py) — `Interpolator(model, θ1,
+    θ2).set(0.5)` writes θ into the live tensors, then `evaluate_classifier` on
+    `classifier_batches(encode_task(...), 128, pad_id)`,
     batches (length-sorted, at most 128 rows, cut where padding plus a per-batch cost is least:
     dataloader.batching.length_groups) built once outside the timing.
 (B) "original's way": what the paper's scripts did per point — `copy.deepcopy(model.state_dict())` updated
