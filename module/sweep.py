@@ -33,40 +33,54 @@ class SweepSettingsMismatch(SettingsMismatch):
 
 def point_path(out_dir: str | Path, x: float) -> Path:
     """Where the finished point x of the sweep in `out_dir` is kept."""
-    return Path(out_dir) / "points" / f"x_{x:.3f}.json"
+    return Path(out_dir) / "points" / line_point_name(x)
 
 
 class PointStore:
-    """Finished points of one sweep, kept as `<out_dir>/points/x_<x>.json`, plus the sweep's settings."""
+    """Finished points of one sweep, one JSON file each in `<out_dir>/points/` (named by the sweep's geometry:
+    `x_<x>.json` on a path), plus the sweep's settings."""
 
-    def __init__(self, out_dir: str | Path, settings: dict):
+    def __init__(self, out_dir: str | Path, settings: dict, name: Callable[[object], str] = None):
         self.out_dir = Path(out_dir)
         self.folder = self.out_dir / "points"
+        self.name = name or line_point_name
         try:
-            self.settings = claim_settings(self.out_dir / SETTINGS_FILE, settings, any(self.folder.glob("x_*.json")),
+            self.settings = claim_settings(self.out_dir / SETTINGS_FILE, settings, any(self.folder.glob("*.json")),
                                            "points of a sweep", "use another --output_dir or delete that folder")
         except SettingsMismatch as e:
             raise SweepSettingsMismatch(str(e)) from None
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def _path(self, x: float) -> Path:
-        return point_path(self.out_dir, x)
+    def _path(self, point) -> Path:
+        return self.folder / self.name(point)
 
-    def has(self, x: float) -> bool:
-        """True when point x is finished."""
-        return self._path(x).is_file()
+    def has(self, point) -> bool:
+        """True when `point` (a coordinate of the sweep's geometry) is finished."""
+        return self._path(point).is_file()
 
-    def save(self, record: dict) -> None:
-        """Store one finished point atomically, after checking that the folder still holds this sweep's settings."""
+    def save(self, record: dict, point=None) -> None:
+        """Store one finished point atomically (a path's record names its x), after checking that the folder still
+        holds this sweep's settings."""
+        point = record["x"] if point is None else point
         current = read_json(self.out_dir / SETTINGS_FILE)
         if current != self.settings:
             raise SweepSettingsMismatch(f"{self.out_dir}: its settings were changed by another run during this "
-                                        f"sweep; point x={record['x']} not written")
-        atomic_write_json(self._path(record["x"]), record)
+                                        f"sweep; point {self.name(point)} not written")
+        atomic_write_json(self._path(point), record)
+
+    def read(self, points: Sequence) -> list[dict]:
+        """The finished records of `points`, in their order."""
+        return [read_json(self._path(p), "delete it and run the sweep again to recompute that point")
+                for p in points if self.has(p)]
 
     def records(self, xs: Sequence[float] | None = None) -> list[dict]:
-        """Finished records, sorted by x (only those in `xs` when given)."""
+        """Finished records of a path, sorted by x (only those in `xs` when given)."""
         return read_records(self.out_dir, xs)
+
+
+def line_point_name(x: float) -> str:
+    """The file of a path's point x."""
+    return f"x_{x:.3f}.json"
 
 
 def read_records(out_dir: str | Path, xs: Sequence[float] | None = None) -> list[dict]:
@@ -116,7 +130,10 @@ def in_batch_order(parts: list[list[tuple[int, object]]]) -> list[object]:
 
 @dataclass
 class Line:
-    """One path of a sweep pool: its points, how to move the model to one, its folder and what its files hold."""
+    """One path of a sweep pool: its points, how to move the model to one, its folder and what its files hold.
+
+    A sweep pool runs any geometry with this interface (`points`, `set_point`, `out_dir`, `settings`, `name`,
+    `record`, `coordinate`, `write`); a path's coordinate is its x."""
 
     xs: Sequence[float]
     set_point: Callable[[float], None]
@@ -126,6 +143,36 @@ class Line:
     itp_on_train: bool = False
     extra_summary: dict | None = None
     path_info: object = None
+
+    @property
+    def points(self) -> Sequence[float]:
+        """The coordinates of the sweep's points."""
+        return self.xs
+
+    def name(self, x: float) -> str:
+        """The point file of x."""
+        return line_point_name(x)
+
+    def record(self, x: float, results: dict) -> dict:
+        """The stored record of point x."""
+        return point_record(x, results)
+
+    def coordinate(self, record: dict) -> float:
+        """The coordinate a stored record belongs to."""
+        return record["x"]
+
+    def write(self, records: list[dict], metric: str, final: bool) -> None:
+        """The path's result files from its finished records (the figure and the printed table when `final`)."""
+        if not final and len(records) < 2:  # barriers and changes need two points
+            return
+        write_sweep_files(self.out_dir, records, self.prefix, metric, self.itp_on_train, plot=final,
+                          extra_summary=self.extra_summary, path_info=self.path_info if final else None)
+
+    def report(self, metric: str) -> None:
+        """Print the finished path's summary table."""
+        if (self.out_dir / "summary.json").is_file():
+            summary = read_json(self.out_dir / "summary.json")
+            print(f"\n{summary_table({self.out_dir.name: summary}, metric)}\n{BARRIER_NOTE}")
 
 
 def run_sweep(xs: Sequence[float], set_point: Callable[[float], None], evaluate: Callable[[], dict[str, dict]],
@@ -161,14 +208,14 @@ def run_sweeps(lines: Sequence[Line], evaluate: Callable[[], dict[str, dict]], m
 
             def claim(line: Line = line) -> PointStore:
                 remove_stale_temporaries(line.out_dir)
-                return PointStore(line.out_dir, line.settings)
+                return PointStore(line.out_dir, line.settings, line.name)
 
             together(claim, only_main=True)  # one process claims the folder, then every process opens it
-            stores.append(together(lambda line=line: PointStore(line.out_dir, line.settings)))
-        finished = [set().union(*part) for part in zip(*gather([[x for x in line.xs if store.has(x)]
+            stores.append(together(lambda line=line: PointStore(line.out_dir, line.settings, line.name)))
+        finished = [set().union(*part) for part in zip(*gather([[x for x in line.points if store.has(x)]
                                                                   for line, store in zip(lines, stores, strict=True)]),
                                                        strict=True)]  # done by any process
-        todo = [(k, x) for k, line in enumerate(lines) for x in line.xs if x not in finished[k]]
+        todo = [(k, x) for k, line in enumerate(lines) for x in line.points if x not in finished[k]]
         alone = len(todo) - len(todo) % size if size > 1 and isinstance(evaluate, SharedEvaluation) else len(todo)
         mine, shared = todo[rank:alone:size], todo[alone:]
         label = desc if size == 1 else f"{desc} [{rank + 1}/{size}]"
@@ -184,33 +231,30 @@ def run_sweeps(lines: Sequence[Line], evaluate: Callable[[], dict[str, dict]], m
                 else:
                     results = evaluate()
                 if results is not None:
-                    store.save(point_record(x, results))
+                    store.save(line.record(x, results), x)
                     bar.set_postfix({"x": x, **{split: f"{r['performance']:.3f}" for split, r in results.items()}})
-                    done = store.records(line.xs)
-                    if rank == 0 and len(done) >= 2:  # barriers and changes need two points
-                        write_sweep_files(line.out_dir, done, line.prefix, metric, line.itp_on_train, plot=False,
-                                          extra_summary=line.extra_summary)
+                    if rank == 0:
+                        line.write(store.read(line.points), metric, final=False)
                 bar.update(1)
         everything = []
         for line, store in zip(lines, stores, strict=True):
-            records = _merged(store, line.xs, [r for part in gather(store.records(line.xs) if rank else [])
-                                               for r in part])
+            records = _merged(store, line, [r for part in gather(store.read(line.points) if rank else [])
+                                            for r in part])
             if rank == 0:
-                write_sweep_files(line.out_dir, records, line.prefix, metric, line.itp_on_train, plot=True,
-                                  extra_summary=line.extra_summary, path_info=line.path_info)
+                line.write(records, metric, final=True)
             everything.append(records)
         gather(None)  # the others wait for the result files
     for line in lines:
-        if rank == 0 and (line.out_dir / "summary.json").is_file():
-            summary = read_json(line.out_dir / "summary.json")
-            print(f"\n{summary_table({line.out_dir.name: summary}, metric)}\n{BARRIER_NOTE}")
+        if rank == 0:
+            line.report(metric)
     return everything
 
 
-def _merged(store: PointStore, xs: Sequence[float], gathered: list[dict]) -> list[dict]:
+def _merged(store: PointStore, line: Line, gathered: list[dict]) -> list[dict]:
     """The sweep's records from this process's store and from every process's new points (saved here when this
-    process's file system lacked them), sorted by x."""
+    process's file system lacked them), in the order of the sweep's points."""
     for record in gathered:
-        if not store.has(record["x"]):
-            store.save(record)
-    return store.records(xs)
+        point = line.coordinate(record)
+        if not store.has(point):
+            store.save(record, point)
+    return store.read(line.points)
