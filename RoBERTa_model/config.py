@@ -102,6 +102,11 @@ class InterpolationArguments:
                                           "pair's line into output_dir/pair_<i>_<j>/, then matrix.csv and matrix.png",
                                           shapes="")
     itpl_points: int = _help(26, "evenly spaced points evaluated, endpoints included (2 to 1001)", shapes="")
+    plane_grid: int | None = _help(None, "itp_pretrain_adapter.py with paths [A, B, C]: the plane through the three "
+                                         "runs on a G x G grid (plane.csv, summary.json, plane.png) instead of the "
+                                         "matrix", shapes="s")
+    plane_margin: float = _help(0.2, "how far the plane's grid reaches beyond the runs, as a fraction of their extent",
+                                shapes="s")
     itp_on_train: bool = _help(False, "itp_pretrain_adapter.py: evaluate the line on the training examples (the "
                                       "first max_train_samples) instead of dev/test, to join with cartography.json",
                                       shapes="s")

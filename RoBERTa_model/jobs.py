@@ -15,6 +15,7 @@ from module.cartography import CartographyCallback
 from module.checkpoint import load_endpoint
 from module.distributed import leave_at_exit
 from module.files import atomic_write_json, read_json
+from module.geometries import sweep_geometry
 from module.identity import SWEEP
 from module.interpolation import check_same_keys
 from module.loading import load_tokenizer
@@ -262,6 +263,12 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
     paths = [itp.path1, itp.path2] if itp.paths is None else list(itp.paths)
     if itp.paths is not None:
         check_minima(paths, f"{config.source}: paths")
+    if itp.plane_grid is not None and len(itp.paths or []) != 3:
+        raise ConfigError(f"{config.source}: key 'plane_grid': the plane goes through three runs, given as "
+                          f"\"paths\": [A, B, C] (got {len(itp.paths or [])})")
+    if itp.plane_grid is not None and (itp.plane_grid < 2 or not itp.plane_margin >= 0):
+        raise ConfigError(f"{config.source}: keys 'plane_grid'/'plane_margin': expected a grid of at least 2 and a "
+                          f"margin >= 0, got {itp.plane_grid} and {itp.plane_margin}")
     labels = task_labels(config.data.task_name, load_task_split(config.data.data_dir, config.data.task_name, "train"))
     thetas = [tuned_tensors(p, delta.delta_type, delta.unfrozen_modules, labels) for p in paths]
     for path, theta in zip(paths[1:], thetas[1:], strict=True):
@@ -269,6 +276,9 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
     _, tokenizer, model, encoded = line_inputs(config)
     setup = encoder_path_setup(config, tokenizer, model, encoded,
                                lambda path1, path2: line_settings(config, encoded, path1, path2))
+    if itp.plane_grid is not None:
+        return sweep_geometry("plane", setup, paths, thetas, config.training.output_dir, grid=itp.plane_grid,
+                              margin=itp.plane_margin)
     if itp.paths is not None:
         return sweep_matrix(setup, paths, thetas, config.training.output_dir)
     return sweep_line(setup, (paths[0], paths[1]), (thetas[0], thetas[1]), config.training.output_dir)

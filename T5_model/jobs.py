@@ -17,6 +17,7 @@ from dataloader.metrics import metric_for_task
 from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.distributed import device, join
 from module.files import atomic_target, folder_lock, setup_logger, upsert_csv_row
+from module.geometries import sweep_geometry
 from module.matrix import check_minima, pair_folder
 from module.path_info import majority_fraction
 from module.path_jobs import PathSetup, sweep_line, sweep_matrix
@@ -225,6 +226,10 @@ def interpolate(options: T5Options) -> SweepResult:
     thetas = load_endpoints(paths, options)
     out_dir = Path(options.output_dir)
     setup = path_setup(options, task, splits, out_dir, dict(zip(paths, thetas, strict=True)))
+    if options.plane_grid:
+        records = sweep_geometry("plane", setup, paths, thetas, out_dir, grid=options.plane_grid,
+                                 margin=options.plane_margin)
+        return SweepResult(records, setup.metric, out_dir)
     if options.load_PET_path_list:
         sweep_matrix(setup, paths, thetas, out_dir)
         out_dir = pair_folder(out_dir, 0, 1)

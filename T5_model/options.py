@@ -157,6 +157,11 @@ class PathOptions:
                                                 entries=INTERPOLATE, nargs="+", metavar="PATH")
     itpl_points: int = flag(26, "evenly spaced points evaluated, endpoints included (2 to 1001)", entries=SWEEPS,
                             type=positive_int)
+    plane_grid: int | None = flag(None, "with --load_PET_path_list A B C: the plane through the three checkpoints "
+                                  "on a G x G grid (plane.csv, summary.json, plane.png) instead of the matrix",
+                                  entries=INTERPOLATE, shapes="s", type=positive_int, metavar="G")
+    plane_margin: float = flag(0.2, "how far the plane's grid reaches beyond the checkpoints, as a fraction of their "
+                               "extent", entries=INTERPOLATE, shapes="s", type=finite_float)
     itp_on_train: bool = flag(False, "evaluate the sweep on the train file (for utils/process_cartography.py)",
                               entries=SWEEPS, shapes="s", action="store_true")
 
@@ -272,6 +277,14 @@ def check_options(options: T5Options) -> T5Options:
         raise OptionError(f"argument --gradient_accumulation_steps: {options.gradient_accumulation_steps} "
                           f"micro-batches cannot be cut from a batch of {smallest} (it splits each update's batch, "
                           "never enlarges it)")
+    if options.plane_grid is not None:
+        given = len(options.load_PET_path_list or [])
+        if given != 3:
+            raise OptionError(f"argument --plane_grid: the plane goes through three checkpoints, given as "
+                              f"--load_PET_path_list A B C (got {given})")
+        if options.plane_grid < 2 or options.plane_margin < 0:
+            raise OptionError(f"argument --plane_grid/--plane_margin: expected a grid of at least 2 and a margin "
+                              f">= 0, got {options.plane_grid} and {options.plane_margin}")
     if options.tokenizer_path is None:
         options.tokenizer_path = options.model
     return options

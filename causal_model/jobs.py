@@ -16,6 +16,7 @@ from dataloader.metrics import metric_for_task
 from dataloader.tasks import check_task_dir, split_path, task_name
 from module.checkpoint import load_endpoint
 from module.distributed import device, join
+from module.geometries import sweep_geometry
 from module.identity import SWEEP, option, shaping
 from module.lora import CONFIG_FILE, LORA_PATHS, lora_path_model
 from module.matrix import check_minima
@@ -39,6 +40,10 @@ class CausalLineArguments:
     lora_path: str = option("delta", "LoRA endpoints: delta (the straight line W0 + (1-x)dW1 + x dW2) or factors (A "
                             "and B interpolated separately, equal ranks: a curve in the weights)", "sc",
                             choices=list(LORA_PATHS))
+    plane_grid: int | None = option(None, "with --paths A B C: the plane through the three endpoints on a G x G grid "
+                                    "(plane.csv, summary.json, plane.png) instead of the matrix", "s")
+    plane_margin: float = option(0.2, "how far the plane's grid reaches beyond the endpoints, as a fraction of their "
+                                 "extent", "s")
     itpl_points: int = option(26, "evenly spaced points, both endpoints included (a rerun with more reuses the "
                               "points both grids share)")
     max_eval_samples: int | None = option(None, "first N dev (and test) examples", "sc")
@@ -181,8 +186,17 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
                   "--per_device_eval_batch_size": (args.per_device_eval_batch_size, 1),
                   "--max_train_samples": (args.max_train_samples, 1)})
     paths = endpoint_paths(args)
+    check_counts({"--plane_grid": (args.plane_grid, 2)})
+    if not args.plane_margin >= 0:
+        raise ValueError(f"--plane_margin must be at least 0, got {args.plane_margin}")
+    if args.plane_grid is not None and len(args.paths or []) != 3:
+        raise ValueError(f"--plane_grid: the plane goes through three endpoints, given as --paths A B C "
+                         f"(got {len(args.paths or [])})")
     inputs = load_paths(args, paths)
     setup = causal_path_setup(args, inputs, "causal_interpolate")
+    if args.plane_grid is not None:
+        return sweep_geometry("plane", setup, paths, inputs.thetas, args.output_dir, grid=args.plane_grid,
+                              margin=args.plane_margin)
     if args.paths is not None:
         return sweep_matrix(setup, paths, inputs.thetas, args.output_dir)
     return sweep_line(setup, (paths[0], paths[1]), (inputs.thetas[0], inputs.thetas[1]), args.output_dir)
