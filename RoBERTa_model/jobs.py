@@ -16,6 +16,7 @@ from module.checkpoint import load_endpoint
 from module.distributed import leave_at_exit
 from module.files import atomic_write_json, read_json
 from module.geometries import sweep_geometry
+from module.geometries.plane import curve_bend, with_bend
 from module.identity import SWEEP
 from module.interpolation import check_same_keys
 from module.loading import load_tokenizer
@@ -270,7 +271,10 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
         raise ConfigError(f"{config.source}: keys 'plane_grid'/'plane_margin': expected a grid of at least 2 and a "
                           f"margin >= 0, got {itp.plane_grid} and {itp.plane_margin}")
     labels = task_labels(config.data.task_name, load_task_split(config.data.data_dir, config.data.task_name, "train"))
-    thetas = [tuned_tensors(p, delta.delta_type, delta.unfrozen_modules, labels) for p in paths]
+    bend = curve_bend(paths[2], paths[:2]) if itp.plane_grid is not None else None  # C may be a curve's bend
+    thetas = [tuned_tensors(p, delta.delta_type, delta.unfrozen_modules, labels) for p in paths[:2 if bend else 3]]
+    if bend:
+        thetas.append(with_bend(bend, thetas[0]))
     for path, theta in zip(paths[1:], thetas[1:], strict=True):
         check_same_keys(thetas[0], theta, (paths[0], path))
     _, tokenizer, model, encoded = line_inputs(config)
@@ -278,7 +282,7 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
                                lambda path1, path2: line_settings(config, encoded, path1, path2))
     if itp.plane_grid is not None:
         return sweep_geometry("plane", setup, paths, thetas, config.training.output_dir, grid=itp.plane_grid,
-                              margin=itp.plane_margin)
+                              margin=itp.plane_margin, curve=bend is not None)
     if itp.paths is not None:
         return sweep_matrix(setup, paths, thetas, config.training.output_dir)
     return sweep_line(setup, (paths[0], paths[1]), (thetas[0], thetas[1]), config.training.output_dir)

@@ -18,6 +18,7 @@ from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.distributed import device, join
 from module.files import atomic_target, folder_lock, setup_logger, upsert_csv_row
 from module.geometries import sweep_geometry
+from module.geometries.plane import curve_bend, with_bend
 from module.matrix import check_minima, pair_folder
 from module.path_info import majority_fraction
 from module.path_jobs import PathSetup, sweep_line, sweep_matrix
@@ -223,12 +224,15 @@ def interpolate(options: T5Options) -> SweepResult:
             raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
     task = task_name(check_task_dir(options.task_dir))
     splits = sweep_splits(options)
-    thetas = load_endpoints(paths, options)
+    bend = curve_bend(paths[2], paths[:2]) if options.plane_grid else None  # C may be a curve's bend
+    thetas = load_endpoints(paths[:2] if bend else paths, options)
+    if bend:
+        thetas.append(with_bend(bend, thetas[0]))
     out_dir = Path(options.output_dir)
     setup = path_setup(options, task, splits, out_dir, dict(zip(paths, thetas, strict=True)))
     if options.plane_grid:
         records = sweep_geometry("plane", setup, paths, thetas, out_dir, grid=options.plane_grid,
-                                 margin=options.plane_margin)
+                                 margin=options.plane_margin, curve=bend is not None)
         return SweepResult(records, setup.metric, out_dir)
     if options.load_PET_path_list:
         sweep_matrix(setup, paths, thetas, out_dir)

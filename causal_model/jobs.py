@@ -17,6 +17,7 @@ from dataloader.tasks import check_task_dir, split_path, task_name
 from module.checkpoint import load_endpoint
 from module.distributed import device, join
 from module.geometries import sweep_geometry
+from module.geometries.plane import curve_bend, with_bend
 from module.identity import SWEEP, option, shaping
 from module.lora import CONFIG_FILE, LORA_PATHS, lora_path_model
 from module.matrix import check_minima
@@ -86,10 +87,11 @@ def endpoint_paths(args: CausalLineArguments) -> list[str]:
     for path in paths:
         if not Path(path).exists():
             raise FileNotFoundError(f"{path}: endpoint not found")
-    lora = [is_lora_folder(p) for p in paths]
+    folders = [p for p in paths if not str(p).endswith(".pt")]  # a .pt file: a checkpoint or a curve's bend
+    lora = [is_lora_folder(p) for p in folders]
     if len(set(lora)) > 1:
-        raise ValueError(f"{paths[lora.index(False)]}: a model, while {paths[lora.index(True)]} is a LoRA adapter; "
-                         "all endpoints must be of one kind")
+        raise ValueError(f"{folders[lora.index(False)]}: a model, while {folders[lora.index(True)]} is a LoRA "
+                         "adapter; all endpoints must be of one kind")
     return paths
 
 
@@ -192,11 +194,14 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
     if args.plane_grid is not None and len(args.paths or []) != 3:
         raise ValueError(f"--plane_grid: the plane goes through three endpoints, given as --paths A B C "
                          f"(got {len(args.paths or [])})")
-    inputs = load_paths(args, paths)
+    bend = curve_bend(args.paths[2], args.paths[:2]) if args.plane_grid is not None else None
+    inputs = load_paths(args, paths[:2] if bend else paths)
+    if bend:  # C is the bend of a curve between A and B, in the same tensors (the pair's path adapter)
+        inputs.thetas.append(with_bend(bend, inputs.thetas[0]))
     setup = causal_path_setup(args, inputs, "causal_interpolate")
     if args.plane_grid is not None:
         return sweep_geometry("plane", setup, paths, inputs.thetas, args.output_dir, grid=args.plane_grid,
-                              margin=args.plane_margin)
+                              margin=args.plane_margin, curve=bend is not None)
     if args.paths is not None:
         return sweep_matrix(setup, paths, inputs.thetas, args.output_dir)
     return sweep_line(setup, (paths[0], paths[1]), (inputs.thetas[0], inputs.thetas[1]), args.output_dir)

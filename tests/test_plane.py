@@ -189,3 +189,44 @@ def test_the_plane_on_the_encoder_and_the_causal_families(tmp_path, minilm_dir, 
     for k, x in ((0, 0), (2, 1)):  # the stacked adapter of three holds each adapter as the pair's does
         got, want = plane_points[f"checkpoint_{k}"]["splits"]["dev"], line[x]["splits"]["dev"]
         assert got["scores"] == want["scores"] and got["loss"] == pytest.approx(want["loss"], abs=1e-5)
+
+
+def test_the_plane_through_two_endpoints_and_a_curves_bend_holds_the_curve(tiny_t5_dir, toy_task, ends, tmp_path):
+    """Garipov et al.'s figure: C is a trained one-bend Bezier curve's bend; the plane holds the whole curve, so the
+    curve's points are the plane's points at its coordinates."""
+    import curve_find
+    from module.geometries.plane import PlaneError, curve_bend
+
+    common = ["--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--metric", "ACC", "--max_output_length",
+              "6", "--quiet", "--do_valid"]
+    assert run_cli(lambda: curve_find.main([
+        *common, "--output_dir", str(tmp_path / "curve"), "--load_PET_path_1", str(ends[0]), "--load_PET_path_2",
+        str(ends[1]), "--tune_method", "model", "--train_batch_size", "8", "--learning_rate", "1e-3", "--bend_num",
+        "1", "--train_iters", "2", "--valid_interval", "2", "--valid_t", "0.5", "--itpl_points", "3"])) == 0
+    bend = tmp_path / "curve" / "curve-best.pt"
+    assert run_cli(lambda: task_interpolation.main([
+        *common, "--output_dir", str(tmp_path / "plane"), "--load_PET_path_list", str(ends[0]), str(ends[1]),
+        str(bend), "--plane_grid", "2"])) == 0
+    summary = json.loads((tmp_path / "plane" / "summary.json").read_text())
+    assert summary["checkpoints"][2]["path"] == str(bend)
+    assert (tmp_path / "plane" / "plane.png").stat().st_size > 0
+    # the curve at t = 0.5, A/4 + C/2 + B/4, is the plane's point (u_C/2 + 1/4, v_C/2)
+    from transformers import T5ForConditionalGeneration
+
+    from module.checkpoint import load_checkpoint
+    from module.geometries.plane import with_bend
+
+    a, b = (load_checkpoint(p).tensors for p in ends[:2])
+    c = with_bend(curve_bend(bend, ends[:2]), a)
+    model = T5ForConditionalGeneration.from_pretrained(str(tiny_t5_dir))
+    interpolator = Interpolator(model, a, b)
+    keys = list(interpolator.targets)
+    basis, e1, e2 = plane_basis([{k: t[k] for k in keys} for t in (a, b, c)])
+    mover = PlaneMover(interpolator, [a, b, c], basis, e1, e2)
+    uc, vc = basis.anchors[2]
+    mover.set((uc / 2 + 0.25, vc / 2, -1))
+    live = model.state_dict()
+    assert all(torch.allclose(live[k], a[k] / 4 + c[k] / 2 + b[k] / 4, atol=1e-5) for k in keys)
+    with pytest.raises(PlaneError, match="the curve joins"):
+        curve_bend(bend, [str(ends[0]), str(ends[2])])
+    assert curve_bend(ends[2], ends[:2]) is None  # a checkpoint, not a curve

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,42 @@ def plane_basis(thetas: Sequence[Mapping[str, torch.Tensor]]) -> tuple[PlaneBasi
         raise PlaneError("the third checkpoint lies on the line through the first two: no plane")
     e2 = {k: t / off for k, t in rest.items()}
     return PlaneBasis(norm, ((0.0, 0.0), (1.0, 0.0), (along / norm, off / norm))), e1, e2
+
+
+def curve_bend(path: str | Path, ends: Sequence[str]) -> dict[str, torch.Tensor] | None:
+    """The bend of a one-bend Bezier curve between `ends` when `path` is a curve checkpoint (curve_find's
+    curve-best.pt or curve-last.pt), else None; the plane through the two endpoints and the bend holds the whole
+    curve. A curve of other endpoints, several bends or another type is refused."""
+    from module.checkpoint import load_checkpoint
+
+    path = Path(path)
+    if not path.is_file() or path.suffix != ".pt":
+        return None
+    saved = load_checkpoint(path)
+    if saved.meta.get("format") is None or "bend_num" not in saved.meta:
+        return None
+    if saved.meta["bend_num"] != 1 or saved.meta.get("curve_type") != "bezier":
+        raise PlaneError(f"{path}: a {saved.meta.get('curve_type')} curve with {saved.meta['bend_num']} bends; the "
+                         "plane holds a one-bend Bezier curve (its bend is the third point)")
+    joined = [os.path.realpath(p) for p in saved.meta.get("endpoints", [])]
+    if joined != [os.path.realpath(p) for p in ends]:
+        raise PlaneError(f"{path}: the curve joins {saved.meta.get('endpoints')}, not {list(ends)}")
+    return {name.removeprefix("bend0."): t for name, t in saved.tensors.items() if name.startswith("bend0.")}
+
+
+def with_bend(bend: Mapping[str, torch.Tensor], first: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The third point of a curve's plane: the bend; for the tensors the curve left alone, a tied alias takes its
+    tied tensor's bend (the tensor the endpoint holds equal to it) and anything else (integer buffers) the first
+    endpoint's value."""
+    unknown = sorted(set(bend) - set(first))
+    if unknown:
+        raise PlaneError(f"the curve's bend holds {unknown[0]!r}, which the endpoints lack")
+    out = dict(bend)
+    for key, value in first.items():
+        if key not in out:
+            tied = next((k for k in bend if first[k].shape == value.shape and torch.equal(first[k], value)), None)
+            out[key] = value if tied is None else bend[tied]
+    return {k: out[k] for k in first}
 
 
 def grid_points(anchors: Sequence[tuple[float, float]], size: int, margin: float) -> list[tuple[float, float]]:
