@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     if options.plane_grid:
         print_plane(result.records, result.out_dir, result.metric)
         return 0
+    if options.layerwise:
+        return 0  # the layer-wise sweep printed its table
     print("\n".join(endpoint_lines([result.records[0], result.records[-1]], result.metric)))
     print(f"wrote {result.out_dir}/result.csv, summary.json and interpolation.png ({len(result.records)} points)")
     return 0

@@ -105,6 +105,10 @@ class InterpolationArguments:
     plane_grid: int | None = _help(None, "itp_pretrain_adapter.py with paths [A, B, C]: the plane through the three "
                                          "runs on a G x G grid (plane.csv, summary.json, plane.png) instead of the "
                                          "matrix", shapes="s")
+    interpolate_tensors: str | None = _help(None, "itp_pretrain_adapter.py: interpolate only the tensors whose names "
+                                                  "match this regular expression, every other at path1", shapes="s")
+    layerwise: str | None = _help(None, "itp_pretrain_adapter.py: one line per group of tensors, every other at "
+                                        "path1: 'layers' or 'modules'; layerwise.csv and layerwise.png", shapes="s")
     plane_margin: float = _help(0.2, "how far the plane's grid reaches beyond the runs, as a fraction of their extent",
                                 shapes="s")
     itp_on_train: bool = _help(False, "itp_pretrain_adapter.py: evaluate the line on the training examples (the "

@@ -21,6 +21,12 @@ from RoBERTa_model.encoder import EncodedTask, build_classifier, collate, encode
 from RoBERTa_model.sweeps import classifier_evaluation
 
 DEFAULT_UNFROZEN = ["deltas", "layer_norm", "final_layer_norm", "classifier"]  # the track's unfrozen_modules
+# layer-wise connectivity's groups (module/geometries/layerwise.py): (group, regex); "{}" takes the layer number
+LAYER_GROUPS = (("embeddings", r"embeddings\."), ("layer.{}", r"encoder\.layer\.(\d+)\."), ("pooler", r"pooler\."),
+                ("classifier", r"classifier\."))
+MODULE_GROUPS = (("embeddings", r"embeddings\."), ("adapters", r"(\.adapter\.|deltas)"),
+                 ("attention", r"\.attention\."), ("feed-forward", r"\.(intermediate|output)\."),
+                 ("pooler and classifier", r"(pooler|classifier)\."))
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,8 @@ class EncoderFamily:
     """Encoders with a classification head; `max_source_length` and `unfrozen_modules` are the track's defaults."""
 
     name: str = "encoder"
+    layer_groups: tuple = LAYER_GROUPS
+    module_groups: tuple = MODULE_GROUPS
     max_source_length: int = 128
     unfrozen_modules: list[str] = field(default_factory=lambda: list(DEFAULT_UNFROZEN))
 

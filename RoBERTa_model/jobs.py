@@ -14,6 +14,7 @@ from module.adapter import adapter_state
 from module.cartography import CartographyCallback
 from module.checkpoint import load_endpoint
 from module.distributed import leave_at_exit
+from module.families import get_family
 from module.files import atomic_write_json, read_json
 from module.geometries import sweep_geometry
 from module.geometries.plane import curve_bend, with_bend
@@ -267,6 +268,12 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
     if itp.plane_grid is not None and len(itp.paths or []) != 3:
         raise ConfigError(f"{config.source}: key 'plane_grid': the plane goes through three runs, given as "
                           f"\"paths\": [A, B, C] (got {len(itp.paths or [])})")
+    if itp.layerwise not in (None, "layers", "modules"):
+        raise ConfigError(f"{config.source}: key 'layerwise' must be 'layers' or 'modules', got {itp.layerwise!r}")
+    geometries = [k for k in ("plane_grid", "interpolate_tensors", "layerwise") if getattr(itp, k) is not None]
+    if len(geometries) > 1 or (itp.paths is not None and geometries[:1] in (["interpolate_tensors"], ["layerwise"])):
+        raise ConfigError(f"{config.source}: keys {geometries} (with paths {itp.paths is not None}): one geometry per "
+                          "sweep; a layer-wise sweep joins path1 and path2")
     if itp.plane_grid is not None and (itp.plane_grid < 2 or not itp.plane_margin >= 0):
         raise ConfigError(f"{config.source}: keys 'plane_grid'/'plane_margin': expected a grid of at least 2 and a "
                           f"margin >= 0, got {itp.plane_grid} and {itp.plane_margin}")
@@ -283,6 +290,11 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
     if itp.plane_grid is not None:
         return sweep_geometry("plane", setup, paths, thetas, config.training.output_dir, grid=itp.plane_grid,
                               margin=itp.plane_margin, curve=bend is not None)
+    if itp.interpolate_tensors is not None or itp.layerwise is not None:
+        family = get_family("encoder")
+        return sweep_geometry("layerwise", setup, paths, thetas, config.training.output_dir,
+                              pattern=itp.interpolate_tensors,
+                              table=family.module_groups if itp.layerwise == "modules" else family.layer_groups)
     if itp.paths is not None:
         return sweep_matrix(setup, paths, thetas, config.training.output_dir)
     return sweep_line(setup, (paths[0], paths[1]), (thetas[0], thetas[1]), config.training.output_dir)

@@ -24,6 +24,14 @@ from T5_model.sweeping import t5_evaluation
 from T5_model.trainer import SplitData
 
 TUNE_METHODS = {"model": lambda name: True, "adapter": is_adapter_tensor}  # method -> which tensors it moves
+# layer-wise connectivity's groups (module/geometries/layerwise.py): (group, regex); "{}" takes the layer number
+LAYER_GROUPS = (("embeddings", r"^(shared|encoder\.embed_tokens|decoder\.embed_tokens)\."),
+                ("encoder.block.{}", r"^encoder\.block\.(\d+)\."), ("decoder.block.{}", r"^decoder\.block\.(\d+)\."),
+                ("final layer norms", r"final_layer_norm"), ("lm_head", r"^lm_head\."))
+MODULE_GROUPS = (("embeddings", r"^(shared|encoder\.embed_tokens|decoder\.embed_tokens)\."),
+                 ("self-attention", r"\.SelfAttention\."), ("cross-attention", r"\.EncDecAttention\."),
+                 ("feed-forward", r"\.DenseReluDense\."), ("adapters", r"adapter_"), ("layer norms", r"layer_norm"),
+                 ("lm_head", r"^lm_head\."))
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class T5Family:
     """T5 (text to text); the encoding limits are the T5 track's flag defaults."""
 
     name: str = "t5"
+    layer_groups: tuple = LAYER_GROUPS
+    module_groups: tuple = MODULE_GROUPS
     max_input_length: int = 512
     max_output_length: int = 128
     metric: str | None = None  # None: the task's own (dataloader/metrics.py)

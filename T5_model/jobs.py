@@ -16,6 +16,7 @@ from transformers import set_seed
 from dataloader.metrics import metric_for_task
 from dataloader.tasks import check_task_dir, load_split, split_path, task_name
 from module.distributed import device, join
+from module.families import get_family
 from module.files import atomic_target, folder_lock, setup_logger, upsert_csv_row
 from module.geometries import sweep_geometry
 from module.geometries.plane import curve_bend, with_bend
@@ -233,6 +234,11 @@ def interpolate(options: T5Options) -> SweepResult:
     if options.plane_grid:
         records = sweep_geometry("plane", setup, paths, thetas, out_dir, grid=options.plane_grid,
                                  margin=options.plane_margin, curve=bend is not None)
+        return SweepResult(records, setup.metric, out_dir)
+    if options.interpolate_tensors or options.layerwise:
+        family = get_family("t5")
+        records = sweep_geometry("layerwise", setup, paths, thetas, out_dir, pattern=options.interpolate_tensors,
+                                 table=family.module_groups if options.layerwise == "modules" else family.layer_groups)
         return SweepResult(records, setup.metric, out_dir)
     if options.load_PET_path_list:
         sweep_matrix(setup, paths, thetas, out_dir)

@@ -162,6 +162,13 @@ class PathOptions:
                                   entries=INTERPOLATE, shapes="s", type=positive_int, metavar="G")
     plane_margin: float = flag(0.2, "how far the plane's grid reaches beyond the checkpoints, as a fraction of their "
                                "extent", entries=INTERPOLATE, shapes="s", type=finite_float)
+    interpolate_tensors: str | None = flag(None, "interpolate only the tensors whose names match this regular "
+                                           "expression; every other tensor stays at the first endpoint",
+                                           entries=INTERPOLATE, shapes="s", metavar="REGEX")
+    layerwise: str | None = flag(None, "one line per group of tensors, every other tensor at the first endpoint: "
+                                 "'layers' (one group per layer, the embeddings, the head) or 'modules' (attention, "
+                                 "feed-forward, ...); layerwise.csv and layerwise.png", entries=INTERPOLATE,
+                                 shapes="s", choices=["layers", "modules"])
     itp_on_train: bool = flag(False, "evaluate the sweep on the train file (for utils/process_cartography.py)",
                               entries=SWEEPS, shapes="s", action="store_true")
 
@@ -277,6 +284,13 @@ def check_options(options: T5Options) -> T5Options:
         raise OptionError(f"argument --gradient_accumulation_steps: {options.gradient_accumulation_steps} "
                           f"micro-batches cannot be cut from a batch of {smallest} (it splits each update's batch, "
                           "never enlarges it)")
+    chosen = [f for f, v in (("--plane_grid", options.plane_grid), ("--interpolate_tensors",
+                                                                    options.interpolate_tensors),
+                             ("--layerwise", options.layerwise)) if v is not None]
+    if len(chosen) > 1:
+        raise OptionError(f"argument {chosen[1]}: not with {chosen[0]} (one geometry per sweep)")
+    if (options.interpolate_tensors or options.layerwise) and options.load_PET_path_list:
+        raise OptionError(f"argument {chosen[0]}: a layer-wise sweep joins --load_PET_path_1 and --load_PET_path_2")
     if options.plane_grid is not None:
         given = len(options.load_PET_path_list or [])
         if given != 3:

@@ -22,6 +22,11 @@ from module.families import batch_on, shuffled_chunks, tensors_moved
 from module.sweep import SharedEvaluation
 
 TUNE_METHODS = {"full": lambda name: True, "lora": lambda name: ".lora_" in name}  # method -> tensors it moves
+# layer-wise connectivity's groups (module/geometries/layerwise.py): (group, regex); "{}" takes the layer number
+LAYER_GROUPS = (("embeddings", r"(wte|wpe|embed_tokens)\."), ("layer.{}", r"\.(?:h|layers)\.(\d+)\."),
+                ("final norm", r"(ln_f|model\.norm)\."), ("lm_head", r"lm_head\."))
+MODULE_GROUPS = (("embeddings", r"(wte|wpe|embed_tokens)\."), ("attention", r"\.(attn|self_attn)\."),
+                 ("feed-forward", r"\.mlp\."), ("norms", r"(ln_\d|ln_f|layernorm|norm)\."), ("lm_head", r"lm_head\."))
 
 
 @dataclass
@@ -41,6 +46,8 @@ class CausalFamily:
     """Causal LMs scored by rank classification."""
 
     name: str = "causal"
+    layer_groups: tuple = LAYER_GROUPS
+    module_groups: tuple = MODULE_GROUPS
     metric: str | None = None  # None: the task's own (dataloader/metrics.py), else ACC (rank classification)
 
     def load(self, folder: str | Path, labels: Sequence[str]) -> tuple[nn.Module, object]:

@@ -16,6 +16,7 @@ from dataloader.metrics import metric_for_task
 from dataloader.tasks import check_task_dir, split_path, task_name
 from module.checkpoint import load_endpoint
 from module.distributed import device, join
+from module.families import get_family
 from module.geometries import sweep_geometry
 from module.geometries.plane import curve_bend, with_bend
 from module.identity import SWEEP, option, shaping
@@ -45,6 +46,10 @@ class CausalLineArguments:
                                     "(plane.csv, summary.json, plane.png) instead of the matrix", "s")
     plane_margin: float = option(0.2, "how far the plane's grid reaches beyond the endpoints, as a fraction of their "
                                  "extent", "s")
+    interpolate_tensors: str | None = option(None, "interpolate only the tensors whose names match this regular "
+                                             "expression (LoRA: the path adapter's), every other at --path1", "s")
+    layerwise: str | None = option(None, "one line per group of tensors, every other at --path1: 'layers' or "
+                                   "'modules'; layerwise.csv and layerwise.png", "s", choices=["layers", "modules"])
     itpl_points: int = option(26, "evenly spaced points, both endpoints included (a rerun with more reuses the "
                               "points both grids share)")
     max_eval_samples: int | None = option(None, "first N dev (and test) examples", "sc")
@@ -191,6 +196,13 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
     check_counts({"--plane_grid": (args.plane_grid, 2)})
     if not args.plane_margin >= 0:
         raise ValueError(f"--plane_margin must be at least 0, got {args.plane_margin}")
+    geometries = [f for f, v in (("--plane_grid", args.plane_grid), ("--interpolate_tensors",
+                                                                     args.interpolate_tensors),
+                                 ("--layerwise", args.layerwise)) if v is not None]
+    if len(geometries) > 1 or (args.paths is not None and geometries[:1] in (["--interpolate_tensors"],
+                                                                             ["--layerwise"])):
+        raise ValueError(f"{' and '.join(geometries)}: one geometry per sweep; a layer-wise sweep joins --path1 and "
+                         "--path2")
     if args.plane_grid is not None and len(args.paths or []) != 3:
         raise ValueError(f"--plane_grid: the plane goes through three endpoints, given as --paths A B C "
                          f"(got {len(args.paths or [])})")
@@ -202,6 +214,11 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
     if args.plane_grid is not None:
         return sweep_geometry("plane", setup, paths, inputs.thetas, args.output_dir, grid=args.plane_grid,
                               margin=args.plane_margin, curve=bend is not None)
+    if args.interpolate_tensors is not None or args.layerwise is not None:
+        family = get_family("causal")
+        return sweep_geometry("layerwise", setup, paths, inputs.thetas, args.output_dir,
+                              pattern=args.interpolate_tensors,
+                              table=family.module_groups if args.layerwise == "modules" else family.layer_groups)
     if args.paths is not None:
         return sweep_matrix(setup, paths, inputs.thetas, args.output_dir)
     return sweep_line(setup, (paths[0], paths[1]), (inputs.thetas[0], inputs.thetas[1]), args.output_dir)

@@ -31,6 +31,8 @@ class ModelFamily(Protocol):
     """What the line, matrix and curve jobs need of a model family."""
 
     name: str
+    layer_groups: tuple  # ((group, regex), ...): one group per layer, the embeddings, the head (layer-wise paths)
+    module_groups: tuple  # the same by kind of module: attention, feed-forward, norms, ...
 
     def load(self, folder: str | Path, labels: Sequence[str]) -> tuple[nn.Module, object]:
         """The model in `folder` (a classifier: with a head over `labels`) in eval mode, and its tokenizer."""

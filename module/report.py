@@ -31,6 +31,8 @@ def print_endpoints(records: list[dict], out_dir: str | Path) -> None:
     if records and "u" in records[0]:
         print_plane(records, out_dir)
         return
+    if (Path(out_dir) / "layerwise.csv").is_file():
+        return  # a layer-wise sweep printed its table
     for record in (records[0], records[-1]):
         parts = [f"{s} accuracy {v['performance']:.4f} loss {v['loss']:.4f}" for s, v in record["splits"].items()]
         print(f"x={record['x']}: " + "; ".join(parts))
