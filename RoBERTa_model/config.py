@@ -109,6 +109,11 @@ class InterpolationArguments:
                                                   "match this regular expression, every other at path1", shapes="s")
     layerwise: str | None = _help(None, "itp_pretrain_adapter.py: one line per group of tensors, every other at "
                                         "path1: 'layers' or 'modules'; layerwise.csv and layerwise.png", shapes="s")
+    merges: bool = _help(False, "itp_pretrain_adapter.py: after the line, merges of the two runs (task arithmetic, "
+                                "TIES, DARE, SLERP) beside its endpoints and best point, into output_dir/merges/",
+                         shapes="")
+    merge_lambdas: list[float] = _help(lambda: [0.5, 1.0], "task arithmetic's λ grid", shapes="")
+    merge_density: float = _help(0.5, "fraction of each task vector TIES and DARE keep", shapes="")
     plane_margin: float = _help(0.2, "how far the plane's grid reaches beyond the runs, as a fraction of their extent",
                                 shapes="s")
     itp_on_train: bool = _help(False, "itp_pretrain_adapter.py: evaluate the line on the training examples (the "

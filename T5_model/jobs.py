@@ -244,4 +244,8 @@ def interpolate(options: T5Options) -> SweepResult:
         sweep_matrix(setup, paths, thetas, out_dir)
         out_dir = pair_folder(out_dir, 0, 1)
         return SweepResult(read_records(out_dir), setup.metric, out_dir)
-    return SweepResult(sweep_line(setup, tuple(paths), tuple(thetas), out_dir), setup.metric, out_dir)
+    records = sweep_line(setup, tuple(paths), tuple(thetas), out_dir)
+    if options.merges:
+        sweep_geometry("merges", setup, paths, thetas, out_dir, lambdas=options.merge_lambdas,
+                       density=options.merge_density, seed=options.seed)
+    return SweepResult(records, setup.metric, out_dir)

@@ -50,6 +50,11 @@ class CausalLineArguments:
                                              "expression (LoRA: the path adapter's), every other at --path1", "s")
     layerwise: str | None = option(None, "one line per group of tensors, every other at --path1: 'layers' or "
                                    "'modules'; layerwise.csv and layerwise.png", "s", choices=["layers", "modules"])
+    merges: bool = option(False, "after the line, merges of the two endpoints (task arithmetic, TIES, DARE, SLERP; "
+                          "LoRA: of their updates, lora_path delta) beside its endpoints and best point, into "
+                          "output_dir/merges/")
+    merge_lambdas: list[float] = option([0.5, 1.0], "task arithmetic's λ grid", nargs="+")
+    merge_density: float = option(0.5, "fraction of each task vector TIES and DARE keep")
     itpl_points: int = option(26, "evenly spaced points, both endpoints included (a rerun with more reuses the "
                               "points both grids share)")
     max_eval_samples: int | None = option(None, "first N dev (and test) examples", "sc")
@@ -199,6 +204,11 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
     geometries = [f for f, v in (("--plane_grid", args.plane_grid), ("--interpolate_tensors",
                                                                      args.interpolate_tensors),
                                  ("--layerwise", args.layerwise)) if v is not None]
+    if args.merges and (geometries or args.paths is not None):
+        raise ValueError("--merges: merges go beside a line between --path1 and --path2")
+    if args.merges and args.lora_path == "factors":
+        raise ValueError("--merges: merges of LoRA updates need lora_path delta (the factors' path has no shared "
+                         "zero update to take task vectors from)")
     if len(geometries) > 1 or (args.paths is not None and geometries[:1] in (["--interpolate_tensors"],
                                                                              ["--layerwise"])):
         raise ValueError(f"{' and '.join(geometries)}: one geometry per sweep; a layer-wise sweep joins --path1 and "
@@ -221,4 +231,10 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
                               table=family.module_groups if args.layerwise == "modules" else family.layer_groups)
     if args.paths is not None:
         return sweep_matrix(setup, paths, inputs.thetas, args.output_dir)
-    return sweep_line(setup, (paths[0], paths[1]), (inputs.thetas[0], inputs.thetas[1]), args.output_dir)
+    records = sweep_line(setup, (paths[0], paths[1]), (inputs.thetas[0], inputs.thetas[1]), args.output_dir)
+    if args.merges:  # LoRA delta: the base is the zero update (B = 0 in every endpoint's slot)
+        base = {k: torch.zeros_like(v) if ".lora_B." in k else v for k, v in inputs.thetas[0].items()} \
+            if inputs.lora else None
+        sweep_geometry("merges", setup, paths, inputs.thetas, args.output_dir, base=base,
+                       lambdas=args.merge_lambdas, density=args.merge_density)
+    return records

@@ -18,6 +18,7 @@ GEOMETRIES: dict[str, str] = {
     "matrix": "module.path_jobs:sweep_matrix",
     "plane": "module.geometries.plane:sweep",
     "layerwise": "module.geometries.layerwise:sweep",
+    "merges": "module.geometries.merges:sweep",
 }
 
 

@@ -257,13 +257,12 @@ def plane_figure(plane: Plane, records: list[dict], metric: str, splits: list[st
                         label="Bezier curve (C its bend)")
             for k, (u, v) in enumerate(plane.basis.anchors):
                 ax.plot([u], [v], "o", color="white", markeredgecolor="black", ms=7)
-                ax.annotate(f"{'ABC'[k]}: {short_name(names[k], 24)}", (u, v), textcoords="offset points",
+                ax.annotate(f"{'ABC'[k]}: {short_name(names[k], 22)}", (u, v), textcoords="offset points",
                             xytext=(5, 6), fontsize=7, color="white",
                             bbox={"boxstyle": "round,pad=0.2", "fc": "black", "alpha": 0.55, "lw": 0})
             ax.set_xlabel("u: along θB − θA (unit |θB − θA|)", fontsize=8)
             ax.set_ylabel("v: ⊥ to it, toward θC (same unit)", fontsize=8)
             ax.set_title(f"{plane.prefix} {split} {label}", fontsize=9)
-            ax.set_aspect("equal", adjustable="box")
             if row == 0 and col == 0:
                 ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"The plane through three checkpoints A, B, C ({plane.grid}×{plane.grid} grid, "
