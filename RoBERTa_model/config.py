@@ -114,6 +114,10 @@ class InterpolationArguments:
                          shapes="")
     merge_lambdas: list[float] = _help(lambda: [0.5, 1.0], "task arithmetic's λ grid", shapes="")
     merge_density: float = _help(0.5, "fraction of each task vector TIES and DARE keep", shapes="")
+    plane_random: bool = _help(False, "itp_pretrain_adapter.py with path1 alone and plane_grid: the loss landscape "
+                                      "around that run, two random filter-wise normalised directions (Li et al. 2018)",
+                               shapes="s")
+    plane_span: float = _help(1.0, "the random plane's α and β run over [-span, span]", shapes="s")
     plane_margin: float = _help(0.2, "how far the plane's grid reaches beyond the runs, as a fraction of their extent",
                                 shapes="s")
     itp_on_train: bool = _help(False, "itp_pretrain_adapter.py: evaluate the line on the training examples (the "

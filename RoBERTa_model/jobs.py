@@ -262,10 +262,15 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
     """itp_pretrain_adapter.py: sweep the line between two runs tuned from one backbone (with `paths`: every pair
     of N runs and the matrix); returns the records (of the first pair)."""
     itp, delta = config.interpolation, config.delta
+    if itp.plane_random and (itp.plane_grid is None or not itp.path1 or itp.path2 or itp.paths is not None):
+        raise ConfigError(f"{config.source}: key 'plane_random': give path1 alone (the run the plane is drawn "
+                          "around) and plane_grid")
     paths = [itp.path1, itp.path2] if itp.paths is None else list(itp.paths)
+    if itp.plane_random:
+        paths = [itp.path1]
     if itp.paths is not None:
         check_minima(paths, f"{config.source}: paths")
-    if itp.plane_grid is not None and len(itp.paths or []) != 3:
+    if itp.plane_grid is not None and not itp.plane_random and len(itp.paths or []) != 3:
         raise ConfigError(f"{config.source}: key 'plane_grid': the plane goes through three runs, given as "
                           f"\"paths\": [A, B, C] (got {len(itp.paths or [])})")
     if itp.layerwise not in (None, "layers", "modules"):
@@ -280,8 +285,9 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
         raise ConfigError(f"{config.source}: keys 'plane_grid'/'plane_margin': expected a grid of at least 2 and a "
                           f"margin >= 0, got {itp.plane_grid} and {itp.plane_margin}")
     labels = task_labels(config.data.task_name, load_task_split(config.data.data_dir, config.data.task_name, "train"))
-    bend = curve_bend(paths[2], paths[:2]) if itp.plane_grid is not None else None  # C may be a curve's bend
-    thetas = [tuned_tensors(p, delta.delta_type, delta.unfrozen_modules, labels) for p in paths[:2 if bend else 3]]
+    bend = curve_bend(paths[2], paths[:2]) if len(paths) == 3 and itp.plane_grid is not None else None
+    thetas = [tuned_tensors(p, delta.delta_type, delta.unfrozen_modules, labels)
+              for p in (paths[:2] if bend else paths)]
     if bend:
         thetas.append(with_bend(bend, thetas[0]))
     for path, theta in zip(paths[1:], thetas[1:], strict=True):
@@ -289,6 +295,9 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
     _, tokenizer, model, encoded = line_inputs(config)
     setup = encoder_path_setup(config, tokenizer, model, encoded,
                                lambda path1, path2: line_settings(config, encoded, path1, path2))
+    if itp.plane_random:
+        return sweep_geometry("random_plane", setup, paths, thetas, config.training.output_dir, grid=itp.plane_grid,
+                              span=itp.plane_span, seed=config.training.seed)
     if itp.plane_grid is not None:
         return sweep_geometry("plane", setup, paths, thetas, config.training.output_dir, grid=itp.plane_grid,
                               margin=itp.plane_margin, curve=bend is not None)

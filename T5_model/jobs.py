@@ -219,18 +219,24 @@ def interpolate(options: T5Options) -> SweepResult:
         if options.load_PET_path_1 or options.load_PET_path_2:
             raise ValueError("--load_PET_path_list: give either the list or --load_PET_path_1/_2, not both")
         check_minima(paths, "--load_PET_path_list")
+    elif options.plane_random:
+        paths = [options.load_PET_path_1]
     else:
         paths = [options.load_PET_path_1, options.load_PET_path_2]
         if not all(paths):
             raise ValueError("--load_PET_path_1 and --load_PET_path_2 are required (the two endpoints)")
     task = task_name(check_task_dir(options.task_dir))
     splits = sweep_splits(options)
-    bend = curve_bend(paths[2], paths[:2]) if options.plane_grid else None  # C may be a curve's bend
+    bend = curve_bend(paths[2], paths[:2]) if options.plane_grid and not options.plane_random else None
     thetas = load_endpoints(paths[:2] if bend else paths, options)
     if bend:
         thetas.append(with_bend(bend, thetas[0]))
     out_dir = Path(options.output_dir)
     setup = path_setup(options, task, splits, out_dir, dict(zip(paths, thetas, strict=True)))
+    if options.plane_random:
+        records = sweep_geometry("random_plane", setup, paths, thetas, out_dir, grid=options.plane_grid,
+                                 span=options.plane_span, seed=options.seed)
+        return SweepResult(records, setup.metric, out_dir)
     if options.plane_grid:
         records = sweep_geometry("plane", setup, paths, thetas, out_dir, grid=options.plane_grid,
                                  margin=options.plane_margin, curve=bend is not None)

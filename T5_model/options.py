@@ -162,6 +162,11 @@ class PathOptions:
                                   entries=INTERPOLATE, shapes="s", type=positive_int, metavar="G")
     plane_margin: float = flag(0.2, "how far the plane's grid reaches beyond the checkpoints, as a fraction of their "
                                "extent", entries=INTERPOLATE, shapes="s", type=finite_float)
+    plane_random: bool = flag(False, "with --load_PET_path_1 alone and --plane_grid G: the loss landscape around that "
+                              "checkpoint, two random filter-wise normalised directions (Li et al. 2018)",
+                              entries=INTERPOLATE, shapes="s", action="store_true")
+    plane_span: float = flag(1.0, "the random plane's α and β run over [-span, span]", entries=INTERPOLATE,
+                             shapes="s", type=finite_float)
     interpolate_tensors: str | None = flag(None, "interpolate only the tensors whose names match this regular "
                                            "expression; every other tensor stays at the first endpoint",
                                            entries=INTERPOLATE, shapes="s", metavar="REGEX")
@@ -301,7 +306,14 @@ def check_options(options: T5Options) -> T5Options:
                           "--load_PET_path_2")
     if (options.interpolate_tensors or options.layerwise) and options.load_PET_path_list:
         raise OptionError(f"argument {chosen[0]}: a layer-wise sweep joins --load_PET_path_1 and --load_PET_path_2")
-    if options.plane_grid is not None:
+    if options.plane_random:
+        if options.plane_grid is None or not options.load_PET_path_1 or options.load_PET_path_2 \
+                or options.load_PET_path_list:
+            raise OptionError("argument --plane_random: give --load_PET_path_1 alone (the checkpoint the plane is "
+                              "drawn around) and --plane_grid G")
+        if not options.plane_span > 0:
+            raise OptionError(f"argument --plane_span: expected a number > 0, got {options.plane_span}")
+    elif options.plane_grid is not None:
         given = len(options.load_PET_path_list or [])
         if given != 3:
             raise OptionError(f"argument --plane_grid: the plane goes through three checkpoints, given as "

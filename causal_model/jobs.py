@@ -46,6 +46,10 @@ class CausalLineArguments:
                                     "(plane.csv, summary.json, plane.png) instead of the matrix", "s")
     plane_margin: float = option(0.2, "how far the plane's grid reaches beyond the endpoints, as a fraction of their "
                                  "extent", "s")
+    plane_random: bool = option(False, "with --path1 alone and --plane_grid G: the loss landscape around it, two "
+                                "random filter-wise normalised directions (Li et al. 2018)", "s")
+    plane_span: float = option(1.0, "the random plane's α and β run over [-span, span]", "s")
+    seed: int = option(42, "draws the random plane's directions", "s")
     interpolate_tensors: str | None = option(None, "interpolate only the tensors whose names match this regular "
                                              "expression (LoRA: the path adapter's), every other at --path1", "s")
     layerwise: str | None = option(None, "one line per group of tensors, every other at --path1: 'layers' or "
@@ -90,6 +94,11 @@ def endpoint_paths(args: CausalLineArguments) -> list[str]:
             raise ValueError("--paths: give either the list or --path1/--path2, not both")
         check_minima(args.paths, "--paths")
         paths = list(args.paths)
+    elif args.plane_random:
+        if not args.path1 or args.path2 or args.plane_grid is None:
+            raise ValueError("--plane_random: give --path1 alone (the endpoint the plane is drawn around) and "
+                             "--plane_grid G")
+        paths = [args.path1]
     else:
         paths = [args.path1, args.path2]
         if not all(paths):
@@ -213,14 +222,17 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
                                                                              ["--layerwise"])):
         raise ValueError(f"{' and '.join(geometries)}: one geometry per sweep; a layer-wise sweep joins --path1 and "
                          "--path2")
-    if args.plane_grid is not None and len(args.paths or []) != 3:
+    if args.plane_grid is not None and not args.plane_random and len(args.paths or []) != 3:
         raise ValueError(f"--plane_grid: the plane goes through three endpoints, given as --paths A B C "
                          f"(got {len(args.paths or [])})")
-    bend = curve_bend(args.paths[2], args.paths[:2]) if args.plane_grid is not None else None
+    bend = curve_bend(args.paths[2], args.paths[:2]) if args.plane_grid is not None and args.paths else None
     inputs = load_paths(args, paths[:2] if bend else paths)
     if bend:  # C is the bend of a curve between A and B, in the same tensors (the pair's path adapter)
         inputs.thetas.append(with_bend(bend, inputs.thetas[0]))
     setup = causal_path_setup(args, inputs, "causal_interpolate")
+    if args.plane_random:
+        return sweep_geometry("random_plane", setup, paths, inputs.thetas, args.output_dir, grid=args.plane_grid,
+                              span=args.plane_span, seed=args.seed)
     if args.plane_grid is not None:
         return sweep_geometry("plane", setup, paths, inputs.thetas, args.output_dir, grid=args.plane_grid,
                               margin=args.plane_margin, curve=bend is not None)

@@ -230,3 +230,36 @@ def test_the_plane_through_two_endpoints_and_a_curves_bend_holds_the_curve(tiny_
     with pytest.raises(PlaneError, match="the curve joins"):
         curve_bend(bend, [str(ends[0]), str(ends[2])])
     assert curve_bend(ends[2], ends[:2]) is None  # a checkpoint, not a curve
+
+
+def test_the_random_direction_plane_around_one_checkpoint(tiny_t5_dir, toy_task, ends, tmp_path):
+    """Li et al. 2018: two Gaussian directions, filter-wise normalised (each row the norm of the checkpoint's row,
+    1-D tensors unmoved); the checkpoint itself evaluated exactly; the same seed draws the same plane."""
+    from module.geometries.random_plane import filter_normalized_direction
+    from module.sweep import read_records
+
+    theta = {"w": torch.randn(5, 3), "b": torch.randn(5), "steps": torch.tensor(3)}
+    d = filter_normalized_direction(theta, torch.Generator().manual_seed(0))
+    assert torch.allclose(d["w"].norm(dim=1), theta["w"].norm(dim=1)) and not d["b"].any() and not d["steps"].any()
+
+    def run(out, *extra):
+        return run_cli(lambda: task_interpolation.main([
+            "--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out), "--load_PET_path_1",
+            str(ends[0]), "--plane_random", "--plane_grid", "3", "--plane_span", "0.5", "--do_valid", "--metric",
+            "ACC", "--max_output_length", "6", "--quiet", *extra]))
+
+    assert run(tmp_path / "random") == 0
+    summary = json.loads((tmp_path / "random" / "summary.json").read_text())
+    assert summary["kind"] == "random_plane" and summary["points"]["grid"] == 9
+    assert abs(summary["basis"]["cosine"]) < 0.5
+    rows = (tmp_path / "random" / "plane.csv").read_text().splitlines()
+    assert rows[1].startswith("-0.5000,-0.5000,") and len(rows) == 1 + 9 + 1
+    assert run_cli(lambda: task_interpolation.main([
+        "--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(tmp_path / "line"),
+        "--load_PET_path_1", str(ends[0]), "--load_PET_path_2", str(ends[1]), "--itpl_points", "2", "--do_valid",
+        "--metric", "ACC", "--max_output_length", "6", "--quiet"])) == 0
+    at = json.loads((tmp_path / "random" / "points" / "checkpoint_0.json").read_text())
+    assert at["splits"] == read_records(tmp_path / "line")[0]["splits"]
+    assert run(tmp_path / "again") == 0
+    assert (tmp_path / "again" / "plane.csv").read_bytes() == (tmp_path / "random" / "plane.csv").read_bytes()
+    assert (tmp_path / "random" / "plane.png").stat().st_size > 0

@@ -17,6 +17,7 @@ GEOMETRIES: dict[str, str] = {
     "line": "module.path_jobs:sweep_line",
     "matrix": "module.path_jobs:sweep_matrix",
     "plane": "module.geometries.plane:sweep",
+    "random_plane": "module.geometries.random_plane:sweep",
     "layerwise": "module.geometries.layerwise:sweep",
     "merges": "module.geometries.merges:sweep",
 }

@@ -156,9 +156,31 @@ class PlaneMover:
         self.interpolator.restore()
 
 
+@dataclass(frozen=True)
+class PlaneView:
+    """What a plane's files say of it: its kind, the checkpoints' coordinates, its basis, its axes and title."""
+
+    kind: str
+    anchors: tuple[tuple[float, float], ...]
+    basis: dict
+    u_label: str
+    v_label: str
+    title: str
+    line: bool = True  # draw the straight line from the first checkpoint to the second
+    curve: bool = False  # the third checkpoint is the bend of a one-bend Bezier curve between the first two
+
+
+def three_point_view(basis: PlaneBasis, grid: int, curve: bool) -> PlaneView:
+    """The view of the plane through three checkpoints."""
+    return PlaneView(KIND, basis.anchors, basis.as_dict(), "u: along θB − θA (unit |θB − θA|)",
+                     "v: ⊥ to it, toward θC (same unit)",
+                     f"The plane through three checkpoints A, B, C ({grid}×{grid} grid, |θB − θA| = "
+                     f"{basis.scale:.3g})", line=True, curve=curve)
+
+
 @dataclass
 class Plane:
-    """The plane as a sweep job of module/sweep.py: its points (u, v, k) with k the checkpoint there or -1."""
+    """A plane as a sweep job of module/sweep.py: its points (u, v, k) with k the checkpoint there or -1."""
 
     points: list[tuple[float, float, int]]
     set_point: object
@@ -166,10 +188,9 @@ class Plane:
     settings: dict
     prefix: str
     paths: list[str]
-    basis: PlaneBasis
+    view: PlaneView
     grid: int
     margin: float
-    curve: bool = False  # C is the bend of a one-bend Bezier curve between A and B: draw the curve
 
     def name(self, point: tuple[float, float, int]) -> str:
         """The point file: `checkpoint_<k>.json` or `u<u>_v<v>.json`."""
@@ -207,9 +228,9 @@ class Plane:
         """The basis, the checkpoints' values and the best and worst grid points per split."""
         grid = [r for r in records if r["checkpoint"] is None]
         ends = {r["checkpoint"]: r for r in records if r["checkpoint"] is not None}
-        out = {"kind": KIND, "metric": metric, "grid": self.grid, "margin": self.margin,
-               "points": {"grid": len(grid), "of": self.grid * self.grid}, "basis": self.basis.as_dict(),
-               "checkpoints": [{"path": p, "u": self.basis.anchors[k][0], "v": self.basis.anchors[k][1],
+        out = {"kind": self.view.kind, "metric": metric, "grid": self.grid, "margin": self.margin,
+               "points": {"grid": len(grid), "of": self.grid * self.grid}, "basis": self.view.basis,
+               "checkpoints": [{"path": p, "u": self.view.anchors[k][0], "v": self.view.anchors[k][1],
                                 **({s: {q: ends[k]["splits"][s][q] for q in ("performance", "loss")} for s in splits}
                                    if k in ends else {})} for k, p in enumerate(self.paths)], "splits": {}}
         for s in splits:
@@ -249,24 +270,24 @@ def plane_figure(plane: Plane, records: list[dict], metric: str, splits: list[st
                 low, high = low - 0.5 * max(1e-3, abs(low) * 0.01), high + 0.5 * max(1e-3, abs(high) * 0.01)
             filled = ax.contourf(us, vs, values, levels=np.linspace(low, high, 21), cmap=cmap)
             fig.colorbar(filled, ax=ax, label=f"{split} {label}")
-            ax.plot([0.0, 1.0], [0.0, 0.0], "w--", lw=1.2, label="straight line A-B")
-            if plane.curve:
+            if plane.view.line:
+                ax.plot([0.0, 1.0], [0.0, 0.0], "w--", lw=1.2, label="straight line A-B")
+            if plane.view.curve:
                 t = np.linspace(0.0, 1.0, 101)
-                cu, cv = plane.basis.anchors[2]
+                cu, cv = plane.view.anchors[2]
                 ax.plot(2 * t * (1 - t) * cu + t * t, 2 * t * (1 - t) * cv, "w-", lw=1.6,
                         label="Bezier curve (C its bend)")
-            for k, (u, v) in enumerate(plane.basis.anchors):
+            for k, (u, v) in enumerate(plane.view.anchors):
                 ax.plot([u], [v], "o", color="white", markeredgecolor="black", ms=7)
                 ax.annotate(f"{'ABC'[k]}: {short_name(names[k], 22)}", (u, v), textcoords="offset points",
                             xytext=(5, 6), fontsize=7, color="white",
                             bbox={"boxstyle": "round,pad=0.2", "fc": "black", "alpha": 0.55, "lw": 0})
-            ax.set_xlabel("u: along θB − θA (unit |θB − θA|)", fontsize=8)
-            ax.set_ylabel("v: ⊥ to it, toward θC (same unit)", fontsize=8)
+            ax.set_xlabel(plane.view.u_label, fontsize=8)
+            ax.set_ylabel(plane.view.v_label, fontsize=8)
             ax.set_title(f"{plane.prefix} {split} {label}", fontsize=9)
-            if row == 0 and col == 0:
+            if row == 0 and col == 0 and (plane.view.line or plane.view.curve):
                 ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"The plane through three checkpoints A, B, C ({plane.grid}×{plane.grid} grid, "
-                 f"|θB − θA| = {plane.basis.scale:.3g})", fontsize=10)
+    fig.suptitle(plane.view.title, fontsize=10)
     return save_png(fig, plane.out_dir / FIGURE_FILE)
 
 
@@ -293,7 +314,8 @@ def sweep(setup, paths: Sequence[str], thetas: Sequence[Mapping[str, torch.Tenso
 
     settings = {**setup.settings(paths[0], paths[1]), "geometry": KIND,
                 "plane": {"third": fingerprint(paths[2]), "grid": grid, "margin": margin}}
-    plane = Plane(points, set_point, Path(out_dir), settings, setup.prefix, list(paths), basis, grid, margin, curve)
+    plane = Plane(points, set_point, Path(out_dir), settings, setup.prefix, list(paths),
+                  three_point_view(basis, grid, curve), grid, margin)
     try:
         return run_sweeps([plane], setup.evaluate, setup.metric, quiet=setup.quiet, desc="plane")[0]
     finally:
