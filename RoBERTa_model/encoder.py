@@ -136,8 +136,9 @@ def classifier_batches(encoded: EncodedTask, batch_size: int, pad_id: int) -> li
 
 
 @torch.inference_mode()
-def classifier_outputs(model: nn.Module, batches: list[tuple[list[int], dict]]) -> list[tuple[list[int], list, list]]:
-    """Per batch: its rows' positions, correctness (0/1) and cross-entropy losses under the model as it stands."""
+def classifier_outputs(model: nn.Module, batches: list[tuple[list[int], dict]]) -> list[tuple]:
+    """Per batch: its rows' positions, correctness (0/1), cross-entropy losses, predicted label indices and predicted
+    distributions under the model as it stands."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -148,7 +149,9 @@ def classifier_outputs(model: nn.Module, batches: list[tuple[list[int], dict]]) 
             labels = batch.pop("labels")
             logits = model(**batch).logits.float()
             loss = F.cross_entropy(logits, labels, reduction="none")
-            outputs.append((ids, (logits.argmax(-1) == labels).float().tolist(), loss.tolist()))
+            predicted = logits.argmax(-1)
+            outputs.append((ids, (predicted == labels).float().tolist(), loss.tolist(), predicted.tolist(),
+                            torch.softmax(logits, dim=-1).tolist()))
     finally:
         model.train(was_training)
     return outputs

@@ -114,7 +114,8 @@ def t5_evaluation(model: torch.nn.Module, data: Mapping[str, SplitData], tokeniz
         for name, split in data.items():
             out = combine_outputs(in_batch_order([p[name] for p in parts]), len(split.answers))
             results[name] = {"performance": evaluate(out.predictions, split.answers, metric), "loss": out.loss,
-                             "scores": raw_scores(out.predictions, split.answers, metric)}
+                             "scores": raw_scores(out.predictions, split.answers, metric),
+                             "predictions": list(out.predictions)}
             if report is not None:
                 report(name, out, results[name])
         return results

@@ -59,7 +59,8 @@ def causal_evaluation(model: nn.Module, batches: dict[str, list[Batch]]) -> Shar
 
     def outputs(share: list[Batch]) -> list[tuple[list[int], list, list]]:
         judged = [(ids, judge(*answer_log_likelihoods(model, rows), gold)) for ids, rows, gold in share]
-        return [(ids, [r["correct"] for r in rs], [r["loss"] for r in rs]) for ids, rs in judged]
+        return [(ids, [r["correct"] for r in rs], [r["loss"] for r in rs], [r["prediction"] for r in rs],
+                 [r["probs"] for r in rs]) for ids, rs in judged]
 
     def part(rank: int, size: int) -> dict[str, list]:
         shares = {name: share_of(split, rank, size) for name, split in batches.items()}

@@ -118,7 +118,7 @@ def generation_evaluation(model: nn.Module, tokenizer, batches: dict[str, list[G
                     predictions[i], losses[i], answers[i] = texts[row], batch_losses[row], batch.answers[row]
             results[name] = {"performance": evaluate(predictions, answers, metric),
                              "loss": sum(losses) / max(sizes[name], 1),
-                             "scores": per_example_scores(predictions, answers, metric)}
+                             "scores": per_example_scores(predictions, answers, metric), "predictions": predictions}
         return results
 
     return SharedEvaluation(part, combine)

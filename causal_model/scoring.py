@@ -112,5 +112,5 @@ def judge(summed: torch.Tensor, counts: torch.Tensor, gold: Sequence[int]) -> li
     for k, g in enumerate(gold):
         predicted = int(summed[k].argmax())
         out.append({"prediction": predicted, "correct": float(predicted == g), "confidence": float(probs[k, g]),
-                    "loss": float(-summed[k, g] / counts[k, g])})
+                    "loss": float(-summed[k, g] / counts[k, g]), "probs": probs[k].tolist()})
     return out

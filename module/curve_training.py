@@ -20,6 +20,7 @@ from module.checkpoint import load_checkpoint
 from module.curves import Curve, length_weighted_mean, save_curve, step_t, write_point
 from module.distributed import gather, join
 from module.files import folder_lock, setup_logger
+from module.functional import write_functional
 from module.metrics_log import MetricsLog
 from module.path_jobs import PathSetup, path_line
 from module.rng import rng_state, set_rng_state
@@ -285,5 +286,6 @@ def train_and_sweep(recipe: CurveRecipe, model: torch.nn.Module, curve: Curve, t
         if rank == 0:
             write_sweep_files(out_dir, records, setup.prefix, setup.metric, setup.itp_on_train, plot=False,
                               extra_summary={**(setup.extra_summary or {}), **extra})
+            write_functional(out_dir, records)
         gather(None)  # the other processes read the result files only once they are complete
         return records

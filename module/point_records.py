@@ -13,6 +13,9 @@ __all__ = ["SPLITS", "SPLIT_FIELDS", "finite", "normalize_records", "point_recor
 
 SPLITS = ("dev", "test", "train")
 SPLIT_FIELDS = ("performance", "loss", "scores")
+# per example, when the evaluation gives them: the prediction (a label index or the answer text) and the predicted
+# distribution over the labels (what the functional distance along a path compares, module/functional.py)
+OPTIONAL_FIELDS = ("predictions", "probs")
 
 
 def finite(value: object, what: str) -> float:
@@ -35,14 +38,27 @@ def point_record(x: float, splits: dict[str, dict]) -> dict:
     for split, values in splits.items():
         if split not in SPLITS:
             raise ValueError(f"point x={x}: unknown split {split!r} (expected one of {SPLITS})")
-        if not isinstance(values, dict) or set(values) != set(SPLIT_FIELDS):
+        if not isinstance(values, dict) or not set(SPLIT_FIELDS) <= set(values) <= {*SPLIT_FIELDS, *OPTIONAL_FIELDS}:
             got = sorted(values) if isinstance(values, dict) else type(values).__name__
-            raise ValueError(f"point x={x}, split {split!r}: expected keys {list(SPLIT_FIELDS)}, got {got}")
+            raise ValueError(f"point x={x}, split {split!r}: expected keys {list(SPLIT_FIELDS)} (and optionally "
+                             f"{list(OPTIONAL_FIELDS)}), got {got}")
         out[split] = {
             "performance": finite(values["performance"], f"x={x} {split} performance"),
             "loss": finite(values["loss"], f"x={x} {split} loss"),
             "scores": [finite(s, f"x={x} {split} score") for s in values["scores"]],
         }
+        n = len(out[split]["scores"])
+        if "predictions" in values:
+            predictions = values["predictions"]
+            if not isinstance(predictions, list) or len(predictions) != n or not all(
+                    isinstance(p, (int, str)) and not isinstance(p, bool) for p in predictions):
+                raise ValueError(f"point x={x}, split {split!r}: predictions must be {n} label indices or texts")
+            out[split]["predictions"] = list(predictions)
+        if "probs" in values:
+            probs = values["probs"]
+            if not isinstance(probs, list) or len(probs) != n or not all(isinstance(row, list) for row in probs):
+                raise ValueError(f"point x={x}, split {split!r}: probs must be {n} distributions")
+            out[split]["probs"] = [[finite(p, f"x={x} {split} probability") for p in row] for row in probs]
     return {"x": x, "splits": out}
 
 

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from module.analysis import point_record, write_sweep_files
 from module.distributed import gather, join, together
 from module.files import atomic_write_json, folder_lock, read_json, remove_stale_temporaries
+from module.functional import write_functional
 from module.report import BARRIER_NOTE, summary_table
 from module.runs import RESULTS_VERSION, SettingsMismatch, claim_settings, fingerprint
 
@@ -107,14 +108,20 @@ class SharedEvaluation:
         return self.combine([self.part(0, 1)])
 
 
-def split_results(outputs: list[tuple[list[int], list, list]], size: int) -> dict:
+def split_results(outputs: list[tuple], size: int) -> dict:
     """Accuracy, mean loss and per-example correctness of a split of `size` examples from its batches' outputs
-    (per batch: its rows' positions, their correctness 0/1 and their losses), in the form sweeps record."""
+    (per batch: its rows' positions, their correctness 0/1 and their losses, and optionally their predicted label
+    indices and distributions), in the form sweeps record."""
     correct, losses = [0.0] * size, [0.0] * size
-    for ids, hits, batch_losses in outputs:
+    extra = len(outputs[0]) > 3 if outputs else False
+    predictions, probs = ([0] * size, [[]] * size) if extra else (None, None)
+    for ids, hits, batch_losses, *more in outputs:
         for row, i in enumerate(ids):
             correct[i], losses[i] = hits[row], batch_losses[row]
-    return {"performance": sum(correct) / max(size, 1), "loss": sum(losses) / max(size, 1), "scores": correct}
+            if extra:
+                predictions[i], probs[i] = more[0][row], more[1][row]
+    out = {"performance": sum(correct) / max(size, 1), "loss": sum(losses) / max(size, 1), "scores": correct}
+    return out | ({"predictions": predictions, "probs": probs} if extra else {})
 
 
 def share_of(batches: Sequence, rank: int, size: int) -> list[tuple[int, object]]:
@@ -167,6 +174,8 @@ class Line:
             return
         write_sweep_files(self.out_dir, records, self.prefix, metric, self.itp_on_train, plot=final,
                           extra_summary=self.extra_summary, path_info=self.path_info if final else None)
+        if final:
+            write_functional(self.out_dir, records)
 
     def report(self, metric: str) -> None:
         """Print the finished path's summary table."""

@@ -202,6 +202,6 @@ def layerwise_figure(out_dir: Path, labels: list[str], records: list[list[dict]]
     bars.axvline(0.0, color="black", lw=0.8)
     bars.set_xlabel("linear barrier (positive: worse than the chord)", fontsize=8)
     bars.set_title("barrier of each group's line", fontsize=9)
-    bars.legend(fontsize=7, loc="lower right")
+    bars.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle("Layer-wise connectivity: the line from θA to θB for one group of tensors at a time", fontsize=10)
     return save_png(fig, out_dir / FIGURE_FILE)
