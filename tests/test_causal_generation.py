@@ -38,15 +38,7 @@ def world(tmp_path_factory, tokenizer_dir):
     root = tmp_path_factory.mktemp("generation")
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     models = {arch: toy.build_tiny_causal(root / arch, tokenizer, arch=arch) for arch in ("gpt2", "llama")}
-    for seed in (1, 2):  # two fine-tuned ends of the GPT-2
-        from transformers import GPT2LMHeadModel
-
-        model = GPT2LMHeadModel.from_pretrained(str(models["gpt2"]))
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(0.05 * torch.randn_like(p))
-        model.save_pretrained(str(root / f"ft{seed}"))
+    toy.perturbed_causal_ends(models["gpt2"], root)  # two fine-tuned ends of the GPT-2
     return root, models, write_copy_task(root)
 
 

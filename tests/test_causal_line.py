@@ -15,27 +15,13 @@ from module.cli import run_cli
 
 @pytest.fixture(scope="module")
 def lora_world(tmp_path_factory, tokenizer_dir, toy_task):
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoTokenizer, GPT2LMHeadModel
+    from transformers import AutoTokenizer
 
     from utils import toy
 
     root = tmp_path_factory.mktemp("causal")
     toy.build_tiny_causal(root / "base", AutoTokenizer.from_pretrained(str(tokenizer_dir)))
-    adapters = []
-    for seed in (1, 2, 3):
-        base = GPT2LMHeadModel.from_pretrained(str(root / "base"))
-        torch.manual_seed(seed)
-        lora = LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn", "c_fc"], init_lora_weights=False,
-                          fan_in_fan_out=True)
-        model = get_peft_model(base, lora)
-        with torch.no_grad():  # a visible update, as after tuning
-            for name, p in model.named_parameters():
-                if "lora_B" in name:
-                    p.mul_(20)
-        model.save_pretrained(str(root / f"lora{seed}"))
-        adapters.append(root / f"lora{seed}")
-    return root / "base", adapters, toy_task
+    return root / "base", toy.random_lora_adapters(root / "base", root, seeds=(1, 2, 3)), toy_task
 
 
 def _run(world, out, *extra) -> int:
@@ -220,20 +206,14 @@ def test_a_curve_between_two_adapters_trains_their_factors_resumes_and_starts_an
 
 
 def test_a_curve_between_two_fine_tuned_models_curves_every_weight(tmp_path, tokenizer_dir, toy_task):
-    from transformers import AutoTokenizer, GPT2LMHeadModel
+    from transformers import AutoTokenizer
 
     from causal_model import curve_find
     from module.checkpoint import load_checkpoint
     from utils import toy
 
     toy.build_tiny_causal(tmp_path / "base", AutoTokenizer.from_pretrained(str(tokenizer_dir)))
-    for seed in (1, 2):
-        model = GPT2LMHeadModel.from_pretrained(str(tmp_path / "base"))
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(0.02 * torch.randn_like(p))
-        model.save_pretrained(str(tmp_path / f"ft{seed}"))
+    toy.perturbed_causal_ends(tmp_path / "base", tmp_path, scale=0.02)
     assert run_cli(lambda: curve_find.main([
         "--model", str(tmp_path / "base"), "--path1", str(tmp_path / "ft1"), "--path2", str(tmp_path / "ft2"),
         "--task_dir", str(toy_task), "--output_dir", str(tmp_path / "curve"), "--itpl_points", "2",

@@ -99,18 +99,12 @@ def test_bad_groups_are_one_line_before_anything_is_written(tiny_t5_dir, toy_tas
 
 
 def test_layerwise_on_the_causal_family_by_modules(tmp_path, tokenizer_dir, toy_task):
-    from transformers import AutoTokenizer, GPT2LMHeadModel
+    from transformers import AutoTokenizer
 
     from causal_model import interpolate
 
     toy.build_tiny_causal(tmp_path / "base", AutoTokenizer.from_pretrained(str(tokenizer_dir)))
-    for seed in (1, 2):
-        model = GPT2LMHeadModel.from_pretrained(str(tmp_path / "base"))
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(0.05 * torch.randn_like(p))
-        model.save_pretrained(str(tmp_path / f"ft{seed}"))
+    toy.perturbed_causal_ends(tmp_path / "base", tmp_path)
     assert run_cli(lambda: interpolate.main(["--model", str(tmp_path / "base"), "--path1", str(tmp_path / "ft1"),
                                              "--path2", str(tmp_path / "ft2"), "--task_dir", str(toy_task),
                                              "--output_dir", str(tmp_path / "modules"), "--layerwise", "modules",

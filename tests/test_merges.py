@@ -71,24 +71,14 @@ def test_merges_beside_a_t5_line(tiny_t5_dir, toy_task, tmp_path):
 def test_merges_of_two_lora_adapters_act_on_their_updates(tmp_path, tokenizer_dir, toy_task):
     """LoRA (lora_path delta): the base is the zero update, so task arithmetic λ = 0.5 is the delta line's
     midpoint, ΔW = (ΔW_A + ΔW_B) / 2; factors has no shared zero update and is refused in one line."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoTokenizer, GPT2LMHeadModel
+    from transformers import AutoTokenizer
 
     from causal_model import interpolate
     from module.sweep import read_records
 
     toy.build_tiny_causal(tmp_path / "gpt2", AutoTokenizer.from_pretrained(str(tokenizer_dir)))
-    adapters = []
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        model = get_peft_model(GPT2LMHeadModel.from_pretrained(str(tmp_path / "gpt2")),
-                               LoraConfig(r=2, target_modules=["c_attn"], init_lora_weights=False, fan_in_fan_out=True))
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if "lora_B" in name:
-                    p.mul_(20)
-        model.save_pretrained(str(tmp_path / f"lora{seed}"))
-        adapters.append(str(tmp_path / f"lora{seed}"))
+    adapters = [str(a) for a in toy.random_lora_adapters(tmp_path / "gpt2", tmp_path, seeds=(1, 2), r=2,
+                                                         target_modules=("c_attn",), b_scale=20.0)]
     common = ["--model", str(tmp_path / "gpt2"), "--path1", adapters[0], "--path2", adapters[1], "--task_dir",
               str(toy_task), "--max_eval_samples", "8", "--itpl_points", "3", "--quiet", "--merges"]
     assert run_cli(lambda: interpolate.main([*common, "--output_dir", str(tmp_path / "line")])) == 0

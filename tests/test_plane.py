@@ -144,8 +144,7 @@ def test_two_processes_write_the_plane_one_process_writes(plane, tiny_t5_dir, to
 def test_the_plane_on_the_encoder_and_the_causal_families(tmp_path, minilm_dir, tokenizer_dir, toy_task):
     """The same geometry through every family's job: three encoder runs (config key plane_grid) and three LoRA
     adapters of a causal LM (--plane_grid); each checkpoint's point equals its line's end."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoTokenizer, GPT2LMHeadModel
+    from transformers import AutoTokenizer
 
     from causal_model import interpolate
     from module.sweep import read_records
@@ -172,13 +171,8 @@ def test_the_plane_on_the_encoder_and_the_causal_families(tmp_path, minilm_dir, 
     assert len((tmp_path / "enc" / "plane.csv").read_text().splitlines()) == 1 + 4 + 3
 
     toy.build_tiny_causal(tmp_path / "gpt2", AutoTokenizer.from_pretrained(str(tokenizer_dir)))
-    adapters = []
-    for seed in (1, 2, 3):
-        torch.manual_seed(seed)
-        model = get_peft_model(GPT2LMHeadModel.from_pretrained(str(tmp_path / "gpt2")),
-                               LoraConfig(r=2, target_modules=["c_attn"], init_lora_weights=False, fan_in_fan_out=True))
-        model.save_pretrained(str(tmp_path / f"lora{seed}"))
-        adapters.append(str(tmp_path / f"lora{seed}"))
+    adapters = [str(a) for a in toy.random_lora_adapters(tmp_path / "gpt2", tmp_path, seeds=(1, 2, 3), r=2,
+                                                         target_modules=("c_attn",), b_scale=1.0)]
     common = ["--model", str(tmp_path / "gpt2"), "--task_dir", str(toy_task), "--max_eval_samples", "8", "--quiet"]
     assert run_cli(lambda: interpolate.main([*common, "--paths", *adapters, "--plane_grid", "2", "--output_dir",
                                              str(tmp_path / "lora-plane")])) == 0

@@ -163,6 +163,45 @@ def perturbed_t5_ends(model_dir: Path, out: Path, scale: float = 0.05, seeds=(1,
     return ends
 
 
+def perturbed_causal_ends(base_dir: Path, out: Path, scale: float = 0.05, seeds=(1, 2)) -> list[Path]:
+    """Fine-tuned-model endpoints without training: the causal LM in `base_dir` plus small seeded noise, one Hugging
+    Face folder per seed."""
+    from transformers import AutoModelForCausalLM
+
+    ends = []
+    for seed in seeds:
+        model = AutoModelForCausalLM.from_pretrained(str(base_dir))
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(scale * torch.randn_like(p))
+        model.save_pretrained(str(Path(out) / f"ft{seed}"))
+        ends.append(Path(out) / f"ft{seed}")
+    return ends
+
+
+def random_lora_adapters(base_dir: Path, out: Path, seeds=(1, 2), r: int = 4, target_modules=("c_attn", "c_fc"),
+                         b_scale: float = 20.0) -> list[Path]:
+    """peft LoRA folders of the GPT-2 in `base_dir` without training: random A and B (B scaled by `b_scale`, so
+    that the update is visible, as after tuning), one per seed."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import GPT2LMHeadModel
+
+    adapters = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = get_peft_model(GPT2LMHeadModel.from_pretrained(str(base_dir)),
+                               LoraConfig(r=r, lora_alpha=2 * r, target_modules=list(target_modules),
+                                          init_lora_weights=False, fan_in_fan_out=True))
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if "lora_B" in name:
+                    p.mul_(b_scale)
+        model.save_pretrained(str(Path(out) / f"lora{seed}"))
+        adapters.append(Path(out) / f"lora{seed}")
+    return adapters
+
+
 @contextlib.contextmanager
 def threads(count: int):
     """Torch's intra-op threads set to `count` for the block (restored after)."""
