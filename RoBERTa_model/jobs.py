@@ -276,8 +276,9 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
     if itp.layerwise not in (None, "layers", "modules"):
         raise ConfigError(f"{config.source}: key 'layerwise' must be 'layers' or 'modules', got {itp.layerwise!r}")
     geometries = [k for k in ("plane_grid", "interpolate_tensors", "layerwise") if getattr(itp, k) is not None]
-    if itp.merges and (geometries or itp.paths is not None):
-        raise ConfigError(f"{config.source}: key 'merges': merges go beside a line between path1 and path2")
+    if itp.merges and geometries:
+        raise ConfigError(f"{config.source}: key 'merges': merges go beside a line or a matrix, not with "
+                          f"{geometries[0]}")
     if len(geometries) > 1 or (itp.paths is not None and geometries[:1] in (["interpolate_tensors"], ["layerwise"])):
         raise ConfigError(f"{config.source}: keys {geometries} (with paths {itp.paths is not None}): one geometry per "
                           "sweep; a layer-wise sweep joins path1 and path2")
@@ -307,8 +308,9 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
                               pattern=itp.interpolate_tensors,
                               table=family.module_groups if itp.layerwise == "modules" else family.layer_groups)
     if itp.paths is not None:
-        return sweep_matrix(setup, paths, thetas, config.training.output_dir)
-    records = sweep_line(setup, (paths[0], paths[1]), (thetas[0], thetas[1]), config.training.output_dir)
+        records = sweep_matrix(setup, paths, thetas, config.training.output_dir)
+    else:
+        records = sweep_line(setup, (paths[0], paths[1]), (thetas[0], thetas[1]), config.training.output_dir)
     if itp.merges:
         sweep_geometry("merges", setup, paths, thetas, config.training.output_dir, lambdas=itp.merge_lambdas,
                        density=itp.merge_density, seed=config.training.seed)

@@ -248,6 +248,9 @@ def interpolate(options: T5Options) -> SweepResult:
         return SweepResult(records, setup.metric, out_dir)
     if options.load_PET_path_list:
         sweep_matrix(setup, paths, thetas, out_dir)
+        if options.merges:
+            sweep_geometry("merges", setup, paths, thetas, out_dir, lambdas=options.merge_lambdas,
+                           density=options.merge_density, seed=options.seed)
         out_dir = pair_folder(out_dir, 0, 1)
         return SweepResult(read_records(out_dir), setup.metric, out_dir)
     records = sweep_line(setup, tuple(paths), tuple(thetas), out_dir)

@@ -174,8 +174,9 @@ class PathOptions:
                                  "'layers' (one group per layer, the embeddings, the head) or 'modules' (attention, "
                                  "feed-forward, ...); layerwise.csv and layerwise.png", entries=INTERPOLATE,
                                  shapes="s", choices=["layers", "modules"])
-    merges: bool = flag(False, "after the line, evaluate merges of the two endpoints (task arithmetic, TIES, DARE, "
-                        "SLERP) beside its endpoints and best point, into <output_dir>/merges/", entries=INTERPOLATE,
+    merges: bool = flag(False, "after the line (or the matrix), evaluate merges of the endpoints (task arithmetic, "
+                        "TIES, DARE; SLERP for two) beside them and the best point, into <output_dir>/merges/",
+                        entries=INTERPOLATE,
                         action="store_true")
     merge_lambdas: list[float] = flag([0.5, 1.0], "task arithmetic's λ grid (θ0 + λ·(τA + τB))", entries=INTERPOLATE,
                                       nargs="+", type=finite_float)
@@ -301,9 +302,8 @@ def check_options(options: T5Options) -> T5Options:
                              ("--layerwise", options.layerwise)) if v is not None]
     if len(chosen) > 1:
         raise OptionError(f"argument {chosen[1]}: not with {chosen[0]} (one geometry per sweep)")
-    if options.merges and (chosen or options.load_PET_path_list):
-        raise OptionError("argument --merges: merges go beside a line between --load_PET_path_1 and "
-                          "--load_PET_path_2")
+    if options.merges and chosen:
+        raise OptionError(f"argument --merges: merges go beside a line or a matrix, not with {chosen[0]}")
     if (options.interpolate_tensors or options.layerwise) and options.load_PET_path_list:
         raise OptionError(f"argument {chosen[0]}: a layer-wise sweep joins --load_PET_path_1 and --load_PET_path_2")
     if options.plane_random:

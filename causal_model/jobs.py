@@ -213,8 +213,8 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
     geometries = [f for f, v in (("--plane_grid", args.plane_grid), ("--interpolate_tensors",
                                                                      args.interpolate_tensors),
                                  ("--layerwise", args.layerwise)) if v is not None]
-    if args.merges and (geometries or args.paths is not None):
-        raise ValueError("--merges: merges go beside a line between --path1 and --path2")
+    if args.merges and geometries:
+        raise ValueError(f"--merges: merges go beside a line or a matrix, not with {geometries[0]}")
     if args.merges and args.lora_path == "factors":
         raise ValueError("--merges: merges of LoRA updates need lora_path delta (the factors' path has no shared "
                          "zero update to take task vectors from)")
@@ -242,8 +242,9 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
                               pattern=args.interpolate_tensors,
                               table=family.module_groups if args.layerwise == "modules" else family.layer_groups)
     if args.paths is not None:
-        return sweep_matrix(setup, paths, inputs.thetas, args.output_dir)
-    records = sweep_line(setup, (paths[0], paths[1]), (inputs.thetas[0], inputs.thetas[1]), args.output_dir)
+        records = sweep_matrix(setup, paths, inputs.thetas, args.output_dir)
+    else:
+        records = sweep_line(setup, (paths[0], paths[1]), (inputs.thetas[0], inputs.thetas[1]), args.output_dir)
     if args.merges:  # LoRA delta: the base is the zero update (B = 0 in every endpoint's slot)
         base = {k: torch.zeros_like(v) if ".lora_B." in k else v for k, v in inputs.thetas[0].items()} \
             if inputs.lora else None

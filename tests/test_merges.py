@@ -113,3 +113,16 @@ def test_merges_and_layerwise_through_encoder_configs(tmp_path, minilm_dir):
     assert itp_pretrain_adapter.main([str(cfg)]) == 0
     groups = [r.split(",")[0] for r in (tmp_path / "layers" / "layerwise.csv").read_text().splitlines()[1:]]
     assert groups[0] == "embeddings" and "layer.0" in groups and groups[-1] == "classifier"
+
+
+def test_merges_of_every_checkpoint_beside_a_matrix(tiny_t5_dir, toy_task, tmp_path):
+    ends = toy.perturbed_t5_ends(tiny_t5_dir, tmp_path, seeds=(1, 2, 3))
+    out = tmp_path / "matrix"
+    assert run_cli(lambda: task_interpolation.main([
+        "--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out), "--load_PET_path_list",
+        *map(str, ends), "--itpl_points", "2", "--do_valid", "--metric", "ACC", "--max_output_length", "6",
+        "--quiet", "--merges"])) == 0
+    points = [r["point"] for r in csv.DictReader((out / "merges" / "merges.csv").open())]
+    assert points[:4] == ["task arithmetic λ=0.5", "task arithmetic λ=1", "ties density=0.5", "dare density=0.5"]
+    assert points[4:7] == ["checkpoint 0", "checkpoint 1", "checkpoint 2"] and points[7].startswith("best of all")
+    assert (out / "matrix.csv").is_file() and (out / "merges" / "merges.png").stat().st_size > 0

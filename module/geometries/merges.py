@@ -36,6 +36,7 @@ import torch
 from module.analysis import point_record
 from module.files import atomic_write_json, atomic_write_text
 from module.interpolation import Interpolator
+from module.runs import fingerprint
 from module.sweep import read_records, run_sweeps
 
 KIND = "merges"
@@ -90,25 +91,29 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     return (math.sin((1 - t) * angle) / math.sin(angle)) * a + (math.sin(t * angle) / math.sin(angle)) * b
 
 
-def merge_points(lambdas: Sequence[float], density: float) -> list[tuple[str, dict]]:
-    """The merges evaluated, as (name, parameters)."""
+def merge_points(lambdas: Sequence[float], density: float, endpoints: int = 2) -> list[tuple[str, dict]]:
+    """The merges evaluated, as (name, parameters); SLERP joins two endpoints only."""
     if not lambdas or not all(math.isfinite(x) for x in lambdas):
         raise MergeError(f"merge lambdas: expected finite numbers, got {list(lambdas)}")
     if not 0.0 < density <= 1.0:
         raise MergeError(f"merge density: expected a fraction in (0, 1], got {density}")
     return ([(f"task arithmetic λ={lam:g}", {"method": "task_arithmetic", "lambda": lam}) for lam in lambdas]
             + [(f"ties density={density:g}", {"method": "ties", "density": density}),
-               (f"dare density={density:g}", {"method": "dare", "density": density}),
-               ("slerp t=0.5", {"method": "slerp", "t": 0.5})])
+               (f"dare density={density:g}", {"method": "dare", "density": density})]
+            + ([("slerp t=0.5", {"method": "slerp", "t": 0.5})] if endpoints == 2 else []))
 
 
 class MergeMover:
-    """Writes a merge of the two endpoints into the model (computed tensor by tensor, DARE from a fixed seed)."""
+    """Writes a merge of the endpoints into the model (computed tensor by tensor, DARE from a fixed seed)."""
 
-    def __init__(self, interpolator: Interpolator, base: Mapping[str, torch.Tensor] | None, seed: int):
+    def __init__(self, interpolator: Interpolator, thetas: Sequence[Mapping[str, torch.Tensor]],
+                 base: Mapping[str, torch.Tensor] | None, seed: int):
         self.interpolator = interpolator
+        targets = interpolator.targets
         own = interpolator.saved if base is None else base
-        self.base = {k: own[k].detach().to(t.device, torch.float32) for k, t in interpolator.targets.items()}
+        self.base = {k: own[k].detach().to(t.device, torch.float32) for k, t in targets.items()}
+        self.ends = [interpolator.theta1, interpolator.theta2] + [
+            {k: theta[k].detach().to(t.device, torch.float32) for k, t in targets.items()} for theta in thetas[2:]]
         self.seed = seed
 
     @torch.no_grad()
@@ -119,17 +124,19 @@ class MergeMover:
         torch.manual_seed(self.seed)  # DARE's drops: the same for every run of this merge
         try:
             for key, target in i.targets.items():
-                a, b, base = i.theta1[key], i.theta2[key], self.base[key]
+                base = self.base[key]
+                ends = [end[key] for end in self.ends]
+                taus = [end - base for end in ends]
                 if not target.is_floating_point():
-                    value = a
+                    value = ends[0]
                 elif method == "task_arithmetic":
-                    value = task_arithmetic(base, [a - base, b - base], params["lambda"])
+                    value = task_arithmetic(base, taus, params["lambda"])
                 elif method == "ties":
-                    value = ties(base, [a - base, b - base], params["density"])
+                    value = ties(base, taus, params["density"])
                 elif method == "dare":
-                    value = dare(base, [a - base, b - base], params["density"])
+                    value = dare(base, taus, params["density"])
                 else:
-                    value = slerp(a, b, params["t"])
+                    value = slerp(ends[0], ends[1], params["t"])
                 target.copy_(value)
         finally:
             torch.random.set_rng_state(generator_state)
@@ -159,7 +166,24 @@ class Merges:
         return record["merge"]
 
     def line_rows(self) -> list[tuple[str, dict]]:
-        """The line's x = 0, x = 1 and best point (by the first split's metric), when the line is swept."""
+        """What the merges are compared with: a line's x = 0, x = 1 and best point, or a matrix's checkpoints and
+        the best point of all its pairs (by the first split's metric)."""
+        pairs = sorted(self.line_dir.glob("pair_*_*"))
+        if pairs:
+            ends, best = {}, None
+            for folder in pairs:
+                i, j = (int(n) for n in folder.name.split("_")[1:])
+                records = read_records(folder)
+                if not records:
+                    continue
+                ends.setdefault(i, records[0]["splits"])
+                ends.setdefault(j, records[-1]["splits"])
+                split = next(iter(records[0]["splits"]))
+                top = max(records, key=lambda r: r["splits"][split]["performance"])
+                if best is None or top["splits"][split]["performance"] > best[1]["splits"][split]["performance"]:
+                    best = (f"best of all pairs ({folder.name} x={top['x']:g})", top)
+            rows = [(f"checkpoint {k}", ends[k]) for k in sorted(ends)]
+            return rows + ([(best[0], best[1]["splits"])] if best else [])
         records = read_records(self.line_dir) if (self.line_dir / "points").is_dir() else []
         if not records:
             return []
@@ -210,11 +234,11 @@ def merges_figure(job: Merges, rows: list[tuple[str, dict]], split: str, metric:
     """The metric and the loss of every merge as bars, the line's endpoints and best point as reference lines."""
     from module.figure_parts import new_figure, save_png
 
-    merges = [(n, v) for n, v in rows if not n.startswith("line ")]
-    line = [(n, v) for n, v in rows if n.startswith("line ")]
+    merges = [(n, v) for n, v in rows if n in job.params]
+    line = [(n, v) for n, v in rows if n not in job.params][:6]
     fig = new_figure(11.0, 0.45 * len(merges) + 2.4)
     axes = fig.subplots(1, 2)
-    styles = ("--", ":", "-.")
+    styles = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 2, 1, 2)))
     for ax, quantity, label in ((axes[0], "performance", metric), (axes[1], "loss", "loss")):
         y = list(range(len(merges)))
         ax.plot([v[split][quantity] for _, v in merges], y, "o", color="#2c3e50", ms=8, label="merge")
@@ -229,17 +253,18 @@ def merges_figure(job: Merges, rows: list[tuple[str, dict]], split: str, metric:
         ax.set_xlabel(f"{split} {label}", fontsize=8)
         ax.set_title(f"{split} {label} ({'higher' if quantity == 'performance' else 'lower'} is better)", fontsize=9)
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle("Merges of the two endpoints beside the line's endpoints and its best point", fontsize=10)
+    fig.suptitle("Merges of the endpoints beside the path's endpoints and its best point", fontsize=10)
     return save_png(fig, job.out_dir / FIGURE_FILE)
 
 
 def sweep(setup, paths: Sequence[str], thetas: Sequence[Mapping[str, torch.Tensor]], out_dir: str | Path,
           base: Mapping[str, torch.Tensor] | None = None, lambdas: Sequence[float] = DEFAULT_LAMBDAS,
           density: float = DEFAULT_DENSITY, seed: int = 0) -> list[dict]:
-    """Evaluate the merges of the two endpoints into `<out_dir>/merges/`; returns their records."""
-    points = merge_points(lambdas, density)
+    """Evaluate the merges of the endpoints (two beside a line, N beside a matrix) into `<out_dir>/merges/`;
+    returns their records."""
+    points = merge_points(lambdas, density, len(thetas))
     interpolator = Interpolator(setup.model, thetas[0], thetas[1], (paths[0], paths[1]))
-    mover = MergeMover(interpolator, base, seed)
+    mover = MergeMover(interpolator, thetas, base, seed)
     params = dict(points)
 
     def set_point(point: str) -> None:
@@ -247,6 +272,7 @@ def sweep(setup, paths: Sequence[str], thetas: Sequence[Mapping[str, torch.Tenso
         setup.on_point(point)
 
     settings = {**setup.settings(paths[0], paths[1]), "geometry": KIND, "merges": [p for _, p in points],
+                "more_endpoints": [fingerprint(p) for p in paths[2:]],
                 "seed": seed, "base": "given" if base is not None else "the model's own"}
     job = Merges([n for n, _ in points], params, set_point, Path(out_dir) / FOLDER, settings, Path(out_dir))
     try:
