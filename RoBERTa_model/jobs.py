@@ -17,6 +17,8 @@ from module.distributed import leave_at_exit
 from module.families import get_family
 from module.files import atomic_write_json, read_json
 from module.geometries import sweep_geometry
+from module.geometries.layerwise import check_pattern
+from module.geometries.merges import check_merge_settings
 from module.geometries.plane import curve_bend, with_bend
 from module.identity import SWEEP
 from module.interpolation import check_same_keys
@@ -279,6 +281,12 @@ def interpolate_runs(config: EncoderConfig) -> list[dict]:
     if itp.merges and geometries:
         raise ConfigError(f"{config.source}: key 'merges': merges go beside a line or a matrix, not with "
                           f"{geometries[0]}")
+    try:
+        check_pattern(itp.interpolate_tensors, "interpolate_tensors")
+        if itp.merges:
+            check_merge_settings(itp.merge_lambdas, itp.merge_density)
+    except ValueError as exc:
+        raise ConfigError(f"{config.source}: key {exc}") from None
     if len(geometries) > 1 or (itp.paths is not None and geometries[:1] in (["interpolate_tensors"], ["layerwise"])):
         raise ConfigError(f"{config.source}: keys {geometries} (with paths {itp.paths is not None}): one geometry per "
                           "sweep; a layer-wise sweep joins path1 and path2")

@@ -11,6 +11,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from module.cli import HelpFormatter, OneLineParser, big_int, finite_float, positive_int, seed_int
+from module.geometries.layerwise import check_pattern
+from module.geometries.merges import check_merge_settings
 from module.identity import CURVE_TRAINING as CURVE_TRAINING  # what a setting shapes, re-exported
 from module.identity import SWEEP as SWEEP
 from module.identity import TUNING as TUNING
@@ -304,6 +306,15 @@ def check_options(options: T5Options) -> T5Options:
         raise OptionError(f"argument {chosen[1]}: not with {chosen[0]} (one geometry per sweep)")
     if options.merges and chosen:
         raise OptionError(f"argument --merges: merges go beside a line or a matrix, not with {chosen[0]}")
+    try:
+        check_pattern(options.interpolate_tensors)
+    except ValueError as exc:
+        raise OptionError(f"argument {exc}") from None
+    if options.merges:
+        try:
+            check_merge_settings(options.merge_lambdas, options.merge_density, ("--merge_lambdas", "--merge_density"))
+        except ValueError as exc:
+            raise OptionError(f"argument {exc}") from None
     if (options.interpolate_tensors or options.layerwise) and options.load_PET_path_list:
         raise OptionError(f"argument {chosen[0]}: a layer-wise sweep joins --load_PET_path_1 and --load_PET_path_2")
     if options.plane_random:

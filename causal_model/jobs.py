@@ -18,6 +18,8 @@ from module.checkpoint import load_endpoint
 from module.distributed import device, join
 from module.families import get_family
 from module.geometries import sweep_geometry
+from module.geometries.layerwise import check_pattern
+from module.geometries.merges import check_merge_settings
 from module.geometries.plane import curve_bend, with_bend
 from module.identity import SWEEP, option, shaping
 from module.lora import CONFIG_FILE, LORA_PATHS, lora_path_model
@@ -215,6 +217,9 @@ def interpolate_causal(args: CausalLineArguments) -> list[dict]:
                                  ("--layerwise", args.layerwise)) if v is not None]
     if args.merges and geometries:
         raise ValueError(f"--merges: merges go beside a line or a matrix, not with {geometries[0]}")
+    if args.merges:
+        check_merge_settings(args.merge_lambdas, args.merge_density, ("--merge_lambdas", "--merge_density"))
+    check_pattern(args.interpolate_tensors)
     if args.merges and args.lora_path == "factors":
         raise ValueError("--merges: merges of LoRA updates need lora_path delta (the factors' path has no shared "
                          "zero update to take task vectors from)")

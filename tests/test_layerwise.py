@@ -91,11 +91,16 @@ def test_every_tensor_selected_is_the_ordinary_line_and_layerwise_tabulates_each
 def test_bad_groups_are_one_line_before_anything_is_written(tiny_t5_dir, toy_task, ends, tmp_path, capsys):
     for pattern, expected in (("no_such_tensor", "selects none of the"), ("(", "not a regular expression")):
         out = tmp_path / pattern.replace("(", "paren")
-        code = run_cli(lambda out=out, pattern=pattern: task_interpolation.main(
-            _argv(tiny_t5_dir, toy_task, ends, out, "--interpolate_tensors", pattern)))
+        try:
+            code = run_cli(lambda out=out, pattern=pattern: task_interpolation.main(
+                _argv(tiny_t5_dir, toy_task, ends, out, "--interpolate_tensors", pattern)))
+        except SystemExit as exc:  # the flag's own check (the parser's one line)
+            code = exc.code
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and expected in err[-1], err
         assert not (out / "points").exists()
+        if pattern == "(":  # no regular expression: refused before anything is loaded or written
+            assert len(err) == 1 and not out.exists()
 
 
 def test_layerwise_on_the_causal_family_by_modules(tmp_path, tokenizer_dir, toy_task):

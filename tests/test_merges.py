@@ -126,3 +126,20 @@ def test_merges_of_every_checkpoint_beside_a_matrix(tiny_t5_dir, toy_task, tmp_p
     assert points[:4] == ["task arithmetic λ=0.5", "task arithmetic λ=1", "ties density=0.5", "dare density=0.5"]
     assert points[4:7] == ["checkpoint 0", "checkpoint 1", "checkpoint 2"] and points[7].startswith("best of all")
     assert (out / "matrix.csv").is_file() and (out / "merges" / "merges.png").stat().st_size > 0
+
+
+def test_impossible_merge_settings_are_one_line_before_the_line_is_swept(tiny_t5_dir, toy_task, tmp_path, capsys):
+    """Before: the line was swept and written, then the merges failed on --merge_density 0."""
+    ends = toy.perturbed_t5_ends(tiny_t5_dir, tmp_path)
+    capsys.readouterr()
+    for flags, expected in ((["--merge_density", "0"], "--merge_density: expected a fraction in (0, 1]"),
+                            (["--merge_lambdas", "nan"], "--merge_lambdas")):
+        out = tmp_path / "line"
+        with pytest.raises(SystemExit) as exit_:
+            task_interpolation.main([
+                "--task_dir", str(toy_task), "--model", str(tiny_t5_dir), "--output_dir", str(out),
+                "--load_PET_path_1", str(ends[0]), "--load_PET_path_2", str(ends[1]), "--do_valid", "--metric", "ACC",
+                "--quiet", "--merges", *flags])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_.value.code == 2 and len(err) == 1 and expected in err[0], err
+        assert not out.exists()

@@ -63,12 +63,20 @@ def groups(names: Sequence[str], table: Sequence[tuple[str, str]]) -> dict[str, 
     return {label: out[label] for label in sorted(out, key=lambda label: order[label])}
 
 
-def matching(names: Sequence[str], pattern: str, flag: str = "--interpolate_tensors") -> list[str]:
-    """The names `pattern` (a regular expression, searched) selects; none is an error."""
+def check_pattern(pattern: str | None, flag: str = "--interpolate_tensors") -> re.Pattern | None:
+    """The compiled pattern (None for none); one error naming the flag when it is no regular expression (the
+    families call this before anything is loaded or written)."""
+    if pattern is None:
+        return None
     try:
-        compiled = re.compile(pattern)
+        return re.compile(pattern)
     except re.error as exc:
         raise LayerwiseError(f"{flag} {pattern!r}: not a regular expression ({exc})") from None
+
+
+def matching(names: Sequence[str], pattern: str, flag: str = "--interpolate_tensors") -> list[str]:
+    """The names `pattern` (a regular expression, searched) selects; none is an error."""
+    compiled = check_pattern(pattern, flag)
     chosen = [n for n in names if compiled.search(n)]
     if not chosen:
         raise LayerwiseError(f"{flag} {pattern!r} selects none of the {len(names)} interpolated tensors (e.g. "

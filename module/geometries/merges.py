@@ -93,14 +93,21 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 def merge_points(lambdas: Sequence[float], density: float, endpoints: int = 2) -> list[tuple[str, dict]]:
     """The merges evaluated, as (name, parameters); SLERP joins two endpoints only."""
-    if not lambdas or not all(math.isfinite(x) for x in lambdas):
-        raise MergeError(f"merge lambdas: expected finite numbers, got {list(lambdas)}")
-    if not 0.0 < density <= 1.0:
-        raise MergeError(f"merge density: expected a fraction in (0, 1], got {density}")
+    check_merge_settings(lambdas, density)
     return ([(f"task arithmetic λ={lam:g}", {"method": "task_arithmetic", "lambda": lam}) for lam in lambdas]
             + [(f"ties density={density:g}", {"method": "ties", "density": density}),
                (f"dare density={density:g}", {"method": "dare", "density": density})]
             + ([("slerp t=0.5", {"method": "slerp", "t": 0.5})] if endpoints == 2 else []))
+
+
+def check_merge_settings(lambdas: Sequence[float], density: float, names: tuple[str, str] = ("merge_lambdas",
+                                                                                            "merge_density")) -> None:
+    """λ finite numbers and the density a fraction in (0, 1]; one error naming the setting otherwise (the families
+    call this before their sweep writes anything)."""
+    if not lambdas or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in lambdas):
+        raise MergeError(f"{names[0]}: expected finite numbers, got {list(lambdas or [])}")
+    if not (isinstance(density, (int, float)) and 0.0 < density <= 1.0):
+        raise MergeError(f"{names[1]}: expected a fraction in (0, 1], got {density}")
 
 
 class MergeMover:
