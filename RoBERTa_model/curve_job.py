@@ -23,7 +23,7 @@ from module.identity import CURVE_TRAINING, SWEEP
 from module.path_jobs import PathSetup
 from module.update_loop import LoopLimits
 from RoBERTa_model.config import ConfigError, EncoderConfig
-from RoBERTa_model.encoder import EncodedTask, collate, encode_task, load_task_split
+from RoBERTa_model.encoder import EncodedTask, collate, encode_task, load_task_split, task_data_files
 from RoBERTa_model.jobs import encoder_path_setup, line_inputs, line_settings, training_examples, tuned_tensors
 from RoBERTa_model.sweeps import classifier_evaluation
 
@@ -84,7 +84,8 @@ def find_adapter_curve(config: EncoderConfig) -> list[dict]:
     dev = encoded["dev"] if "dev" in encoded else encode_task(
         load_task_split(data_args.data_dir, data_args.task_name, "dev", data_args.max_eval_samples), tokenizer,
         labels, data_args.max_source_length)
-    settings = line_settings(config, encoded, *endpoints, CURVE_TRAINING, "curve_find_adapter")
+    dev_file = task_data_files(data_args.data_dir, data_args.task_name, ["dev"])[0]  # the curve is validated on it
+    settings = line_settings(config, encoded, *endpoints, CURVE_TRAINING, "curve_find_adapter", (dev_file,))
     setup = encoder_path_setup(config, tokenizer, model, encoded,
                                lambda path1, path2: line_settings(config, encoded, path1, path2,
                                                                   SWEEP + CURVE_TRAINING, "curve_find_adapter",

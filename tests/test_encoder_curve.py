@@ -162,3 +162,21 @@ def test_two_processes_train_the_encoder_curve_once_and_sweep_it_as_one_process(
         assert (root / "one" / name).read_bytes() == (root / "two" / name).read_bytes(), name
     assert (root / "two" / "metrics.csv").read_text().count("\n") == (root / "one" / "metrics.csv").read_text().count(
         "\n")  # trained once
+
+
+def test_a_curve_validated_on_another_dev_file_is_not_reused(runs, tmp_path, capsys):
+    """The curve picks its best bends by dev accuracy; with itp_on_train the sweep reads only the training file, and
+    the curve's identity left the dev file out: a curve chosen on other dev data was reused."""
+    import shutil
+
+    root, line = runs
+    shutil.copytree(root / "data", tmp_path / "data")
+    values = {**line, "data_dir": str(tmp_path / "data")}
+    keys = {"curve_steps": 2, "itpl_points": 2, "valid_interval": 1}
+    assert curve_find_adapter.main([str(_curve_config(tmp_path, values, "curve", **keys))]) == 0
+    dev = tmp_path / "data" / "toy-sentiment" / "toy-sentiment_dev.tsv"
+    dev.write_text("\n".join(dev.read_text().splitlines()[:-4]) + "\n")  # other dev examples
+    capsys.readouterr()
+    code = run_cli(lambda: curve_find_adapter.main([str(_curve_config(tmp_path, values, "curve", **keys))]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "other settings" in err[-1], err
