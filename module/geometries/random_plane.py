@@ -1,7 +1,7 @@
 """The loss landscape around one minimum (Li et al. 2018, "Visualizing the loss landscape of neural nets"): the plane
 θ* + α·d1 + β·d2 spanned by two random Gaussian directions with filter-wise normalisation (each filter, a row of a
 weight tensor along its first dimension, scaled to the norm of the same filter of θ*; biases and other 1-D tensors
-get no direction, as Li et al. do), on a G × G grid of α, β in [−span, span].
+get no direction: this project's choice), on a G × G grid of α, β in [−span, span].
 
 The minimum itself is evaluated with its own tensors (equal to its evaluation anywhere else to the last digit);
 the directions are drawn from `seed`, so a run is reproducible and resumable. Files as the three-point plane's
