@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 
 from module.cli import run_cli
-from module.report import print_plane
 from T5_model.jobs import interpolate
 from T5_model.options import parse_options
 from T5_model.sweeping import endpoint_lines
@@ -21,11 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the flags and sweep the line (T5_model.jobs.interpolate)."""
     options = parse_options(argv, description=__doc__.splitlines()[0], entry="interpolate")
     result = interpolate(options)
-    if options.plane_grid:
-        print_plane(result.records, result.out_dir, result.metric)
-        return 0
-    if options.layerwise:
-        return 0  # the layer-wise sweep printed its table
+    if options.plane_grid or options.layerwise:
+        return 0  # the plane's or the layer-wise sweep's job printed its checkpoints or its table
     print("\n".join(endpoint_lines([result.records[0], result.records[-1]], result.metric)))
     print(f"wrote {result.out_dir}/result.csv, summary.json and interpolation.png ({len(result.records)} points)")
     return 0

@@ -27,23 +27,11 @@ def summary_table(summaries: dict[str, dict], metric: str = "metric") -> str:
 
 
 def print_endpoints(records: list[dict], out_dir: str | Path) -> None:
-    """One line per endpoint (on a plane: per checkpoint), then where the files are."""
-    if records and "u" in records[0]:
-        print_plane(records, out_dir)
+    """One line per endpoint, then where the files are (a plane's or a layer-wise sweep's job printed its own)."""
+    if (records and "u" in records[0]) or (Path(out_dir) / "layerwise.csv").is_file():
         return
-    if (Path(out_dir) / "layerwise.csv").is_file():
-        return  # a layer-wise sweep printed its table
     for record in (records[0], records[-1]):
         parts = [f"{s} accuracy {v['performance']:.4f} loss {v['loss']:.4f}" for s, v in record["splits"].items()]
         print(f"x={record['x']}: " + "; ".join(parts))
     print(f"wrote {out_dir}/result.csv, summary.json and interpolation.png ({len(records)} points)")
 
-
-def print_plane(records: list[dict], out_dir: str | Path, metric: str = "accuracy") -> None:
-    """A plane's checkpoints, one line each with their coordinates, then where the files are."""
-    for record in records:
-        if record.get("checkpoint") is not None:
-            parts = [f"{s} {metric} {v['performance']:.4f} loss {v['loss']:.4f}" for s, v in record["splits"].items()]
-            print(f"checkpoint {'ABC'[record['checkpoint']]} (u={record['u']:.4f}, v={record['v']:.4f}): "
-                  + "; ".join(parts))
-    print(f"wrote {out_dir}/plane.csv, summary.json and plane.png ({len(records)} points)")

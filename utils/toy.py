@@ -146,21 +146,24 @@ def t5_trainer(args, task_dir: Path, run_dir: Path, splits=("train", "dev")):
     return Trainer(args, model, tok, "toy-sentiment", "ACC", data, run_dir)
 
 
+def perturbed(model: torch.nn.Module, scale: float, seed: int) -> torch.nn.Module:
+    """`model` with small Gaussian noise drawn from `seed` added to every parameter (an endpoint without training)."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(scale * torch.randn_like(p))
+    return model
+
+
 def perturbed_t5_ends(model_dir: Path, out: Path, scale: float = 0.05, seeds=(1, 2)) -> list[Path]:
     """Full-model endpoints without training: the T5 in `model_dir` plus small seeded noise, one file per seed."""
     from transformers import T5ForConditionalGeneration
 
     from module.checkpoint import save_checkpoint
 
-    ends = []
-    for seed in seeds:
-        model = T5ForConditionalGeneration.from_pretrained(str(model_dir))
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(scale * torch.randn_like(p))
-        ends.append(save_checkpoint(Path(out) / f"full{seed}.pt", model.state_dict(), kind="model"))
-    return ends
+    return [save_checkpoint(Path(out) / f"full{seed}.pt", perturbed(
+        T5ForConditionalGeneration.from_pretrained(str(model_dir)), scale, seed).state_dict(), kind="model")
+        for seed in seeds]
 
 
 def perturbed_causal_ends(base_dir: Path, out: Path, scale: float = 0.05, seeds=(1, 2)) -> list[Path]:
@@ -168,16 +171,10 @@ def perturbed_causal_ends(base_dir: Path, out: Path, scale: float = 0.05, seeds=
     Face folder per seed."""
     from transformers import AutoModelForCausalLM
 
-    ends = []
     for seed in seeds:
-        model = AutoModelForCausalLM.from_pretrained(str(base_dir))
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(scale * torch.randn_like(p))
-        model.save_pretrained(str(Path(out) / f"ft{seed}"))
-        ends.append(Path(out) / f"ft{seed}")
-    return ends
+        perturbed(AutoModelForCausalLM.from_pretrained(str(base_dir)), scale, seed).save_pretrained(
+            str(Path(out) / f"ft{seed}"))
+    return [Path(out) / f"ft{seed}" for seed in seeds]
 
 
 def random_lora_adapters(base_dir: Path, out: Path, seeds=(1, 2), r: int = 4, target_modules=("c_attn", "c_fc"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -245,7 +246,14 @@ class Plane:
         return out
 
     def report(self, metric: str) -> None:
-        """One line naming the files."""
+        """The checkpoints' values, one line each with their coordinates, then where the files are."""
+        for point in self.points:
+            u, v, k = point
+            path = self.out_dir / "points" / self.name(point)
+            if k >= 0 and path.is_file():
+                splits = json.loads(path.read_text())["splits"]
+                print(f"checkpoint {'ABC'[k]} (u={u:.4f}, v={v:.4f}): " + "; ".join(
+                    f"{s} {metric} {q['performance']:.4f} loss {q['loss']:.4f}" for s, q in splits.items()))
         print(f"wrote {self.out_dir}/{CSV_FILE}, {SUMMARY_FILE} and {FIGURE_FILE} ({len(self.points)} points)")
 
 
